@@ -1,0 +1,161 @@
+"""The ``cabine`` command: one subcommand per job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cabine import __version__
+from cabine.config import example_toml
+from ephoto import code as codes
+from kiosk.catalog import CatalogError, load_catalog
+
+app = typer.Typer(
+    name="cabine",
+    help="Simulator of a French photo booth that issues ePhoto numbers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+code_app = typer.Typer(help="Generate and check ePhoto numbers.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration file tools.", no_args_is_help=True)
+app.add_typer(code_app, name="code")
+app.add_typer(config_app, name="config")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cabine {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Simulator of a French photo booth that issues ePhoto numbers."""
+
+
+@app.command()
+def products(
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    lang: Annotated[str, typer.Option(help="Language of the names: fr or en.")] = "fr",
+) -> None:
+    """List the catalogue: which products issue an ePhoto number, and their prices."""
+    try:
+        catalog = load_catalog()
+    except CatalogError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if json_out:
+        rows = [
+            {
+                "id": p.id,
+                "category": p.category,
+                "name_fr": p.name_fr,
+                "name_en": p.name_en,
+                "ephoto": p.ephoto,
+                "procedure": p.procedure,
+                "site": p.site,
+                "price_cents": p.price.cents,
+                "photos": p.photos,
+                "layout": p.layout,
+            }
+            for p in catalog
+        ]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="cabine catalogue")
+    for column in ("id", "name", "ePhoto number", "site", "price", "photos", "layout"):
+        table.add_column(column)
+    for p in catalog:
+        badge = "[bold green]YES[/bold green]" if p.ephoto else "[dim]no[/dim]"
+        table.add_row(
+            p.id, p.name(lang), badge, p.site or "-", p.price.format(lang), str(p.photos), p.layout
+        )
+    console.print(table)
+
+
+@code_app.command("new")
+def code_new(
+    count: Annotated[int, typer.Option(min=1, max=1_000_000, help="How many codes.")] = 1,
+    operator: Annotated[
+        str, typer.Option(help="Operator prefix, 4 characters A-Z 0-9.")
+    ] = codes.DEFAULT_PREFIX,
+) -> None:
+    """Print fresh ePhoto numbers, one per line."""
+    try:
+        lines = [codes.generate(operator).value for _ in range(count)]
+    except ValueError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    typer.echo("\n".join(lines))
+
+
+@code_app.command("check")
+def code_check(
+    code: Annotated[str, typer.Argument(help="The number as typed (spaces and dashes allowed).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    operator: Annotated[
+        list[str] | None, typer.Option(help="Accepted operator prefix (repeatable).")
+    ] = None,
+) -> None:
+    """Check a number: exit 0 if well-formed, 1 if not, listing each problem and likely fixes."""
+    prefixes = tuple(operator) if operator else (codes.DEFAULT_PREFIX,)
+    problems = codes.problems_in(code, prefixes)
+    found = codes.candidates(code, prefixes) if problems else []
+    if json_out:
+        typer.echo(
+            json.dumps(
+                {
+                    "code": codes.normalize(code),
+                    "valid": not problems,
+                    "problems": [{"rule": p.rule, "detail": p.detail} for p in problems],
+                    "candidates": found,
+                }
+            )
+        )
+    elif not problems:
+        typer.echo(f"valid: {codes.group(codes.normalize(code))}")
+    else:
+        typer.echo(f"not valid: {codes.normalize(code)}")
+        for p in problems:
+            typer.echo(f"  - {p.rule}: {p.detail}")
+        if found:
+            typer.echo("did you mean:")
+            for c in found:
+                typer.echo(f"  {codes.group(c)}")
+        else:
+            typer.echo("no likely intended code found")
+    raise typer.Exit(0 if not problems else 1)
+
+
+@config_app.command("example")
+def config_example(
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Print the documented example configuration generated from the schema."""
+    text = example_toml()
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

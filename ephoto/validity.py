@@ -1,0 +1,48 @@
+"""How long an ePhoto number lives: active within 72 h (the operator's promise), usable once,
+for 6 calendar months after issue (Europe/Paris)."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, datetime, timedelta
+
+from ephoto.clock import PARIS, ensure_utc
+
+ACTIVATION_PROMISE = timedelta(hours=72)
+"""The operator's promise: a number works on ANTS/ANEF at most this long after purchase.
+It is also the support desk's threshold: no refund claim before it has passed."""
+
+VALIDITY_MONTHS = 6
+
+
+def add_calendar_months(local: datetime, months: int) -> datetime:
+    """Same wall-clock time ``months`` later; the day is clamped to the month's end
+    (31 August + 6 months = 28 or 29 February)."""
+    month_index = local.month - 1 + months
+    year = local.year + month_index // 12
+    month = month_index % 12 + 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    return local.replace(year=year, month=month, day=day)
+
+
+def expires_at(issued_at: datetime) -> datetime:
+    """The first instant at which the number is refused as expired (UTC).
+
+    Computed on the Paris calendar: a number issued on 31/08 at 10:00 Paris time stops working
+    on the last day of February at 10:00 Paris time. A local time that does not exist that day
+    (the spring DST gap) moves forward by the gap, as the law of the clock on the wall does.
+    """
+    local = ensure_utc(issued_at).astimezone(PARIS)
+    naive_target = add_calendar_months(local.replace(tzinfo=None), VALIDITY_MONTHS)
+    target = naive_target.replace(tzinfo=PARIS, fold=0)
+    # Round-trip through UTC normalises a non-existent local time to a real instant.
+    return target.astimezone(UTC)
+
+
+def is_expired(issued_at: datetime, now: datetime) -> bool:
+    return ensure_utc(now) >= expires_at(issued_at)
+
+
+def activation_due_by(issued_at: datetime) -> datetime:
+    """When the operator promises the number will work at the latest."""
+    return ensure_utc(issued_at) + ACTIVATION_PROMISE

@@ -1,0 +1,1 @@
+"""The booth: catalogue, sale flow, capture, payment, ledger, printed sheet and touchscreen UI."""

@@ -1,0 +1,1 @@
+"""QA: scenarios, the fleet simulator on a virtual clock, the FAQ scenario library, reports."""

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Debian packages, a project venv with the test extras) and runs
+# the whole suite. CI (.ci/run) runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+
+# Debian packages: Chromium for the browser tests, PostgreSQL for the throwaway-cluster tests.
+DEBS=(chromium postgresql)
+missing=()
+for deb in "${DEBS[@]}"; do
+    dpkg -s "$deb" >/dev/null 2>&1 || missing+=("$deb")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing Debian packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+.venv/bin/ruff check .
+set +e
+.venv/bin/python -m pytest -q "$@"
+rc=$?
+set -e
+if [ "$rc" = "5" ]; then
+    echo "pytest collected no tests: the suite is missing, which is a failure" >&2
+    exit 1
+fi
+exit "$rc"
