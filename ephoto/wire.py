@@ -1,0 +1,193 @@
+"""The booth-to-registry wire protocol: batch format and request signatures.
+
+cabine's own convention (the real protocol is not public): a JSON POST to ``/v1/batches``,
+signed per booth with HTTP Message Signatures (RFC 9421), HMAC-SHA256, covering ``@method``,
+``@path`` and ``content-digest`` (RFC 9530), with ``created``, ``nonce`` and ``keyid`` (the booth
+id) as signed parameters. A signature more than 300 s away from the verifier's clock is stale.
+Replay detection (remembering nonces for the window) is the verifier's job.
+
+Signing time comes from the caller's Clock, never from the library's wall-clock default.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from http_message_signatures import (
+    HTTPMessageSigner,
+    HTTPMessageVerifier,
+    HTTPSignatureKeyResolver,
+    algorithms,
+)
+from http_message_signatures.exceptions import HTTPMessageSignaturesException
+
+from ephoto.clock import ensure_utc, parse_utc
+
+BATCH_PATH = "/v1/batches"
+COVERED_COMPONENTS = ("@method", "@path", "content-digest")
+SIGNATURE_WINDOW = timedelta(seconds=300)
+SIGNATURE_LABEL = "booth"
+
+
+@dataclass(frozen=True)
+class WireCode:
+    code: str
+    issued_at: datetime
+    product: str
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One upload: a batch id (idempotency key), the booth, and its codes."""
+
+    batch_id: str
+    booth_id: str
+    codes: tuple[WireCode, ...]
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "batch_id": self.batch_id,
+                "booth_id": self.booth_id,
+                "codes": [
+                    {
+                        "code": c.code,
+                        "issued_at": ensure_utc(c.issued_at).isoformat().replace("+00:00", "Z"),
+                        "product": c.product,
+                    }
+                    for c in self.codes
+                ],
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def from_json(cls, body: bytes) -> Batch:
+        data = json.loads(body)
+        return cls(
+            batch_id=data["batch_id"],
+            booth_id=data["booth_id"],
+            codes=tuple(
+                WireCode(c["code"], parse_utc(c["issued_at"]), c["product"]) for c in data["codes"]
+            ),
+        )
+
+
+class SignatureRejected(Exception):
+    """The request's signature is missing, wrong, stale or otherwise unacceptable."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class VerifiedSignature:
+    booth_id: str
+    created: datetime
+    nonce: str
+
+
+class _Keys(HTTPSignatureKeyResolver):
+    def __init__(self, keys: Mapping[str, bytes]):
+        self._keys = keys
+
+    def resolve_public_key(self, key_id: str) -> bytes | None:
+        return self._keys.get(key_id)
+
+    def resolve_private_key(self, key_id: str) -> bytes:
+        return self._keys[key_id]
+
+
+class _Headers(dict[str, str]):
+    """Header mapping the library can read and write, with case-insensitive lookup."""
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and any(k.lower() == name.lower() for k in self)
+
+
+@dataclass
+class _Message:
+    method: str
+    url: str
+    headers: _Headers
+
+
+def sign_request(
+    method: str,
+    url: str,
+    body: bytes,
+    booth_id: str,
+    key: bytes,
+    now: datetime,
+    nonce: str | None = None,
+) -> dict[str, str]:
+    """The headers (Content-Digest, Signature-Input, Signature) that sign this request."""
+    message = _Message(method.upper(), url, _Headers())
+    signer = HTTPMessageSigner(
+        signature_algorithm=algorithms.HMAC_SHA256, key_resolver=_Keys({booth_id: key})
+    )
+    signer.sign(
+        message,
+        key_id=booth_id,
+        created=ensure_utc(now),
+        nonce=nonce or secrets.token_urlsafe(16),
+        label=SIGNATURE_LABEL,
+        covered_component_ids=("@method", "@path"),
+        body=body,
+    )
+    return dict(message.headers)
+
+
+def verify_request(
+    method: str,
+    url: str,
+    headers: Iterable[tuple[str, str]],
+    body: bytes,
+    keys: Mapping[str, bytes],
+    now: datetime,
+    window: timedelta = SIGNATURE_WINDOW,
+) -> VerifiedSignature:
+    """Check a request's signature against the booth keys and the verifier's clock.
+
+    Raises :class:`SignatureRejected` with the reason; replay (nonce already seen) is left
+    to the caller, who must remember nonces for ``window``.
+    """
+    message = _Message(method.upper(), url, _Headers(headers))
+    if "signature" not in message.headers or "signature-input" not in message.headers:
+        raise SignatureRejected("missing Signature or Signature-Input header")
+    if "content-digest" not in message.headers:
+        raise SignatureRejected("missing Content-Digest header")
+    verifier = HTTPMessageVerifier(
+        signature_algorithm=algorithms.HMAC_SHA256, key_resolver=_Keys(keys)
+    )
+    try:
+        results = verifier.verify(
+            message, max_age=None, require_components=COVERED_COMPONENTS, body=body
+        )
+    except HTTPMessageSignaturesException as exc:
+        raise SignatureRejected(f"signature does not verify: {exc}") from None
+    if len(results) != 1:
+        raise SignatureRejected(f"expected one signature, found {len(results)}")
+    params = results[0].parameters
+    booth_id = params.get("keyid")
+    created = params.get("created")
+    nonce = params.get("nonce")
+    if not isinstance(booth_id, str) or booth_id not in keys:
+        raise SignatureRejected(f"unknown booth key {booth_id!r}")
+    if not isinstance(created, int):
+        raise SignatureRejected("signature has no created time")
+    if not isinstance(nonce, str) or not nonce:
+        raise SignatureRejected("signature has no nonce")
+    created_at = datetime.fromtimestamp(created, ensure_utc(now).tzinfo)
+    skew = abs((ensure_utc(now) - created_at).total_seconds())
+    if skew > window.total_seconds():
+        raise SignatureRejected(
+            f"signature created {skew:.0f} s away from the registry's clock "
+            f"(more than {window.total_seconds():.0f} s)"
+        )
+    return VerifiedSignature(booth_id=booth_id, created=created_at, nonce=nonce)

@@ -1,0 +1,104 @@
+"""The registry's ingestion model: why activation takes hours, and days in busy season.
+
+A received code joins a first-in first-out queue served at ``capacity_per_hour`` (deterministic
+service, capacity varying by month), then waits a base delay (lognormal by median and p95). It
+becomes active at ``processing_end + base_delay`` with
+``processing_end = max(received_at, previous code's processing_end) + 1 / capacity``.
+
+States derive from stored times and the clock, so nothing runs in the background to flip them.
+The simulator imports this module as is; ``processing_ends`` is the same rule over arrays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from ephoto.clock import PARIS, ensure_utc
+
+Z95 = 1.6448536269514722  # standard normal quantile at 0.95
+
+
+@dataclass(frozen=True)
+class BaseDelay:
+    """Lognormal extra delay after the queue; zero when ``median_hours`` is 0."""
+
+    median_hours: float = 0.0
+    p95_hours: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.median_hours < 0:
+            raise ValueError(f"median_hours must be >= 0, got {self.median_hours}")
+        if self.median_hours > 0 and self.p95_hours < self.median_hours:
+            raise ValueError(
+                f"p95_hours ({self.p95_hours}) must be >= median_hours ({self.median_hours})"
+            )
+
+    @property
+    def sigma(self) -> float:
+        if self.median_hours == 0 or self.p95_hours == self.median_hours:
+            return 0.0
+        return math.log(self.p95_hours / self.median_hours) / Z95
+
+    def sample_hours(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        if self.median_hours == 0:
+            return np.zeros(size)
+        return rng.lognormal(math.log(self.median_hours), self.sigma, size)
+
+    def for_code(self, code: str) -> float:
+        """A delay drawn from the distribution, the same every time for the same code."""
+        if self.median_hours == 0:
+            return 0.0
+        seed = int.from_bytes(hashlib.sha256(code.encode()).digest()[:8], "big")
+        return float(self.sample_hours(np.random.default_rng(seed), 1)[0])
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Codes the registry registers per hour; ``by_month`` (1-12, Paris calendar) overrides."""
+
+    per_hour: float
+    by_month: Mapping[int, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for month, value in {0: self.per_hour, **self.by_month}.items():
+            if value <= 0:
+                raise ValueError(f"capacity must be positive (month {month or 'default'}: {value})")
+            if month and not 1 <= month <= 12:
+                raise ValueError(f"month must be 1-12, got {month}")
+
+    def at(self, when: datetime) -> float:
+        if not self.by_month:
+            return self.per_hour
+        return self.by_month.get(ensure_utc(when).astimezone(PARIS).month, self.per_hour)
+
+
+@dataclass(frozen=True)
+class IngestionModel:
+    capacity: Capacity
+    base_delay: BaseDelay = BaseDelay()
+
+    def processing_end(self, received_at: datetime, previous_end: datetime | None) -> datetime:
+        """When the queue has registered this code (service starts at the later of its
+        arrival and the end of the code before it)."""
+        received_at = ensure_utc(received_at)
+        start = received_at if previous_end is None else max(received_at, previous_end)
+        return start + timedelta(hours=1.0 / self.capacity.at(start))
+
+    def activation_at(self, processing_end: datetime, base_delay_hours: float) -> datetime:
+        return ensure_utc(processing_end) + timedelta(hours=base_delay_hours)
+
+
+def processing_ends(received_hours: np.ndarray, capacity_per_hour: float) -> np.ndarray:
+    """``processing_end`` for sorted arrival times (hours) at constant capacity, vectorised.
+
+    end_i = max_{j <= i}(a_j - j/C) + (i + 1)/C, which unrolls the FIFO recursion.
+    """
+    service = 1.0 / capacity_per_hour
+    index = np.arange(received_hours.size, dtype=np.float64)
+    return np.maximum.accumulate(received_hours - index * service) + (index + 1) * service

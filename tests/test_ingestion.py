@@ -1,0 +1,61 @@
+"""The registry's ingestion model: FIFO at capacity plus a lognormal base delay."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from registry.ingestion import BaseDelay, Capacity, IngestionModel, processing_ends
+
+T0 = datetime(2026, 6, 1, 8, tzinfo=UTC)
+
+
+def test_an_idle_queue_serves_a_code_in_one_service_time():
+    model = IngestionModel(Capacity(per_hour=60))
+    assert model.processing_end(T0, None) == T0 + timedelta(minutes=1)
+    assert model.processing_end(T0, T0 - timedelta(hours=1)) == T0 + timedelta(minutes=1)
+
+
+def test_a_busy_queue_makes_the_next_code_wait_for_the_previous_one():
+    model = IngestionModel(Capacity(per_hour=60))
+    previous_end = T0 + timedelta(hours=3)
+    assert model.processing_end(T0, previous_end) == previous_end + timedelta(minutes=1)
+
+
+def test_capacity_by_month_uses_the_paris_calendar():
+    cap = Capacity(per_hour=100, by_month={9: 40})
+    assert cap.at(datetime(2026, 9, 1, 12, tzinfo=UTC)) == 40
+    # 31 August 22:30 UTC is already 1 September in Paris.
+    assert cap.at(datetime(2026, 8, 31, 22, 30, tzinfo=UTC)) == 40
+    assert cap.at(datetime(2026, 8, 31, 21, 30, tzinfo=UTC)) == 100
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ValueError, match="positive"):
+        Capacity(per_hour=0)
+    with pytest.raises(ValueError, match="p95_hours"):
+        BaseDelay(median_hours=10, p95_hours=5)
+
+
+def test_base_delay_matches_its_median_and_p95():
+    delay = BaseDelay(median_hours=6, p95_hours=30)
+    sample = delay.sample_hours(np.random.default_rng(1), 200_000)
+    assert np.median(sample) == pytest.approx(6, rel=0.02)
+    assert np.quantile(sample, 0.95) == pytest.approx(30, rel=0.03)
+    assert delay.for_code("9PMTX") == delay.for_code("9PMTX")
+    assert BaseDelay().for_code("9PMTX") == 0.0
+
+
+def test_vectorised_processing_ends_equal_the_scalar_rule():
+    rng = np.random.default_rng(3)
+    arrivals = np.sort(rng.uniform(0, 100, 5000))
+    model = IngestionModel(Capacity(per_hour=45))
+    previous = None
+    expected = []
+    for hours in arrivals:
+        end = model.processing_end(T0 + timedelta(hours=float(hours)), previous)
+        expected.append((end - T0).total_seconds() / 3600)
+        previous = end
+    np.testing.assert_allclose(processing_ends(arrivals, 45), expected, atol=1e-6)

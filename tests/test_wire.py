@@ -1,0 +1,51 @@
+"""The booth-to-registry signature convention: what verifies and what is rejected."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ephoto.wire import Batch, SignatureRejected, WireCode, sign_request, verify_request
+
+NOW = datetime(2026, 6, 1, 8, tzinfo=UTC)
+URL = "http://127.0.0.1:8700/v1/batches"
+KEYS = {"booth-001": b"k" * 32}
+BODY = Batch("b-1", "booth-001", (WireCode("9PMTAAAA", NOW, "ephoto-permis"),)).to_json()
+
+
+def verify(headers, body=BODY, now=NOW, keys=KEYS, url=URL, method="POST"):
+    return verify_request(method, url, headers.items(), body, keys, now)
+
+
+def test_a_signed_batch_verifies_and_names_its_booth():
+    headers = sign_request("POST", URL, BODY, "booth-001", KEYS["booth-001"], NOW)
+    verified = verify(headers, now=NOW + timedelta(seconds=299))
+    assert verified.booth_id == "booth-001" and verified.nonce
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (dict(keys={"booth-001": b"x" * 32}), "does not verify"),
+        (dict(body=BODY + b" "), "Content-Digest does not match"),
+        (dict(now=NOW + timedelta(seconds=301)), "more than 300 s"),
+        (dict(now=NOW - timedelta(seconds=301)), "more than 300 s"),
+        (dict(url="http://127.0.0.1:8700/v1/other"), "does not verify"),
+        (dict(method="PUT"), "does not verify"),
+        (dict(keys={}), "does not verify"),
+    ],
+)
+def test_each_tampering_is_rejected_with_its_reason(change, reason):
+    headers = sign_request("POST", URL, BODY, "booth-001", KEYS["booth-001"], NOW)
+    with pytest.raises(SignatureRejected, match=reason):
+        verify(headers, **change)
+
+
+def test_missing_signature_is_rejected():
+    with pytest.raises(SignatureRejected, match="missing Signature"):
+        verify({"Content-Digest": "sha-256=:AAAA:"})
+
+
+def test_batch_json_round_trips():
+    assert Batch.from_json(BODY) == Batch.from_json(Batch.from_json(BODY).to_json())
