@@ -1,0 +1,250 @@
+"""The support desk's decision rules as a pure function: each rule, its boundaries, their order,
+and the typo finder (hypothesis: a confusable swap or lowercasing of an issued code finds it,
+and no other issued code is ever proposed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ephoto import code as codes
+from ephoto.money import Money
+from ephoto.texts import LANGUAGES
+from ephoto.validity import ACTIVATION_PROMISE, expires_at
+from support.rules import (
+    ABSENT,
+    Decision,
+    Outcome,
+    ProductName,
+    RegistryView,
+    Report,
+    SaleRecord,
+    decide,
+    explain,
+    resolve,
+)
+
+BOUGHT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+EPHOTO = (
+    ProductName("ephoto-permis", "ePhoto permis de conduire", "ePhoto driving licence"),
+    ProductName("ephoto-titre-sejour", "ePhoto titre de séjour", "ePhoto residence permit"),
+)
+GEN = codes.SeededCodeGeneratorForSimulation(seed=8)
+CODE = GEN.next_code().value
+
+
+def ephoto_sale(code: str = CODE, sale_id: str = "S-0001", **changes) -> SaleRecord:
+    values = dict(
+        sale_id=sale_id,
+        product_id="ephoto-permis",
+        product_name_fr="ePhoto permis de conduire",
+        product_name_en="ePhoto driving licence",
+        ephoto=True,
+        site="ANTS",
+        code=code,
+        purchased_at=BOUGHT,
+        amount=Money(800),
+    )
+    values.update(changes)
+    return SaleRecord(**values)
+
+
+PASSPORT = SaleRecord(
+    sale_id="S-0002",
+    product_id="passport",
+    product_name_fr="Photos d'identité passeport",
+    product_name_en="ID photos, passport",
+    ephoto=False,
+    site=None,
+    code=None,
+    purchased_at=BOUGHT,
+    amount=Money(700),
+)
+
+
+def run(report: Report, sales: list[SaleRecord], registry=ABSENT, hours: float = 100) -> Decision:
+    by_id = {s.sale_id: s for s in sales}
+    by_code = {s.code: s for s in sales if s.code}
+    resolution = resolve(report, by_id.get, by_code.get)
+    return decide(report, resolution, registry, BOUGHT + timedelta(hours=hours), EPHOTO, 2)
+
+
+def test_wait_rule_boundary_71_59_is_wait_and_exactly_72_00_is_past():
+    before = run(Report(CODE), [ephoto_sale()], hours=71 + 59 / 60)
+    assert before.outcome is Outcome.WAIT and not before.refund
+    assert before.when == BOUGHT + ACTIVATION_PROMISE
+    at = run(Report(CODE), [ephoto_sale()], hours=72)
+    assert at.outcome is Outcome.REFUND and at.refund and at.requeue
+
+
+def test_wait_names_the_paris_date_and_time_to_try_again():
+    decision = run(Report(CODE), [ephoto_sale()], hours=1)
+    # 2026-03-05 09:30 UTC is 10:30 in Paris (winter time).
+    assert "05/03/2026 10:30" in explain(decision, "fr")
+    assert "2026-03-05 10:30" in explain(decision, "en")
+
+
+def test_not_ephoto_product_refunds_nothing_and_names_both_products_even_before_72h():
+    decision = run(Report(sale_id="S-0002"), [PASSPORT], hours=1)
+    assert decision.outcome is Outcome.NOT_EPHOTO_PRODUCT and not decision.refund
+    text = explain(decision, "en")
+    assert "ID photos, passport" in text
+    assert "ePhoto driving licence" in text and "ePhoto residence permit" in text
+
+
+@pytest.mark.parametrize("hours", [1, 100])
+def test_used_number_is_not_refunded_and_says_when(hours):
+    used_at = BOUGHT + timedelta(minutes=50)
+    decision = run(Report(CODE), [ephoto_sale()], RegistryView("used", used_at=used_at), hours)
+    assert decision.outcome is Outcome.USED and not decision.refund
+    assert decision.when == used_at
+    assert "paper" in explain(decision, "en")
+
+
+def test_expired_number_is_not_refunded_and_says_since_when():
+    end = expires_at(BOUGHT)
+    registry = RegistryView("expired", active_at=BOUGHT, expires_at=end)
+    decision = run(Report(CODE), [ephoto_sale()], registry, hours=24 * 200)
+    assert decision.outcome is Outcome.EXPIRED and not decision.refund
+    # Six calendar months later at the same Paris wall-clock time (10:30).
+    assert "02/09/2026 10:30" in explain(decision, "fr")
+
+
+def test_used_then_expired_is_reported_as_used():
+    registry = RegistryView("expired", used_at=BOUGHT + timedelta(hours=5))
+    assert run(Report(CODE), [ephoto_sale()], registry, 24 * 200).outcome is Outcome.USED
+
+
+def test_active_number_typed_right_gets_typing_advice_even_before_72h():
+    decision = run(Report(CODE), [ephoto_sale()], RegistryView("active"), hours=3)
+    assert decision.outcome is Outcome.WORKS and not decision.refund
+    assert "capitals" in explain(decision, "en")
+
+
+def test_typo_gives_the_right_code_grouped():
+    typed = CODE.lower()
+    decision = run(Report(typed), [ephoto_sale()], RegistryView("active"))
+    assert decision.outcome is Outcome.TYPO and decision.code == CODE
+    assert codes.group(CODE) in explain(decision, "fr")
+
+
+def test_typo_before_72h_says_from_when_the_right_code_works():
+    decision = run(Report(CODE.lower()), [ephoto_sale()], ABSENT, hours=10)
+    assert decision.outcome is Outcome.TYPO and decision.when == BOUGHT + ACTIVATION_PROMISE
+
+
+def test_typo_of_a_number_that_never_activated_is_still_refunded_with_the_right_code():
+    decision = run(Report(CODE.lower()), [ephoto_sale()], RegistryView("pending"), hours=80)
+    assert decision.outcome is Outcome.REFUND and decision.refund
+    assert codes.group(CODE) in explain(decision, "en")
+
+
+@pytest.mark.parametrize(
+    ("registry", "transmitted", "reason"),
+    [
+        (RegistryView("pending"), True, "refund_not_activated"),
+        (ABSENT, True, "refund_lost_in_transit"),
+        (ABSENT, False, "refund_never_transmitted"),
+    ],
+)
+def test_refund_after_72h_when_not_active_records_amount_and_requeues(
+    registry, transmitted, reason
+):
+    decision = run(Report(CODE), [ephoto_sale(transmitted=transmitted)], registry, hours=72)
+    assert decision.outcome is Outcome.REFUND and decision.reason == reason
+    assert decision.refund and decision.requeue and decision.amount == Money(800)
+    assert "8,00\u00a0€" in explain(decision, "fr")
+
+
+def test_a_sale_already_refunded_is_not_refunded_again():
+    refunded = BOUGHT + timedelta(hours=80)
+    sale = ephoto_sale(refunded_at=refunded)
+    decision = run(Report(CODE), [sale], RegistryView("pending"), hours=90)
+    assert decision.outcome is Outcome.REFUND and not decision.refund and not decision.requeue
+    assert decision.when == refunded
+
+
+def test_never_activated_in_six_months_is_refunded_without_resending():
+    decision = run(Report(CODE), [ephoto_sale()], ABSENT, hours=24 * 200)
+    assert decision.outcome is Outcome.REFUND and decision.refund and not decision.requeue
+
+
+def test_unknown_code_asks_for_the_sale_id():
+    other = GEN.next_code().value
+    decision = run(Report(other), [ephoto_sale()])
+    assert decision.outcome is Outcome.UNKNOWN_CODE and not decision.refund
+    assert "sale number" in explain(decision, "en")
+
+
+def test_unknown_malformed_text_says_what_is_wrong_with_it():
+    decision = run(Report("9PMT 1234"), [ephoto_sale()])
+    assert decision.outcome is Outcome.UNKNOWN_CODE
+    assert "8 characters" in explain(decision, "en")
+
+
+def test_unknown_sale_id_asks_to_check_it():
+    decision = run(Report(sale_id="S-9999"), [ephoto_sale()])
+    assert decision.outcome is Outcome.UNKNOWN_CODE and decision.reason == "unknown_sale"
+    assert "S-9999" in explain(decision, "fr")
+
+
+def test_sale_id_wins_over_a_mistyped_code_and_gives_the_right_one():
+    decision = run(Report("9PMTWRONG", "S-0001"), [ephoto_sale()], RegistryView("active"))
+    assert decision.outcome is Outcome.TYPO and decision.code == CODE
+
+
+def test_a_report_needs_a_code_or_a_sale_id():
+    with pytest.raises(ValueError, match="sale id"):
+        Report("  ", " ")
+
+
+def test_a_decision_survives_the_audit_log_round_trip_in_every_language():
+    decision = run(Report(sale_id="S-0002"), [PASSPORT], hours=1)
+    again = Decision.from_dict(decision.to_dict())
+    assert again == decision
+    for lang in LANGUAGES:
+        assert explain(again, lang) == explain(decision, lang)
+
+
+# The typo finder. Issued codes are drawn from a seeded generator; the customer's text is one
+# confusable swap away from one of them, or that code with some letters lowercased.
+
+ISSUED = [GEN.next_code().value for _ in range(300)]
+SALES = [ephoto_sale(code, f"S-{i:04d}") for i, code in enumerate(ISSUED)]
+CONFUSABLE = dict(codes.CONFUSABLE_PAIRS) | {b: a for a, b in codes.CONFUSABLE_PAIRS}
+
+
+@st.composite
+def mistyped(draw) -> tuple[str, str]:
+    code = draw(st.sampled_from(ISSUED))
+    if draw(st.booleans()):
+        positions = [i for i, c in enumerate(code) if c in CONFUSABLE]
+        i = draw(st.sampled_from(positions))
+        return code, code[:i] + CONFUSABLE[code[i]] + code[i + 1 :]
+    letters = [i for i, c in enumerate(code) if c.isalpha()]
+    lowered = draw(st.sets(st.sampled_from(letters), min_size=1))
+    return code, "".join(c.lower() if i in lowered else c for i, c in enumerate(code))
+
+
+@settings(max_examples=300, deadline=None)
+@given(mistyped())
+def test_any_confusable_swap_or_lowercasing_of_an_issued_code_finds_that_code(case):
+    issued, typed = case
+    decision = run(Report(typed), SALES, RegistryView("active"))
+    assert decision.outcome is Outcome.TYPO
+    assert decision.code == issued
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=0, max_value=10**9), st.integers(min_value=0, max_value=21))
+def test_a_swap_of_a_code_not_issued_never_proposes_an_issued_code(seed, position):
+    fresh = codes.SeededCodeGeneratorForSimulation(seed=seed + 10_000).next_code().value
+    typed = (
+        fresh[:position] + CONFUSABLE.get(fresh[position], fresh[position]) + fresh[position + 1 :]
+    )
+    decision = run(Report(typed), SALES, RegistryView("active"))
+    assert decision.outcome is Outcome.UNKNOWN_CODE
+    assert decision.code is None and decision.sale_id is None
