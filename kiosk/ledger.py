@@ -1,0 +1,528 @@
+"""The booth's ledger: sales, payments, codes, prints and counters in one durable SQLite file.
+
+The outbox table (``transmitter.outbox``) lives in the same file, so issuing is ONE transaction:
+the sale becomes paid, its ePhoto number is drawn and recorded, and the outbox row is added. A
+number is shown or printed only after that transaction commits; if it fails (disk full, I/O
+error) no number exists anywhere and the payment is marked for refund.
+
+WAL journal and ``synchronous=FULL``: a committed sale survives a crash or a power cut.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from ephoto import code as codes
+from ephoto.clock import PARIS, Clock, ensure_utc
+from ephoto.dbtypes import UTCDateTime
+from ephoto.validity import expires_at
+from kiosk.catalog import Product
+from transmitter import outbox as outbox_module
+from transmitter.latency import DEFAULT_BATCH_WINDOW
+
+BOOTH_DB_FILE = "booth.db"
+
+metadata = MetaData()
+
+# Sale statuses, in the order a sale normally goes through them.
+OPEN = "open"
+CANCELLED = "cancelled"
+PAID = "paid"  # paid and, for ePhoto, its number issued: the sheet still has to be printed
+PRINTED = "printed"
+REFUND_DUE = "refund_due"
+
+sales = Table(
+    "sales",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("booth_id", String(40), nullable=False),
+    Column("product", String(40), nullable=False),
+    Column("ephoto", Boolean, nullable=False),
+    Column("price_cents", Integer, nullable=False),
+    Column("lang", String(2), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("photo_path", Text, nullable=True),
+    Column("recovered", Boolean, nullable=False, default=False),
+    Column("note", Text, nullable=True),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sale_id", Integer, ForeignKey("sales.id"), nullable=False),
+    Column("method", String(12), nullable=False),
+    Column("amount_cents", Integer, nullable=False),
+    Column("status", String(12), nullable=False),  # approved, declined, refund_due
+    Column("at", UTCDateTime, nullable=False),
+    Column("detail", Text, nullable=True),
+)
+
+issued_codes = Table(
+    "codes",
+    metadata,
+    Column("code", String(22), primary_key=True),
+    Column("sale_id", Integer, ForeignKey("sales.id"), nullable=False, unique=True),
+    Column("product", String(40), nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+prints = Table(
+    "prints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sale_id", Integer, ForeignKey("sales.id"), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("kind", String(10), nullable=False),  # sale, recovery, reprint
+    Column("printed_at", UTCDateTime, nullable=False),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
+PAPER_LEFT = "paper_left"
+SHEETS_PRINTED = "sheets_printed"
+MIN_FREE_BYTES = 5 * 1024 * 1024
+
+
+class IssueFailed(RuntimeError):
+    """The issuing transaction did not commit: no number exists, the payment is to be refunded."""
+
+
+class SaleNotOpen(RuntimeError):
+    """The sale was already paid, cancelled or refunded: issuing it again would issue twice."""
+
+
+@dataclass(frozen=True)
+class Sale:
+    id: int
+    booth_id: str
+    product: str
+    ephoto: bool
+    price_cents: int
+    lang: str
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None
+    photo_path: str | None
+    recovered: bool
+    code: str | None
+
+    def display_id(self) -> str:
+        return f"{self.booth_id}-{self.id:06d}"
+
+
+@dataclass(frozen=True)
+class Issued:
+    sale_id: int
+    code: str | None
+    issued_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DayCounters:
+    day: str
+    opened: int
+    cancelled: int
+    paid: int
+    ephoto: int
+    refund_due: int
+    takings_cents: int
+    declined: int
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    """The booth's view of its outbox (read-only)."""
+
+    pending: int
+    sent: int
+    rejected: int
+    oldest_pending_at: datetime | None
+    last_error: str | None
+
+    def oldest_age(self, now: datetime) -> timedelta | None:
+        if self.oldest_pending_at is None:
+            return None
+        return ensure_utc(now) - self.oldest_pending_at
+
+
+def booth_engine(path: Path) -> Engine:
+    engine = create_engine(f"sqlite:///{path}")
+    outbox_module.configure_sqlite_durability(engine)
+    return engine
+
+
+def read_outbox_status(engine: Engine) -> OutboxStatus:
+    """Counts from the outbox table; swap for the transmitter's own status when it has one."""
+    t = outbox_module.outbox
+    with engine.connect() as conn:
+        by_status = dict(conn.execute(select(t.c.status, func.count()).group_by(t.c.status)).all())
+        oldest = conn.execute(
+            select(func.min(t.c.issued_at)).where(t.c.status == outbox_module.PENDING)
+        ).scalar_one()
+        last_error = conn.execute(
+            select(t.c.last_error)
+            .where(t.c.last_error.is_not(None))
+            .order_by(t.c.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    return OutboxStatus(
+        pending=by_status.get(outbox_module.PENDING, 0),
+        sent=by_status.get(outbox_module.SENT, 0),
+        rejected=by_status.get(outbox_module.REJECTED, 0),
+        oldest_pending_at=oldest,
+        last_error=last_error,
+    )
+
+
+class Ledger:
+    """The booth's durable record. One ``engine.begin()`` per unit of work."""
+
+    def __init__(
+        self,
+        path: Path,
+        clock: Clock,
+        *,
+        booth_id: str,
+        operator_prefix: str = codes.DEFAULT_PREFIX,
+        batch_window: timedelta = DEFAULT_BATCH_WINDOW,
+        paper_capacity: int = 400,
+    ):
+        self.path = Path(path)
+        self.clock = clock
+        self.booth_id = booth_id
+        self.operator_prefix = operator_prefix
+        self.batch_window = batch_window
+        self.paper_capacity = paper_capacity
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine = booth_engine(self.path)
+        metadata.create_all(self.engine)
+        outbox_module.create_schema(self.engine)
+        with self.engine.begin() as conn:
+            for name, start in ((PAPER_LEFT, paper_capacity), (SHEETS_PRINTED, 0)):
+                exists = conn.execute(
+                    select(counters.c.value).where(counters.c.name == name)
+                ).scalar_one_or_none()
+                if exists is None:
+                    conn.execute(insert(counters).values(name=name, value=start))
+
+    # -- sales --------------------------------------------------------------------------------
+    def open_sale(self, product: Product, lang: str) -> int:
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    insert(sales).values(
+                        booth_id=self.booth_id,
+                        product=product.id,
+                        ephoto=product.ephoto,
+                        price_cents=product.price.cents,
+                        lang=lang,
+                        status=OPEN,
+                        opened_at=self.clock.now(),
+                        recovered=False,
+                    )
+                ).inserted_primary_key[0]
+            )
+
+    def attach_photo(self, sale_id: int, photo_path: Path) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sales).where(sales.c.id == sale_id).values(photo_path=str(photo_path))
+            )
+
+    def cancel_sale(self, sale_id: int, reason: str) -> bool:
+        """Cancel a sale that was never paid; a paid sale is left alone (returns False)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(sales)
+                .where(sales.c.id == sale_id, sales.c.status == OPEN)
+                .values(status=CANCELLED, closed_at=self.clock.now(), note=reason)
+            )
+            return result.rowcount == 1
+
+    def record_declined(self, sale_id: int, method: str, amount_cents: int, detail: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(payments).values(
+                    sale_id=sale_id,
+                    method=method,
+                    amount_cents=amount_cents,
+                    status="declined",
+                    at=self.clock.now(),
+                    detail=detail,
+                )
+            )
+
+    def issue(self, sale_id: int, method: str, amount_cents: int) -> Issued:
+        """Payment, paid sale, ePhoto number and outbox row: all committed together, or nothing.
+
+        Raises :class:`SaleNotOpen` if the sale is not open (never issues twice) and
+        :class:`IssueFailed` if the database refuses the write.
+        """
+        now = self.clock.now()
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(select(sales).where(sales.c.id == sale_id)).one_or_none()
+                if row is None:
+                    raise SaleNotOpen(f"sale {sale_id} does not exist")
+                if row.status != OPEN:
+                    raise SaleNotOpen(f"sale {sale_id} is {row.status}, not open")
+                conn.execute(
+                    insert(payments).values(
+                        sale_id=sale_id,
+                        method=method,
+                        amount_cents=amount_cents,
+                        status="approved",
+                        at=now,
+                    )
+                )
+                claimed = conn.execute(
+                    update(sales)
+                    .where(sales.c.id == sale_id, sales.c.status == OPEN)
+                    .values(status=PAID)
+                )
+                if claimed.rowcount != 1:
+                    raise SaleNotOpen(f"sale {sale_id} changed while being paid")
+                code: str | None = None
+                expiry: datetime | None = None
+                if row.ephoto:
+                    code = codes.generate(self.operator_prefix).value
+                    expiry = expires_at(now)
+                    conn.execute(
+                        insert(issued_codes).values(
+                            code=code,
+                            sale_id=sale_id,
+                            product=row.product,
+                            issued_at=now,
+                            expires_at=expiry,
+                        )
+                    )
+                    outbox_module.enqueue(
+                        conn,
+                        code,
+                        now,
+                        row.product,
+                        booth_id=self.booth_id,
+                        batch_window=self.batch_window,
+                    )
+        except SaleNotOpen:
+            raise
+        except (SQLAlchemyError, OSError) as exc:
+            raise IssueFailed(
+                f"sale {sale_id}: the ledger refused the issuing write: {exc}"
+            ) from exc
+        return Issued(sale_id, code, now, expiry)
+
+    def mark_refund_due(self, sale_id: int, method: str, amount_cents: int, reason: str) -> bool:
+        """Best effort after a failed issue: the payment taken must be given back.
+
+        Returns False if even this could not be written (the error screen still tells the
+        customer to ask for a refund, with the sale id).
+        """
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(sales)
+                    .where(sales.c.id == sale_id, sales.c.status == OPEN)
+                    .values(status=REFUND_DUE, closed_at=self.clock.now(), note=reason[:500])
+                )
+                conn.execute(
+                    insert(payments).values(
+                        sale_id=sale_id,
+                        method=method,
+                        amount_cents=amount_cents,
+                        status="refund_due",
+                        at=self.clock.now(),
+                        detail=reason[:500],
+                    )
+                )
+            return True
+        except (SQLAlchemyError, OSError):
+            return False
+
+    def record_print(self, sale_id: int, path: Path, kind: str = "sale") -> int:
+        """A sheet came out of the printer: record it, close the sale, use one sheet of paper."""
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(prints).values(sale_id=sale_id, path=str(path), kind=kind, printed_at=now)
+            )
+            if kind != "reprint":
+                conn.execute(
+                    update(sales)
+                    .where(sales.c.id == sale_id, sales.c.status == PAID)
+                    .values(status=PRINTED, closed_at=now, recovered=kind == "recovery")
+                )
+            conn.execute(
+                update(counters)
+                .where(counters.c.name == PAPER_LEFT, counters.c.value > 0)
+                .values(value=counters.c.value - 1)
+            )
+            conn.execute(
+                update(counters)
+                .where(counters.c.name == SHEETS_PRINTED)
+                .values(value=counters.c.value + 1)
+            )
+            return int(
+                conn.execute(
+                    select(counters.c.value).where(counters.c.name == PAPER_LEFT)
+                ).scalar_one()
+            )
+
+    # -- reading ------------------------------------------------------------------------------
+    def _sale_query(self):  # type: ignore[no-untyped-def]
+        return select(sales, issued_codes.c.code).select_from(
+            sales.outerjoin(issued_codes, issued_codes.c.sale_id == sales.c.id)
+        )
+
+    @staticmethod
+    def _sale(row) -> Sale:  # type: ignore[no-untyped-def]
+        return Sale(
+            id=row.id,
+            booth_id=row.booth_id,
+            product=row.product,
+            ephoto=bool(row.ephoto),
+            price_cents=row.price_cents,
+            lang=row.lang,
+            status=row.status,
+            opened_at=row.opened_at,
+            closed_at=row.closed_at,
+            photo_path=row.photo_path,
+            recovered=bool(row.recovered),
+            code=row.code,
+        )
+
+    def sale(self, sale_id: int) -> Sale:
+        with self.engine.connect() as conn:
+            row = conn.execute(self._sale_query().where(sales.c.id == sale_id)).one()
+        return self._sale(row)
+
+    def last_sales(self, limit: int = 8) -> list[Sale]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._sale_query().order_by(sales.c.id.desc()).limit(limit)).all()
+        return [self._sale(r) for r in rows]
+
+    def paid_not_printed(self) -> list[Sale]:
+        """Sales a crash interrupted after payment: they must be finished, never issued again."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                self._sale_query().where(sales.c.status == PAID).order_by(sales.c.id)
+            ).all()
+        return [self._sale(r) for r in rows]
+
+    def recovered_sales(self, limit: int = 8) -> list[Sale]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                self._sale_query()
+                .where(sales.c.recovered.is_(True))
+                .order_by(sales.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [self._sale(r) for r in rows]
+
+    def last_print(self) -> tuple[int, Path] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(prints.c.sale_id, prints.c.path).order_by(prints.c.id.desc()).limit(1)
+            ).one_or_none()
+        return (row.sale_id, Path(row.path)) if row else None
+
+    def counter(self, name: str) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(select(counters.c.value).where(counters.c.name == name)).scalar_one()
+            )
+
+    def paper_left(self) -> int:
+        return self.counter(PAPER_LEFT)
+
+    def refill_paper(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(counters)
+                .where(counters.c.name == PAPER_LEFT)
+                .values(value=self.paper_capacity)
+            )
+
+    def set_paper_left(self, sheets: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(counters).where(counters.c.name == PAPER_LEFT).values(value=sheets))
+
+    def today(self) -> DayCounters:
+        """Today's counters, "today" being the Paris calendar day."""
+        local = self.clock.now().astimezone(PARIS)
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        start_utc, end_utc = ensure_utc(start), ensure_utc(start + timedelta(days=1))
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(sales.c.status, sales.c.ephoto, sales.c.price_cents).where(
+                    sales.c.opened_at >= start_utc, sales.c.opened_at < end_utc
+                )
+            ).all()
+            declined = conn.execute(
+                select(func.count())
+                .select_from(payments)
+                .where(
+                    payments.c.status == "declined",
+                    payments.c.at >= start_utc,
+                    payments.c.at < end_utc,
+                )
+            ).scalar_one()
+        paid = [r for r in rows if r.status in (PAID, PRINTED)]
+        return DayCounters(
+            day=start.date().isoformat(),
+            opened=len(rows),
+            cancelled=sum(1 for r in rows if r.status == CANCELLED),
+            paid=len(paid),
+            ephoto=sum(1 for r in paid if r.ephoto),
+            refund_due=sum(1 for r in rows if r.status == REFUND_DUE),
+            takings_cents=sum(r.price_cents for r in paid),
+            declined=int(declined),
+        )
+
+    def ready(self) -> str | None:
+        """None if a sale can be recorded now, else the reason (message key) it cannot."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(func.count()).select_from(counters)).scalar_one()
+        except SQLAlchemyError:
+            return "refused.ledger"
+        if shutil.disk_usage(self.path.parent).free < MIN_FREE_BYTES:
+            return "refused.disk"
+        return None
+
+    def outbox_status(self) -> OutboxStatus:
+        return read_outbox_status(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

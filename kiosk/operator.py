@@ -1,0 +1,78 @@
+"""The operator's PIN: stored hashed, checked with a lockout after repeated wrong tries."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+ITERATIONS = 120_000
+
+
+def hash_pin(pin: str, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
+    """``pbkdf2-sha256$ITERATIONS$SALT$HASH`` for ``pin`` (salt and hash in hex)."""
+    if not pin.isdigit() or not 4 <= len(pin) <= 12:
+        raise ValueError(f"PIN must be 4 to 12 digits, got {len(pin)} character(s)")
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, iterations)
+    return f"pbkdf2-sha256${iterations}${salt.hex()}${digest.hex()}"
+
+
+def pin_matches(pin: str, stored: str) -> bool:
+    try:
+        scheme, iterations, salt_hex, digest_hex = stored.split("$")
+    except ValueError:
+        raise ValueError(
+            f"stored PIN hash {stored[:20]!r}... is not scheme$iter$salt$hash"
+        ) from None
+    if scheme != "pbkdf2-sha256":
+        raise ValueError(f"PIN hash scheme {scheme!r} is not supported; use pbkdf2-sha256")
+    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(salt_hex), int(iterations))
+    return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+@dataclass(frozen=True)
+class PinVerdict:
+    accepted: bool
+    tries_left: int
+    locked_for: float  # seconds; 0 when not locked
+
+
+class PinPad:
+    """Checks PINs; after ``max_tries`` wrong ones in a row it refuses every PIN for a while.
+
+    Time is monotonic seconds from the caller, so a clock change cannot unlock it.
+    """
+
+    def __init__(
+        self,
+        stored_hash: str,
+        monotonic: Callable[[], float],
+        max_tries: int = 5,
+        lockout_seconds: float = 300.0,
+    ):
+        self._hash = stored_hash
+        self._monotonic = monotonic
+        self.max_tries = max_tries
+        self.lockout_seconds = lockout_seconds
+        self._wrong = 0
+        self._locked_until = 0.0
+
+    def locked_for(self) -> float:
+        return max(0.0, self._locked_until - self._monotonic())
+
+    def submit(self, pin: str) -> PinVerdict:
+        locked = self.locked_for()
+        if locked > 0:
+            return PinVerdict(False, 0, locked)
+        if pin_matches(pin, self._hash):
+            self._wrong = 0
+            return PinVerdict(True, self.max_tries, 0.0)
+        self._wrong += 1
+        if self._wrong >= self.max_tries:
+            self._wrong = 0
+            self._locked_until = self._monotonic() + self.lockout_seconds
+            return PinVerdict(False, 0, self.lockout_seconds)
+        return PinVerdict(False, self.max_tries - self._wrong, 0.0)
