@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cabine import __version__
-from cabine.config import example_toml
+from cabine.config import example_toml, load_settings
 from ephoto import code as codes
 from kiosk.catalog import CatalogError, load_catalog
 
@@ -26,6 +26,10 @@ code_app = typer.Typer(help="Generate and check ePhoto numbers.", no_args_is_hel
 config_app = typer.Typer(help="Configuration file tools.", no_args_is_help=True)
 app.add_typer(code_app, name="code")
 app.add_typer(config_app, name="config")
+transmitter_app = typer.Typer(
+    help="Send the booth's issued numbers to the registry (runs until SIGTERM or Ctrl-C)."
+)
+app.add_typer(transmitter_app, name="transmitter")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -151,6 +155,109 @@ def config_example(
         typer.echo(text, nl=False)
     else:
         out.write_text(text, encoding="utf-8")
+
+
+def _transmitter_settings(data: Path | None):  # type: ignore[no-untyped-def]
+    overrides = {"data_dir": data} if data is not None else {}
+    return load_settings(**overrides)
+
+
+@transmitter_app.callback(invoke_without_command=True)
+def transmitter_run(
+    ctx: typer.Context,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Data folder holding booth.db and keys.toml.")
+    ] = None,
+    registry: Annotated[
+        str | None, typer.Option("--registry", help="Registry base URL (overrides the config).")
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="Send what is due now, then exit.")] = False,
+) -> None:
+    """Send the booth's issued numbers to the registry in signed batches, retrying until each
+    one is delivered. Exits 0 on SIGTERM or Ctrl-C after finishing the batch in flight."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import logging
+
+    from transmitter.service import (
+        AnotherTransmitterRunning,
+        Transmitter,
+        config_from_settings,
+        run_until_signalled,
+    )
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = _transmitter_settings(data)
+    try:
+        config = config_from_settings(settings.transmitter, settings.data_dir, registry)
+        transmitter = Transmitter(config, settings.clock.make())
+    except (FileNotFoundError, ValueError, AnotherTransmitterRunning) as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if once:
+        try:
+            report = transmitter.run_once()
+        finally:
+            transmitter.close()
+    else:
+        report = run_until_signalled(transmitter)
+    typer.echo(
+        f"transmitter stopped: {report.codes_sent} codes sent in {report.batches_sent} batches, "
+        f"{report.codes_resent} already at the registry, {report.codes_rejected} rejected, "
+        f"{report.failed_attempts} failed attempts, {transmitter.missed_runs} missed runs"
+    )
+    if once and report.failed_attempts and transmitter.dispatcher.backoff.failures:
+        raise typer.Exit(1)
+
+
+@transmitter_app.command("status")
+def transmitter_status(
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Data folder holding booth.db.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """The outbox: numbers by state, the oldest one still waiting, the last error."""
+    from datetime import timedelta
+
+    from ephoto.clock import format_paris
+    from transmitter.outbox import booth_db_url
+    from transmitter.service import booth_status
+
+    settings = _transmitter_settings(data)
+    url = settings.transmitter.outbox_url or booth_db_url(settings.data_dir)
+    try:
+        status = booth_status(
+            url, settings.clock.make(), timedelta(days=settings.transmitter.dead_letter_days)
+        )
+    except FileNotFoundError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if json_out:
+        typer.echo(json.dumps(status.to_json(), indent=2))
+        return
+    table = Table(title="transmitter outbox")
+    table.add_column("state")
+    table.add_column("numbers", justify="right")
+    for state, n in status.counts.items():
+        table.add_row(state, str(n))
+    table.add_row("  of which in flight", str(status.in_flight))
+    table.add_row("  of which dead-lettered", str(status.dead_letter))
+    table.add_row("already at the registry when resent", str(status.resent))
+    console.print(table)
+    age = status.oldest_pending_age
+    if age is None:
+        console.print("oldest waiting: none")
+    else:
+        hours, rest = divmod(int(age.total_seconds()), 3600)
+        console.print(f"oldest waiting: {hours} h {rest // 60:02d} min")
+    if status.last_error:
+        when = format_paris(status.last_error_at, settings.lang) if status.last_error_at else "?"
+        console.print(f"last error ({when}): {status.last_error}")
+    else:
+        console.print("last error: none")
+    for reason, n in status.rejected_reasons.items():
+        console.print(f"rejected x{n}: {reason}")
 
 
 def main() -> None:

@@ -3,13 +3,27 @@
 The kiosk writes the outbox row in the same database transaction as the sale (transactional
 outbox), so a code exists only if its row does. Rows are never deleted: sent, rejected and
 dead-lettered rows stay visible for audit.
+
+A row is ``pending`` until the registry acknowledges it (``sent``) or refuses it for good
+(``rejected``, with the reason). ``due_at`` says when a pending row may next be claimed: its
+``not_before`` at first, then its retry time after a failure, and while a worker holds it, the end
+of that worker's lease, so the rows of a worker that died come back by themselves. On PostgreSQL
+several workers share one outbox: claiming uses ``FOR UPDATE SKIP LOCKED``.
+
+Where it lives: on a booth, the SQLite file ``booth.db`` (:data:`BOOTH_DB_FILE`) in the data
+folder, shared with the kiosk's ledger so the sale and its outbox row commit together; WAL
+journal and ``synchronous=FULL``. A central outbox is a PostgreSQL URL instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
     Engine,
@@ -19,8 +33,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    create_engine,
     event,
+    func,
     insert,
+    select,
+    update,
 )
 
 from ephoto.clock import ensure_utc
@@ -29,9 +47,15 @@ from transmitter.latency import DEFAULT_BATCH_WINDOW
 
 metadata = MetaData()
 
+BOOTH_DB_FILE = "booth.db"
+"""The booth's SQLite file in the data folder: the kiosk ledger and the outbox, one database."""
+
+DEFAULT_DEAD_LETTER_AGE = timedelta(days=7)
+
 PENDING = "pending"
 SENT = "sent"
 REJECTED = "rejected"
+STATES = (PENDING, SENT, REJECTED)
 
 outbox = Table(
     "outbox",
@@ -43,13 +67,29 @@ outbox = Table(
     Column("issued_at", UTCDateTime, nullable=False),
     Column("not_before", UTCDateTime, nullable=False),
     Column("status", String(12), nullable=False, default=PENDING),
+    # When a pending row may next be claimed: not_before, then retry_at, or the lease's end.
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("retry_at", UTCDateTime, nullable=True),
     Column("last_error", Text, nullable=True),
+    Column("last_attempt_at", UTCDateTime, nullable=True),
     Column("sent_at", UTCDateTime, nullable=True),
     Column("batch_id", String(64), nullable=True),
+    # The registry already had the code when it was sent: an earlier answer was lost.
+    Column("resent", Boolean, nullable=False, default=False),
+    Column("dead_letter", Boolean, nullable=False, default=False),
 )
-Index("outbox_due", outbox.c.status, outbox.c.not_before)
+# Claiming walks pending rows oldest first, so retries keep their place by age.
+Index("outbox_pending_by_age", outbox.c.status, outbox.c.issued_at, outbox.c.id)
+
+
+def booth_db_path(data_dir: Path) -> Path:
+    return Path(data_dir) / BOOTH_DB_FILE
+
+
+def booth_db_url(data_dir: Path) -> str:
+    return f"sqlite:///{booth_db_path(data_dir)}"
 
 
 def create_schema(engine: Engine) -> None:
@@ -70,6 +110,16 @@ def configure_sqlite_durability(engine: Engine) -> None:
         cursor.close()
 
 
+def open_outbox_engine(url: str) -> Engine:
+    """An engine on the outbox at ``url`` (SQLite file or PostgreSQL), schema created."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    configure_sqlite_durability(engine)
+    create_schema(engine)
+    return engine
+
+
 def enqueue(
     conn: Connection,
     code: str,
@@ -85,14 +135,326 @@ def enqueue(
     considered issued.
     """
     issued_at = ensure_utc(issued_at)
+    not_before = issued_at + batch_window
     conn.execute(
         insert(outbox).values(
             code=code,
             booth_id=booth_id,
             product=product,
             issued_at=issued_at,
-            not_before=issued_at + batch_window,
+            not_before=not_before,
+            due_at=not_before,
             status=PENDING,
             attempts=0,
+            resent=False,
+            dead_letter=False,
         )
+    )
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A claimed row, as the uploader needs it."""
+
+    id: int
+    code: str
+    booth_id: str
+    product: str
+    issued_at: datetime
+    attempts: int
+    batch_id: str | None
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    """What the operator needs to know about the outbox at ``at``."""
+
+    at: datetime
+    counts: dict[str, int]
+    in_flight: int
+    dead_letter: int
+    resent: int
+    oldest_pending_issued_at: datetime | None
+    next_due_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    rejected_reasons: dict[str, int]
+
+    @property
+    def oldest_pending_age(self) -> timedelta | None:
+        if self.oldest_pending_issued_at is None:
+            return None
+        return self.at - self.oldest_pending_issued_at
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def to_json(self) -> dict[str, object]:
+        age = self.oldest_pending_age
+        return {
+            "at": self.at.isoformat(),
+            "counts": dict(self.counts),
+            "in_flight": self.in_flight,
+            "dead_letter": self.dead_letter,
+            "resent": self.resent,
+            "oldest_pending_issued_at": _iso(self.oldest_pending_issued_at),
+            "oldest_pending_age_seconds": None if age is None else age.total_seconds(),
+            "next_due_at": _iso(self.next_due_at),
+            "last_error": self.last_error,
+            "last_error_at": _iso(self.last_error_at),
+            "rejected_reasons": dict(self.rejected_reasons),
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _ids(rows: Collection[int]) -> list[int]:
+    ids = list(rows)
+    if not ids:
+        raise ValueError("no outbox row ids given")
+    return ids
+
+
+class Outbox:
+    """The outbox's operations for the transmitter; one ``engine.begin()`` per unit of work."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxRow]:
+        """Take up to ``limit`` due pending rows, oldest first, for ``lease``.
+
+        Claimed rows are not due again until the lease ends, so a worker that dies holding them
+        gives them back by itself. On PostgreSQL rows another worker is claiming are skipped.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        now = ensure_utc(now)
+        due = (
+            select(outbox.c.id)
+            .where(outbox.c.status == PENDING, outbox.c.due_at <= now)
+            .order_by(outbox.c.issued_at, outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        claim = (
+            update(outbox)
+            .where(outbox.c.id.in_(due), outbox.c.status == PENDING, outbox.c.due_at <= now)
+            .values(lease_until=now + lease, due_at=now + lease)
+            .returning(
+                outbox.c.id,
+                outbox.c.code,
+                outbox.c.booth_id,
+                outbox.c.product,
+                outbox.c.issued_at,
+                outbox.c.attempts,
+                outbox.c.batch_id,
+            )
+        )
+        with self.engine.begin() as conn:
+            rows = [OutboxRow(*r) for r in conn.execute(claim)]
+        rows.sort(key=lambda r: (r.issued_at, r.id))
+        return rows
+
+    def mark_sent(
+        self,
+        ids: Collection[int],
+        sent_at: datetime,
+        *,
+        batch_id: str,
+        resent_codes: Collection[str] = (),
+    ) -> None:
+        """The registry has these rows' codes. ``resent_codes`` it already had before."""
+        ids = _ids(ids)
+        sent_at = ensure_utc(sent_at)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(ids), outbox.c.status != SENT)
+                .values(
+                    status=SENT,
+                    sent_at=sent_at,
+                    batch_id=batch_id,
+                    lease_until=None,
+                    attempts=outbox.c.attempts + 1,
+                    last_attempt_at=sent_at,
+                )
+            )
+            if resent_codes:
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(ids), outbox.c.code.in_(list(resent_codes)))
+                    .values(resent=True)
+                )
+
+    def mark_failed(
+        self,
+        ids: Collection[int],
+        error: str,
+        retry_at: datetime,
+        *,
+        attempted_at: datetime,
+        batch_id: str,
+    ) -> None:
+        """The upload failed in a way worth retrying: the rows come back at ``retry_at``,
+        grouped under the same batch id so the retry is the same request."""
+        ids = _ids(ids)
+        retry_at = ensure_utc(retry_at)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(ids), outbox.c.status == PENDING)
+                .values(
+                    due_at=retry_at,
+                    retry_at=retry_at,
+                    lease_until=None,
+                    attempts=outbox.c.attempts + 1,
+                    last_error=error,
+                    last_attempt_at=ensure_utc(attempted_at),
+                    batch_id=batch_id,
+                )
+            )
+
+    def mark_rejected(
+        self, ids: Collection[int], reason: str, *, attempted_at: datetime, batch_id: str
+    ) -> None:
+        """The registry refused these rows for good: park them with the reason."""
+        ids = _ids(ids)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(ids), outbox.c.status == PENDING)
+                .values(
+                    status=REJECTED,
+                    lease_until=None,
+                    attempts=outbox.c.attempts + 1,
+                    last_error=reason,
+                    last_attempt_at=ensure_utc(attempted_at),
+                    batch_id=batch_id,
+                )
+            )
+
+    def release(self, ids: Collection[int], due_at: datetime) -> None:
+        """Hand claimed rows back unsent (the worker is stopping or the registry is failing):
+        no attempt is counted."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(_ids(ids)), outbox.c.status == PENDING)
+                .values(lease_until=None, due_at=ensure_utc(due_at))
+            )
+
+    def release_leases(self) -> int:
+        """Give back every claimed row at once; only for a worker that knows it is the only
+        one (the booth's single transmitter, after a crash)."""
+        with self.engine.begin() as conn:
+            leased = outbox.c.lease_until.is_not(None)
+            back = func.coalesce(outbox.c.retry_at, outbox.c.not_before)
+            result = conn.execute(
+                update(outbox)
+                .where(outbox.c.status == PENDING, leased)
+                .values(lease_until=None, due_at=back)
+            )
+            return result.rowcount or 0
+
+    def requeue_rejected(self, now: datetime, ids: Collection[int] | None = None) -> int:
+        """An operator's decision to try rejected rows again (never done automatically)."""
+        now = ensure_utc(now)
+        stmt = update(outbox).where(outbox.c.status == REJECTED)
+        if ids is not None:
+            stmt = stmt.where(outbox.c.id.in_(_ids(ids)))
+        with self.engine.begin() as conn:
+            return (
+                conn.execute(stmt.values(status=PENDING, due_at=now, retry_at=None)).rowcount or 0
+            )
+
+    def flag_dead_letters(self, now: datetime, age: timedelta = DEFAULT_DEAD_LETTER_AGE) -> int:
+        """Flag pending rows issued more than ``age`` ago. They stay pending and keep being
+        retried (the customer paid for the code); the flag is for the operator and support."""
+        cutoff = ensure_utc(now) - age
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.status == PENDING,
+                    outbox.c.issued_at <= cutoff,
+                    outbox.c.dead_letter.is_(False),
+                )
+                .values(dead_letter=True)
+            )
+            return result.rowcount or 0
+
+    def next_due_at(self) -> datetime | None:
+        """When the next pending row becomes due (may be in the past), or None."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.min(outbox.c.due_at)).where(outbox.c.status == PENDING)
+            ).scalar_one()
+
+    def status(
+        self, now: datetime, dead_letter_age: timedelta = DEFAULT_DEAD_LETTER_AGE
+    ) -> OutboxStatus:
+        return read_status(self.engine, now, dead_letter_age)
+
+
+def read_status(
+    engine: Engine, now: datetime, dead_letter_age: timedelta = DEFAULT_DEAD_LETTER_AGE
+) -> OutboxStatus:
+    """The outbox's status, read-only: counts by state, rows in flight, dead letters (pending
+    rows older than ``dead_letter_age``, flagged or not yet), oldest pending, last error.
+
+    The kiosk's operator menu and ``cabine transmitter status`` both call this.
+    """
+    now = ensure_utc(now)
+    cutoff = now - dead_letter_age
+    pending = outbox.c.status == PENDING
+    with engine.connect() as conn:
+        counts = {state: 0 for state in STATES}
+        for state, n in conn.execute(
+            select(outbox.c.status, func.count()).group_by(outbox.c.status)
+        ):
+            counts[state] = n
+        in_flight = conn.execute(
+            select(func.count()).where(
+                pending, outbox.c.lease_until.is_not(None), outbox.c.lease_until > now
+            )
+        ).scalar_one()
+        dead = conn.execute(
+            select(func.count()).where(
+                pending, (outbox.c.dead_letter.is_(True)) | (outbox.c.issued_at <= cutoff)
+            )
+        ).scalar_one()
+        resent = conn.execute(select(func.count()).where(outbox.c.resent.is_(True))).scalar_one()
+        oldest, next_due = conn.execute(
+            select(func.min(outbox.c.issued_at), func.min(outbox.c.due_at)).where(pending)
+        ).one()
+        last = conn.execute(
+            select(outbox.c.last_error, outbox.c.last_attempt_at)
+            .where(outbox.c.last_error.is_not(None))
+            .order_by(outbox.c.last_attempt_at.desc(), outbox.c.id.desc())
+            .limit(1)
+        ).first()
+        reasons = {
+            reason: n
+            for reason, n in conn.execute(
+                select(outbox.c.last_error, func.count())
+                .where(outbox.c.status == REJECTED)
+                .group_by(outbox.c.last_error)
+            )
+        }
+    return OutboxStatus(
+        at=now,
+        counts=counts,
+        in_flight=in_flight,
+        dead_letter=dead,
+        resent=resent,
+        oldest_pending_issued_at=oldest,
+        next_due_at=next_due,
+        last_error=last[0] if last else None,
+        last_error_at=last[1] if last else None,
+        rejected_reasons=reasons,
     )

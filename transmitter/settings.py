@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 
 
@@ -9,9 +11,48 @@ class TransmitterSettings(BaseModel):
     registry_url: str = Field(
         default="http://127.0.0.1:8700", description="Base URL of the registry to upload to."
     )
+    outbox_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the outbox (a PostgreSQL URL for a central outbox shared "
+        "by several workers); empty: booth.db in the data folder, shared with the kiosk.",
+    )
+    keys_file: Path | None = Field(
+        default=None,
+        description="TOML file of booth signing keys ([booths.BOOTH_ID] key = ...), the "
+        "registry's format; empty: keys.toml in the data folder.",
+    )
     batch_window_minutes: float = Field(
         default=15.0,
         ge=0,
         description="Codes wait this long after issue so they leave in batches (booth stage).",
     )
     batch_size: int = Field(default=200, ge=1, le=5000, description="Codes per upload.")
+    poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Real seconds between regular looks at the outbox (a wake-up is also set "
+        "for the next code due).",
+    )
+    request_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Real seconds an upload may take before it is retried."
+    )
+    lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Real seconds a worker holds the rows it claimed; a crashed worker's rows "
+        "come back after this. Keep it above the request timeout.",
+    )
+    backoff_base_seconds: float = Field(
+        default=0.5, gt=0, description="First retry waits up to this many real seconds."
+    )
+    backoff_cap_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Retries wait at most this many real seconds (Retry-After may ask more).",
+    )
+    dead_letter_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="Codes still unsent this many days after issue are flagged for the operator "
+        "(and keep being retried).",
+    )

@@ -1,0 +1,445 @@
+"""Test harness for the transmitter: a small stand-in registry, a fork server for fast
+kill -9 cycles, and helpers to fill a booth outbox.
+
+The stand-in registry speaks the wire protocol of ``ephoto.wire`` (signature checked with
+``verify_request``, nonce replay refused, idempotent per batch id, unique codes) and can inject
+faults: a share of 5xx answers (some with ``Retry-After``), a share of requests applied and then
+left unanswered past the client's timeout, and added latency. It records what a test needs to
+judge the transmitter: every code once, how many deliveries repeated a code it already had, and
+any request that came before the ``Retry-After`` it asked for.
+
+Run as a process: ``python -m tests.transmitter_harness registry --port-file F --keys K`` or
+``python -m tests.transmitter_harness forkserver ...`` (see ``main``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from ephoto.clock import Clock, ScaledClock, SystemClock
+from ephoto.code import generate
+from ephoto.wire import BATCH_PATH, Batch, SignatureRejected, verify_request
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOTH = "booth-test"
+KEY = "k3y-for-the-test-booth-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_keys(path: Path, booths: dict[str, str] | None = None) -> Path:
+    booths = booths or {BOOTH: KEY}
+    lines = []
+    for booth_id, key in booths.items():
+        lines += [f"[booths.{booth_id}]", f'key = "{key}"', 'operator = "9PMT"', ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+# -- the stand-in registry ------------------------------------------------------------------
+
+
+@dataclass
+class Faults:
+    error_rate: float = 0.0
+    retry_after_share: float = 0.5
+    retry_after_seconds: int = 1
+    timeout_after_apply_rate: float = 0.0
+    hang_seconds: float = 2.0
+    latency_ms: float = 0.0
+
+
+@dataclass
+class RegistryState:
+    keys: dict[str, bytes]
+    clock: Clock
+    window: timedelta
+    faults: Faults = field(default_factory=Faults)
+    codes: dict[str, str] = field(default_factory=dict)  # code -> batch id that brought it
+    batches: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    nonces: set[str] = field(default_factory=set)
+    requests: int = 0
+    redelivered_codes: int = 0
+    replayed_batches: int = 0
+    early_requests: int = 0
+    faults_5xx: int = 0
+    faults_timeout: int = 0
+    signature_rejections: int = 0
+    not_before: float = 0.0  # monotonic: no request expected before this (Retry-After)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def summary(self) -> dict[str, object]:
+        with self.lock:
+            return {
+                "codes": len(self.codes),
+                "batches": len(self.batches),
+                "requests": self.requests,
+                "redelivered_codes": self.redelivered_codes,
+                "replayed_batches": self.replayed_batches,
+                "early_requests": self.early_requests,
+                "faults_5xx": self.faults_5xx,
+                "faults_timeout": self.faults_timeout,
+                "signature_rejections": self.signature_rejections,
+            }
+
+
+def make_handler(state: RegistryState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:  # quiet
+            pass
+
+        def _answer(self, status: int, payload: object, headers: dict[str, str] | None = None):
+            body = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            if self.path == "/admin/state":
+                self._answer(200, state.summary())
+            elif self.path == "/admin/codes":
+                with state.lock:
+                    self._answer(200, sorted(state.codes))
+            else:
+                self._answer(404, {"detail": f"no route {self.path}"})
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if self.path == "/admin/faults":
+                data = json.loads(body)
+                with state.lock:
+                    state.faults = Faults(**data)
+                self._answer(200, data)
+                return
+            if self.path != BATCH_PATH:
+                self._answer(404, {"detail": f"no route {self.path}"})
+                return
+            arrived = time.monotonic()
+            with state.lock:
+                state.requests += 1
+                if arrived < state.not_before:
+                    state.early_requests += 1
+                faults = state.faults
+                roll = state.rng.random()
+                hang = state.rng.random() < faults.timeout_after_apply_rate
+            if faults.latency_ms:
+                time.sleep(faults.latency_ms / 1000)
+            if roll < faults.error_rate:
+                headers = {}
+                with state.lock:
+                    state.faults_5xx += 1
+                    if state.rng.random() < faults.retry_after_share:
+                        headers["Retry-After"] = str(faults.retry_after_seconds)
+                        state.not_before = max(
+                            state.not_before, time.monotonic() + faults.retry_after_seconds
+                        )
+                self._answer(503, {"detail": "registry busy (injected)"}, headers)
+                return
+            url = f"http://{self.headers.get('Host')}{self.path}"
+            try:
+                verified = verify_request(
+                    "POST",
+                    url,
+                    self.headers.items(),
+                    body,
+                    state.keys,
+                    state.clock.now(),
+                    state.window,
+                )
+            except SignatureRejected as exc:
+                with state.lock:
+                    state.signature_rejections += 1
+                self._answer(401, {"detail": exc.reason})
+                return
+            try:
+                batch = Batch.from_json(body)
+            except (ValueError, KeyError, TypeError) as exc:
+                self._answer(422, {"detail": f"malformed batch: {exc}"})
+                return
+            if batch.booth_id != verified.booth_id:
+                self._answer(403, {"detail": f"key of {verified.booth_id} signs for another booth"})
+                return
+            with state.lock:
+                if verified.nonce in state.nonces:
+                    self._answer(401, {"detail": "nonce already used"})
+                    return
+                state.nonces.add(verified.nonce)
+                if batch.batch_id in state.batches:
+                    state.replayed_batches += 1
+                    state.redelivered_codes += len(batch.codes)
+                    answer = state.batches[batch.batch_id]
+                else:
+                    accepted, duplicates = [], []
+                    for c in batch.codes:
+                        if c.code in state.codes:
+                            duplicates.append(c.code)
+                        else:
+                            state.codes[c.code] = batch.batch_id
+                            accepted.append(c.code)
+                    state.redelivered_codes += len(duplicates)
+                    answer = {"accepted": accepted, "duplicates": duplicates}
+                    state.batches[batch.batch_id] = answer
+                if hang:
+                    state.faults_timeout += 1
+            if hang:
+                time.sleep(faults.hang_seconds)
+                self.close_connection = True
+                return
+            self._answer(200, answer)
+
+    return Handler
+
+
+def serve_registry(
+    port: int,
+    keys: dict[str, bytes],
+    clock: Clock | None = None,
+    window: timedelta = timedelta(seconds=300),
+) -> tuple[ThreadingHTTPServer, RegistryState]:
+    state = RegistryState(keys=keys, clock=clock or SystemClock(), window=window)
+    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(state))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, state
+
+
+class RegistryProcess:
+    """The stand-in registry in its own process, on a loopback port."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        port: int | None = None,
+        scale: float = 1.0,
+        epoch=None,
+        window_seconds: float = 300.0,
+    ):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        keys = write_keys(tmp / "registry-keys.toml")
+        args = [
+            sys.executable,
+            "-m",
+            "tests.transmitter_harness",
+            "registry",
+            "--port",
+            str(self.port),
+            "--keys",
+            str(keys),
+            "--scale",
+            str(scale),
+            "--window",
+            str(window_seconds),
+        ]
+        if epoch is not None:
+            args += ["--epoch", epoch.isoformat()]
+        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("ready"):
+            raise RuntimeError(f"stand-in registry did not start: {line!r}")
+
+    def get(self, path: str):
+        import httpx
+
+        return httpx.get(self.url + path, timeout=10).json()
+
+    def faults(self, **faults: float) -> None:
+        import httpx
+
+        httpx.post(self.url + "/admin/faults", json=faults, timeout=10).raise_for_status()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+# -- filling an outbox ----------------------------------------------------------------------
+
+
+def new_codes(n: int) -> list[str]:
+    return [generate().value for _ in range(n)]
+
+
+def enqueue_codes(
+    engine,
+    codes: list[str],
+    clock: Clock,
+    per_transaction: int = 10,
+    batch_window: timedelta = timedelta(0),
+    pause: float = 0.0,
+) -> None:
+    from transmitter.outbox import enqueue
+
+    for start in range(0, len(codes), per_transaction):
+        with engine.begin() as conn:
+            for code in codes[start : start + per_transaction]:
+                enqueue(
+                    conn,
+                    code,
+                    clock.now(),
+                    "ephoto-permis",
+                    booth_id=BOOTH,
+                    batch_window=batch_window,
+                )
+        if pause:
+            time.sleep(pause)
+
+
+# -- fork server: transmitters that start in milliseconds, to be killed -----------------------
+
+
+def transmitter_child(data: Path, registry_url: str, batch_size: int, poll: float) -> None:
+    """Body of a forked transmitter: the same service ``cabine transmitter`` runs."""
+    from transmitter.outbox import booth_db_url
+    from transmitter.service import (
+        Transmitter,
+        TransmitterConfig,
+        load_booth_keys,
+        run_until_signalled,
+    )
+
+    config = TransmitterConfig(
+        outbox_url=booth_db_url(data),
+        registry_url=registry_url,
+        keys=load_booth_keys(data / "keys.toml"),
+        batch_size=batch_size,
+        poll_seconds=poll,
+        request_timeout_seconds=2.0,
+        backoff_base_seconds=0.05,
+        backoff_cap_seconds=0.5,
+    )
+    run_until_signalled(Transmitter(config, SystemClock()))
+
+
+def forkserver(data: Path, registry_url: str, batch_size: int, poll: float) -> None:
+    """Reads commands on stdin: ``spawn`` forks a transmitter and prints its pid; ``wait PID``
+    waits for that child and prints its exit status. Children that die are reaped."""
+    import transmitter.service  # noqa: F401  (imported once here, so children start fast)
+
+    print("ready", flush=True)
+    for line in sys.stdin:
+        cmd = line.split()
+        if not cmd:
+            continue
+        if cmd[0] == "spawn":
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    signal.signal(signal.SIGINT, signal.SIG_DFL)
+                    transmitter_child(data, registry_url, batch_size, poll)
+                    os._exit(0)
+                except BaseException as exc:  # noqa: BLE001
+                    print(f"child failed: {exc!r}", file=sys.stderr, flush=True)
+                    os._exit(3)
+            print(pid, flush=True)
+        elif cmd[0] == "wait":
+            _, status = os.waitpid(int(cmd[1]), 0)
+            print(os.waitstatus_to_exitcode(status), flush=True)
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+
+
+class ForkServer:
+    def __init__(self, data: Path, registry_url: str, batch_size: int = 25, poll: float = 0.2):
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.transmitter_harness",
+                "forkserver",
+                "--data",
+                str(data),
+                "--registry",
+                registry_url,
+                "--batch-size",
+                str(batch_size),
+                "--poll",
+                str(poll),
+            ],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def spawn(self) -> int:
+        self.proc.stdin.write("spawn\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
+
+    def wait(self, pid: int) -> int:
+        self.proc.stdin.write(f"wait {pid}\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="what", required=True)
+    reg = sub.add_parser("registry")
+    reg.add_argument("--port", type=int, required=True)
+    reg.add_argument("--keys", type=Path, required=True)
+    reg.add_argument("--scale", type=float, default=1.0)
+    reg.add_argument("--epoch")
+    reg.add_argument("--window", type=float, default=300.0)
+    fs = sub.add_parser("forkserver")
+    fs.add_argument("--data", type=Path, required=True)
+    fs.add_argument("--registry", required=True)
+    fs.add_argument("--batch-size", type=int, default=25)
+    fs.add_argument("--poll", type=float, default=0.2)
+    args = parser.parse_args()
+    if args.what == "registry":
+        from transmitter.service import load_booth_keys
+
+        clock: Clock = SystemClock()
+        if args.scale != 1.0:
+            epoch = datetime.fromisoformat(args.epoch) if args.epoch else datetime.now(UTC)
+            clock = ScaledClock(epoch, args.scale)
+        # Block the stop signals before any thread starts, then wait for one of them here.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        server, _ = serve_registry(
+            args.port, load_booth_keys(args.keys), clock, timedelta(seconds=args.window)
+        )
+        print("ready", flush=True)
+        signal.sigwait({signal.SIGTERM, signal.SIGINT})
+        server.shutdown()
+    else:
+        forkserver(args.data, args.registry, args.batch_size, args.poll)
+
+
+if __name__ == "__main__":
+    main()

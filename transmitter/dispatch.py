@@ -1,0 +1,346 @@
+"""Uploading due outbox rows to the registry: signed batches, backoff, parking refused rows.
+
+One ``drain`` claims due rows oldest first, uploads them in batches and records each answer:
+2xx marks the rows sent; 429, 5xx, timeouts and broken connections are retried with exponential
+backoff and full jitter (``Retry-After`` is a floor), measured on the monotonic clock; any other
+4xx parks the rows as rejected with the registry's reason. A batch id is derived from the booth
+and its codes, so a retry of the same rows is the same request and the registry applies it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+import httpx
+
+from ephoto.clock import Clock, OffsetClock, ScaledClock, ensure_utc
+from ephoto.wire import BATCH_PATH, Batch, WireCode, sign_request
+from transmitter.latency import BoothStage
+from transmitter.outbox import DEFAULT_DEAD_LETTER_AGE, Outbox, OutboxRow
+
+log = logging.getLogger("cabine.transmitter")
+
+
+def clock_scale(clock: Clock) -> float:
+    """Domain seconds per real second of ``clock`` (1 for real and manual clocks)."""
+    if isinstance(clock, ScaledClock):
+        return clock.scale
+    if isinstance(clock, OffsetClock):
+        return clock_scale(clock.base)
+    return 1.0
+
+
+def batch_id_for(booth_id: str, codes: Sequence[str]) -> str:
+    """The same booth and codes always give the same id: a retry is the same batch."""
+    digest = hashlib.sha256(f"{booth_id}\n{','.join(sorted(codes))}".encode()).hexdigest()
+    return f"b-{digest[:40]}"
+
+
+def form_batches(rows: Sequence[OutboxRow], batch_size: int) -> list[list[OutboxRow]]:
+    """Rows in batches of at most ``batch_size``, one booth each, oldest first.
+
+    Rows that failed together before keep their batch (same rows, same id); new rows are cut
+    in age order.
+    """
+    groups: dict[tuple[str, str], list[OutboxRow]] = {}
+    for row in rows:
+        key = (row.booth_id, row.batch_id or "")
+        groups.setdefault(key, []).append(row)
+    batches: list[list[OutboxRow]] = []
+    for members in groups.values():
+        for start in range(0, len(members), batch_size):
+            batches.append(members[start : start + batch_size])
+    batches.sort(key=lambda b: (b[0].issued_at, b[0].id))
+    return batches
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    outcome: Literal["sent", "retry", "rejected"]
+    detail: str
+    status_code: int | None = None
+    retry_after_seconds: float | None = None
+    resent_codes: tuple[str, ...] = ()
+
+
+def parse_retry_after(value: str | None, now: datetime, scale: float) -> float | None:
+    """Real seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date in the
+    registry's domain time), or None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (ensure_utc(when) - ensure_utc(now)).total_seconds() / scale)
+
+
+class Uploader:
+    """POSTs signed batches to the registry and says what the answer means for the rows."""
+
+    def __init__(
+        self,
+        registry_url: str,
+        keys: Mapping[str, bytes],
+        clock: Clock,
+        *,
+        timeout_seconds: float = 10.0,
+        client: httpx.Client | None = None,
+    ):
+        self.url = registry_url.rstrip("/") + BATCH_PATH
+        self.keys = dict(keys)
+        self.clock = clock
+        self.scale = clock_scale(clock)
+        self.client = client or httpx.Client(timeout=timeout_seconds)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def upload(self, batch: Batch) -> UploadResult:
+        key = self.keys.get(batch.booth_id)
+        if key is None:
+            return UploadResult(
+                "rejected", f"no signing key for booth {batch.booth_id!r} in this transmitter"
+            )
+        body = batch.to_json()
+        headers = sign_request("POST", self.url, body, batch.booth_id, key, self.clock.now())
+        headers["Content-Type"] = "application/json"
+        try:
+            response = self.client.post(self.url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            return UploadResult("retry", f"timeout: {type(exc).__name__}")
+        except httpx.TransportError as exc:
+            return UploadResult("retry", f"connection failed: {type(exc).__name__}: {exc}")
+        status = response.status_code
+        if 200 <= status < 300:
+            return UploadResult(
+                "sent", f"HTTP {status}", status, resent_codes=_duplicates(response, batch)
+            )
+        detail = f"HTTP {status}: {_reason(response)}"
+        if status == 429 or status >= 500 or status == 408:
+            wait = parse_retry_after(
+                response.headers.get("Retry-After"), self.clock.now(), self.scale
+            )
+            return UploadResult("retry", detail, status, retry_after_seconds=wait)
+        if 400 <= status < 500:
+            return UploadResult("rejected", detail, status)
+        return UploadResult("retry", detail, status)
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if isinstance(data, dict) and "detail" in data:
+        return str(data["detail"])[:300]
+    return str(data)[:300]
+
+
+def _duplicates(response: httpx.Response, batch: Batch) -> tuple[str, ...]:
+    """Codes the registry says it already had (a list of codes, or all of them when it
+    answers a replayed batch id with only counts)."""
+    try:
+        data = response.json()
+    except ValueError:
+        return ()
+    if not isinstance(data, dict):
+        return ()
+    dups = data.get("duplicates")
+    if isinstance(dups, list):
+        return tuple(str(c) for c in dups)
+    if isinstance(dups, int) and dups >= len(batch.codes):
+        return tuple(c.code for c in batch.codes)
+    return ()
+
+
+class Backoff:
+    """Exponential backoff with full jitter on the monotonic clock; ``Retry-After`` is a floor.
+
+    After the n-th failure in a row the registry is left alone for a uniform draw in
+    [0, min(cap, base * 2**(n-1))] seconds, or for ``Retry-After`` if that is longer.
+    """
+
+    def __init__(
+        self,
+        base_seconds: float = 0.5,
+        cap_seconds: float = 60.0,
+        *,
+        rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        if base_seconds <= 0 or cap_seconds < base_seconds:
+            raise ValueError(
+                f"backoff needs 0 < base ({base_seconds}) <= cap ({cap_seconds}) seconds"
+            )
+        self.base = base_seconds
+        self.cap = cap_seconds
+        self.rng = rng or random.Random()
+        self.monotonic = monotonic
+        self.failures = 0
+        self.open_at = 0.0
+
+    def failure(self, retry_after_seconds: float | None = None) -> float:
+        """Record a failure; the real seconds until the next request may go."""
+        self.failures += 1
+        ceiling = min(self.cap, self.base * 2 ** min(self.failures - 1, 60))
+        delay = self.rng.uniform(0.0, ceiling)
+        if retry_after_seconds is not None:
+            delay = max(delay, retry_after_seconds)
+        self.open_at = self.monotonic() + delay
+        return delay
+
+    def success(self) -> None:
+        self.failures = 0
+        self.open_at = 0.0
+
+    def wait_seconds(self) -> float:
+        return max(0.0, self.open_at - self.monotonic())
+
+
+@dataclass
+class DrainReport:
+    batches_sent: int = 0
+    codes_sent: int = 0
+    codes_resent: int = 0
+    codes_rejected: int = 0
+    failed_attempts: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: DrainReport) -> None:
+        self.batches_sent += other.batches_sent
+        self.codes_sent += other.codes_sent
+        self.codes_resent += other.codes_resent
+        self.codes_rejected += other.codes_rejected
+        self.failed_attempts += other.failed_attempts
+        self.errors = (self.errors + other.errors)[-20:]
+
+
+class Dispatcher:
+    """Moves due outbox rows to the registry; one drain at a time."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        uploader: Uploader,
+        clock: Clock,
+        *,
+        batch_size: int = 200,
+        stage: BoothStage | None = None,
+        lease_seconds: float = 120.0,
+        dead_letter_age: timedelta = DEFAULT_DEAD_LETTER_AGE,
+        backoff: Backoff | None = None,
+        stop: threading.Event | None = None,
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.outbox = outbox
+        self.uploader = uploader
+        self.clock = clock
+        self.batch_size = batch_size
+        self.stage = stage or BoothStage()
+        self.scale = clock_scale(clock)
+        # The lease is real time (how long an upload may take), counted on the domain clock.
+        self.lease = timedelta(seconds=lease_seconds * self.scale)
+        self.dead_letter_age = dead_letter_age
+        self.backoff = backoff or Backoff()
+        self.stop = stop or threading.Event()
+        self._lock = threading.Lock()
+
+    def domain(self, real_seconds: float) -> timedelta:
+        return timedelta(seconds=real_seconds * self.scale)
+
+    def drain(self, max_batches: int | None = None) -> DrainReport:
+        """Upload what is due until nothing is, the registry needs a pause, or stop is set.
+
+        The batch in flight always finishes and is recorded before stop takes effect.
+        """
+        with self._lock:
+            report = DrainReport()
+            self.outbox.flag_dead_letters(self.clock.now(), self.dead_letter_age)
+            done = 0
+            while not self.stop.is_set() and (max_batches is None or done < max_batches):
+                if self.backoff.wait_seconds() > 0:
+                    break
+                now = self.clock.now()
+                if self.stage.offline_until(now) is not None:
+                    break
+                rows = self.outbox.claim_due(now, self.batch_size, self.lease)
+                if not rows:
+                    break
+                batches = form_batches(rows, self.batch_size)
+                for index, rows_of_batch in enumerate(batches):
+                    if self.stop.is_set() or self.backoff.wait_seconds() > 0:
+                        rest = [r.id for b in batches[index:] for r in b]
+                        self.outbox.release(rest, self.clock.now())
+                        break
+                    self._send(rows_of_batch, report)
+                    done += 1
+            return report
+
+    def _send(self, rows: list[OutboxRow], report: DrainReport) -> None:
+        booth_id = rows[0].booth_id
+        codes = [r.code for r in rows]
+        batch = Batch(
+            batch_id=batch_id_for(booth_id, codes),
+            booth_id=booth_id,
+            codes=tuple(WireCode(r.code, r.issued_at, r.product) for r in rows),
+        )
+        ids = [r.id for r in rows]
+        result = self.uploader.upload(batch)
+        now = self.clock.now()
+        if result.outcome == "sent":
+            self.backoff.success()
+            self.outbox.mark_sent(
+                ids, now, batch_id=batch.batch_id, resent_codes=result.resent_codes
+            )
+            report.batches_sent += 1
+            report.codes_sent += len(ids)
+            report.codes_resent += len(result.resent_codes)
+        elif result.outcome == "rejected":
+            self.outbox.mark_rejected(ids, result.detail, attempted_at=now, batch_id=batch.batch_id)
+            report.codes_rejected += len(ids)
+            report.errors.append(result.detail)
+            log.warning("batch %s rejected: %s", batch.batch_id, result.detail)
+        else:
+            delay = self.backoff.failure(result.retry_after_seconds)
+            self.outbox.mark_failed(
+                ids,
+                result.detail,
+                now + self.domain(delay),
+                attempted_at=now,
+                batch_id=batch.batch_id,
+            )
+            report.failed_attempts += 1
+            report.errors.append(result.detail)
+            log.info(
+                "batch %s failed (%s); next try in %.2f s", batch.batch_id, result.detail, delay
+            )
+
+    def next_wake_seconds(self) -> float | None:
+        """Real seconds until there may be something to send, or None when the outbox has no
+        pending row."""
+        next_due = self.outbox.next_due_at()
+        if next_due is None:
+            return None
+        now = self.clock.now()
+        at = max(next_due, now)
+        at = self.stage.online_at(at)
+        wait = (at - now).total_seconds() / self.scale
+        return max(wait, self.backoff.wait_seconds())

@@ -1,0 +1,290 @@
+"""The transmitter process: APScheduler runs the dispatcher until told to stop.
+
+An interval job drains the outbox regularly; after each drain a one-shot job is set for the next
+moment something becomes due (a batching window ending, a backoff or an outage over). Late runs
+are never dropped (``misfire_grace_time=None``), piled-up runs collapse into one
+(``coalesce=True``) and a job never overlaps itself (``max_instances=1``). APScheduler only
+decides when to look: the outbox table is the truth, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine, create_engine
+
+from ephoto.clock import Clock
+from transmitter.dispatch import Backoff, Dispatcher, DrainReport, Uploader
+from transmitter.latency import BoothStage
+from transmitter.outbox import (
+    DEFAULT_DEAD_LETTER_AGE,
+    Outbox,
+    OutboxStatus,
+    booth_db_url,
+    open_outbox_engine,
+    read_status,
+)
+from transmitter.settings import TransmitterSettings
+
+log = logging.getLogger("cabine.transmitter")
+
+JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+DRAIN_JOB = "drain"
+WAKE_UP_JOB = "wake-up"
+
+
+class AnotherTransmitterRunning(RuntimeError):
+    """A second transmitter on the same booth database would fight over its rows."""
+
+
+@dataclass(frozen=True)
+class TransmitterConfig:
+    outbox_url: str
+    registry_url: str
+    keys: Mapping[str, bytes]
+    batch_size: int = 200
+    poll_seconds: float = 5.0
+    request_timeout_seconds: float = 10.0
+    lease_seconds: float = 120.0
+    backoff_base_seconds: float = 0.5
+    backoff_cap_seconds: float = 60.0
+    dead_letter_age: timedelta = DEFAULT_DEAD_LETTER_AGE
+    stage: BoothStage = BoothStage()
+
+
+KEYS_FILE = "keys.toml"
+
+
+def load_booth_keys(path: Path) -> dict[str, bytes]:
+    """Booth signing keys from the registry's keys file: ``[booths.BOOTH_ID] key = "..."``.
+
+    The key is the UTF-8 bytes of the string, as the registry reads it.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"booth keys file {path} does not exist") from None
+    booths = data.get("booths")
+    if not isinstance(booths, dict) or not booths:
+        raise ValueError(f"{path} has no [booths.BOOTH_ID] table with a key")
+    keys: dict[str, bytes] = {}
+    for booth_id, entry in booths.items():
+        key = entry.get("key") if isinstance(entry, dict) else None
+        if not isinstance(key, str) or len(key) < 16:
+            raise ValueError(f"{path}: booth {booth_id!r} needs a key of at least 16 characters")
+        keys[booth_id] = key.encode()
+    return keys
+
+
+def config_from_settings(
+    settings: TransmitterSettings, data_dir: Path, registry_url: str | None = None
+) -> TransmitterConfig:
+    """The transmitter's configuration from its settings section and the data folder."""
+    keys_file = settings.keys_file or Path(data_dir) / KEYS_FILE
+    return TransmitterConfig(
+        outbox_url=settings.outbox_url or booth_db_url(Path(data_dir)),
+        registry_url=registry_url or settings.registry_url,
+        keys=load_booth_keys(keys_file),
+        batch_size=settings.batch_size,
+        poll_seconds=settings.poll_seconds,
+        request_timeout_seconds=settings.request_timeout_seconds,
+        lease_seconds=settings.lease_seconds,
+        backoff_base_seconds=settings.backoff_base_seconds,
+        backoff_cap_seconds=settings.backoff_cap_seconds,
+        dead_letter_age=timedelta(days=settings.dead_letter_days),
+        stage=BoothStage(batch_window=timedelta(minutes=settings.batch_window_minutes)),
+    )
+
+
+def booth_status(outbox_url: str, clock: Clock, dead_letter_age: timedelta) -> OutboxStatus:
+    """The outbox status for ``cabine transmitter status``; never creates a database."""
+    if outbox_url.startswith("sqlite:///"):
+        path = Path(outbox_url.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise FileNotFoundError(f"no booth database at {path}")
+    engine = create_engine(outbox_url)
+    try:
+        return read_status(engine, clock.now(), dead_letter_age)
+    finally:
+        engine.dispose()
+
+
+def single_worker_lock(outbox_url: str) -> IO[str] | None:
+    """On a booth's SQLite outbox, take the lock file that makes this the only transmitter.
+
+    The kernel drops the lock when the holder dies, even by SIGKILL, so the next transmitter
+    knows every lease in the file belongs to a dead process and may take the rows back at once.
+    PostgreSQL outboxes are shared by design and need no lock (leases expire instead).
+    """
+    if not outbox_url.startswith("sqlite:///"):
+        return None
+    path = Path(outbox_url.removeprefix("sqlite:///") + ".transmitter.lock")
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise AnotherTransmitterRunning(
+            f"another transmitter already holds {path}; one transmitter per booth database"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+class Transmitter:
+    """Owns the outbox engine, the uploader and the scheduler of one transmitter process."""
+
+    def __init__(self, config: TransmitterConfig, clock: Clock, engine: Engine | None = None):
+        self.config = config
+        self.clock = clock
+        self._lock_file = single_worker_lock(config.outbox_url)
+        self.engine = engine or open_outbox_engine(config.outbox_url)
+        self.outbox = Outbox(self.engine)
+        if self._lock_file is not None:
+            back = self.outbox.release_leases()
+            if back:
+                log.info("took back %d rows claimed by a transmitter that stopped", back)
+        self.stop_event = threading.Event()
+        self.uploader = Uploader(
+            config.registry_url,
+            config.keys,
+            clock,
+            timeout_seconds=config.request_timeout_seconds,
+        )
+        self.dispatcher = Dispatcher(
+            self.outbox,
+            self.uploader,
+            clock,
+            batch_size=config.batch_size,
+            stage=config.stage,
+            lease_seconds=config.lease_seconds,
+            dead_letter_age=config.dead_letter_age,
+            backoff=Backoff(config.backoff_base_seconds, config.backoff_cap_seconds),
+            stop=self.stop_event,
+        )
+        self.report = DrainReport()
+        self.missed_runs = 0
+        self.scheduler: BackgroundScheduler | None = None
+
+    # -- one pass ---------------------------------------------------------------------------
+
+    def drain_once(self) -> DrainReport:
+        report = self.dispatcher.drain()
+        self.report.add(report)
+        return report
+
+    def run_once(self, max_failures: int = 5) -> DrainReport:
+        """Send what is due now, then return. A failing registry is tried again after its
+        backoff, up to ``max_failures`` failures in a row; what is left waits for the next run."""
+        total = DrainReport()
+        while not self.stop_event.is_set():
+            total.add(self.drain_once())
+            failures = self.dispatcher.backoff.failures
+            if failures == 0:
+                offline = self.config.stage.offline_until(self.clock.now()) is not None
+                if offline or not self._due_now():
+                    break
+                continue
+            if failures >= max_failures:
+                break
+            self.stop_event.wait(self.dispatcher.backoff.wait_seconds())
+        return total
+
+    def _due_now(self) -> bool:
+        next_due = self.outbox.next_due_at()
+        return next_due is not None and next_due <= self.clock.now()
+
+    # -- the scheduled service ----------------------------------------------------------------
+
+    def _on_job_event(self, event: JobExecutionEvent) -> None:
+        if event.code == EVENT_JOB_MISSED:
+            self.missed_runs += 1
+            log.error("run of %s at %s was missed", event.job_id, event.scheduled_run_time)
+        elif event.exception is not None:
+            log.error("run of %s failed: %r", event.job_id, event.exception)
+
+    def _scheduled_drain(self) -> None:
+        try:
+            self.drain_once()
+        finally:
+            self._set_wake_up()
+
+    def _set_wake_up(self) -> None:
+        if self.scheduler is None or self.stop_event.is_set():
+            return
+        wait = self.dispatcher.next_wake_seconds()
+        if wait is None or wait >= self.config.poll_seconds:
+            return  # the interval job comes first
+        # APScheduler triggers run on the real wall clock; domain time was already converted.
+        run_at = datetime.now(UTC) + timedelta(seconds=wait)
+        self.scheduler.add_job(
+            self._scheduled_drain,
+            "date",
+            run_date=run_at,
+            id=WAKE_UP_JOB,
+            replace_existing=True,
+        )
+
+    def start(self) -> BackgroundScheduler:
+        scheduler = BackgroundScheduler(timezone=UTC, job_defaults=dict(JOB_DEFAULTS))
+        scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+        scheduler.add_job(
+            self._scheduled_drain,
+            "interval",
+            seconds=self.config.poll_seconds,
+            id=DRAIN_JOB,
+            next_run_time=datetime.now(UTC),
+        )
+        self.scheduler = scheduler
+        scheduler.start()
+        return scheduler
+
+    def stop(self) -> None:
+        """Let the batch in flight finish and be recorded, then stop."""
+        self.stop_event.set()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        self.close()
+
+    def close(self) -> None:
+        self.uploader.close()
+        self.engine.dispose()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+
+def run_until_signalled(transmitter: Transmitter) -> DrainReport:
+    """Run the scheduled transmitter until SIGTERM or SIGINT, then stop cleanly: the batch in
+    flight is finished and recorded."""
+    stop = threading.Event()
+
+    def _ask_stop(signum: int, _frame: object) -> None:
+        log.info("signal %d received: finishing the batch in flight", signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _ask_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        transmitter.start()
+        while not stop.wait(1.0):
+            pass
+    finally:
+        transmitter.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return transmitter.report
