@@ -145,6 +145,75 @@ def code_check(
     raise typer.Exit(0 if not problems else 1)
 
 
+@app.command()
+def sheet(
+    product: Annotated[str, typer.Option(help="Catalogue product id (see `cabine products`).")],
+    out: Annotated[Path, typer.Option(help="Output file, .png or .pdf.")],
+    code: Annotated[
+        str | None,
+        typer.Option(help="The ePhoto number to print; a fresh one if omitted (ePhoto only)."),
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language of the sheet: fr or en.")] = "fr",
+    photo: Annotated[
+        Path | None, typer.Option(help="Picture to print instead of a synthetic portrait.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic portrait.")] = 1,
+    sale: Annotated[str | None, typer.Option(help="Sale id printed on the sheet.")] = None,
+) -> None:
+    """Render a product's printed sheet; for an ePhoto product without --code, print the
+    freshly generated number on stdout."""
+    import secrets
+
+    from cabine.config import load_settings
+    from ephoto.texts import check_language
+    from kiosk.camera import CameraError, load_photo, synthetic_portrait
+    from kiosk.receipt import FORMATS, SheetInfo, render_sheet, write_sheet
+
+    def fail(message: str) -> typer.Exit:
+        err_console.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
+        return typer.Exit(2)
+
+    try:
+        check_language(lang)
+        settings = load_settings()
+        chosen = load_catalog().get(product)
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        raise fail(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
+    if out.suffix.lower() not in FORMATS:
+        raise fail(f"output {out} must end in .png or .pdf, not {out.suffix or 'nothing'!r}")
+    generated = False
+    if chosen.ephoto:
+        if code is None:
+            issued = codes.generate(settings.operator.prefix)
+            generated = True
+        else:
+            try:
+                issued = codes.parse(code, prefixes=(settings.operator.prefix,))
+            except codes.InvalidCode as exc:
+                raise fail(f"code {code!r} is not a valid ePhoto number: {exc}") from None
+    elif code is not None:
+        raise fail(f"product {chosen.id!r} issues no ePhoto number: --code is for ePhoto products")
+    else:
+        issued = None
+    try:
+        picture = load_photo(photo) if photo is not None else synthetic_portrait(seed)
+    except CameraError as exc:
+        raise fail(str(exc)) from None
+    info = SheetInfo(
+        product=chosen,
+        code=issued,
+        issued_at=settings.clock.make().now(),
+        booth_id=settings.kiosk.booth_id,
+        sale_id=sale or f"CLI-{secrets.token_hex(3).upper()}",
+    )
+    try:
+        write_sheet(render_sheet(info, [picture], lang), out)
+    except OSError as exc:
+        raise fail(f"cannot write {out}: {exc.strerror or exc}") from None
+    if generated and issued is not None:
+        typer.echo(issued.value)
+
+
 @config_app.command("example")
 def config_example(
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,

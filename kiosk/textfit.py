@@ -13,7 +13,7 @@ the tallest ``measure`` height of the lines (for Pillow: ascent + descent of the
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -231,6 +231,99 @@ def fit_text(
     if best is not None:
         return best
     return _truncate(text, width, height, min_size, measure, line_spacing, max_lines)
+
+
+@dataclass(frozen=True)
+class FittedParagraphs:
+    """Several paragraphs at one common size, each with a marker ("1.", "•") in a hanging
+    indent: ``blocks[i]`` starts ``tops[i]`` pixels below the box top, ``indent`` pixels in."""
+
+    size: int
+    indent: int
+    markers: tuple[str, ...]
+    blocks: tuple[FittedText, ...]
+    tops: tuple[int, ...]
+    truncated: bool = False
+
+    @property
+    def height(self) -> float:
+        if not self.blocks:
+            return 0.0
+        return self.tops[-1] + self.blocks[-1].height
+
+
+def _stack(
+    paragraphs: Sequence[str],
+    markers: Sequence[str],
+    width: float,
+    height: float,
+    size: int,
+    measure: Measure,
+    line_spacing: float,
+    gap: float,
+    truncate: bool,
+) -> FittedParagraphs | None:
+    indent = math.ceil(max((measure(m + " ", size)[0] for m in markers if m), default=0.0))
+    text_width = width - indent
+    if text_width <= 0:
+        return None
+    blocks: list[FittedText] = []
+    tops: list[int] = []
+    top = 0.0
+    for paragraph in paragraphs:
+        room = height - top
+        fitted = _try(paragraph, text_width, room, size, measure, line_spacing, None)
+        if fitted is None:
+            if not truncate:
+                return None
+            if room > 0:
+                fitted = _truncate(paragraph, text_width, room, size, measure, line_spacing, None)
+                if fitted.lines:
+                    blocks.append(fitted)
+                    tops.append(round(top))
+            return FittedParagraphs(
+                size, indent, tuple(markers[: len(blocks)]), tuple(blocks), tuple(tops), True
+            )
+        blocks.append(fitted)
+        tops.append(round(top))
+        top += fitted.height + gap * size
+    return FittedParagraphs(size, indent, tuple(markers), tuple(blocks), tuple(tops))
+
+
+def fit_paragraphs(
+    paragraphs: Sequence[str],
+    width: float,
+    height: float,
+    measure: Measure,
+    max_size: int,
+    min_size: int,
+    line_spacing: float = 1.15,
+    gap: float = 0.45,
+    markers: Sequence[str] | None = None,
+) -> FittedParagraphs:
+    """The largest common size at which every paragraph fits, stacked with ``gap`` em between
+    them, each wrapped beside its marker (hanging indent). At ``min_size`` and still too long,
+    the first paragraph that does not fit is cut with an ellipsis and the rest is left out."""
+    if min_size < 1 or max_size < min_size:
+        raise ValueError(
+            f"font sizes must satisfy 1 <= min_size <= max_size, got {min_size}, {max_size}"
+        )
+    marks = list(markers) if markers is not None else [""] * len(paragraphs)
+    if len(marks) != len(paragraphs):
+        raise ValueError(f"{len(marks)} markers for {len(paragraphs)} paragraphs")
+    best: FittedParagraphs | None = None
+    low, high = min_size, max_size
+    while low <= high:
+        middle = (low + high) // 2
+        found = _stack(paragraphs, marks, width, height, middle, measure, line_spacing, gap, False)
+        if found is not None:
+            best, low = found, middle + 1
+        else:
+            high = middle - 1
+    if best is not None:
+        return best
+    found = _stack(paragraphs, marks, width, height, min_size, measure, line_spacing, gap, True)
+    return found or FittedParagraphs(min_size, 0, (), (), (), True)
 
 
 class PillowMeasure:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from ephoto.assets import asset
-from kiosk.textfit import ELLIPSIS, FittedText, PillowMeasure, fit_text, wrap
+from kiosk.textfit import ELLIPSIS, FittedText, PillowMeasure, fit_paragraphs, fit_text, wrap
 
 
 def mono(text: str, size: int) -> tuple[float, float]:
@@ -113,3 +113,26 @@ def test_pillow_text_drawn_at_the_fitted_positions_inks_only_inside_the_box():
     left, top, right, bottom = Image.eval(image, lambda v: 255 - v).getbbox()
     assert left >= box_x and top >= box_y
     assert right <= box_x + box_w and bottom <= box_y + box_h
+
+
+def test_numbered_paragraphs_share_one_size_and_wrap_beside_their_marker():
+    steps = ["Wait 72 hours before entering it.", "Type it in capitals.", "One use only."]
+    fitted = fit_paragraphs(steps, 300, 300, mono, 60, 8, markers=["1.", "2.", "3."])
+    assert not fitted.truncated and fitted.height <= 300
+    assert all(b.size == fitted.size for b in fitted.blocks)
+    assert fitted.indent >= mono("1. ", fitted.size)[0]
+    assert all(w <= 300 - fitted.indent for b in fitted.blocks for w in b.widths)
+    assert [" ".join(b.lines) for b in fitted.blocks] == steps
+    assert list(fitted.tops) == sorted(fitted.tops)
+    bigger = fit_paragraphs(
+        steps, 300, 300, mono, fitted.size + 1, fitted.size + 1, markers=["1.", "2.", "3."]
+    )
+    assert bigger.truncated
+
+
+def test_paragraphs_too_long_for_the_box_are_cut_with_an_ellipsis_inside_it():
+    steps = ["word " * 80, "never shown"]
+    fitted = fit_paragraphs(steps, 200, 100, mono, 30, 12, markers=["1.", "2."])
+    assert fitted.truncated and fitted.size == 12
+    assert len(fitted.blocks) == 1 and fitted.blocks[0].lines[-1].endswith(ELLIPSIS)
+    assert fitted.height <= 100
