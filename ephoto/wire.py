@@ -12,10 +12,14 @@ Signing time comes from the caller's Clock, never from the library's wall-clock 
 from __future__ import annotations
 
 import json
+import os
+import re
 import secrets
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from http_message_signatures import (
     HTTPMessageSigner,
@@ -191,3 +195,91 @@ def verify_request(
             f"(more than {window.total_seconds():.0f} s)"
         )
     return VerifiedSignature(booth_id=booth_id, created=created_at, nonce=nonce)
+
+
+# --- Booth keys ----------------------------------------------------------------------------
+# The keys file is shared by the registry (to verify) and a booth's transmitter (to sign):
+#
+#   [booths.booth-001]
+#   key = "64 hex characters"     # the HMAC-SHA256 secret is the 32 bytes they encode
+#   operator = "9PMT"             # the prefix every code from this booth must carry
+
+BOOTH_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+KEY_BYTES = 32
+
+
+class BoothKeysError(ValueError):
+    """The keys file breaks a rule; the message names the file, the booth and the rule."""
+
+
+@dataclass(frozen=True)
+class BoothKey:
+    booth_id: str
+    secret: bytes
+    operator: str
+
+    def __repr__(self) -> str:  # never print a secret in a log
+        return f"BoothKey(booth_id={self.booth_id!r}, operator={self.operator!r})"
+
+
+def load_booth_keys(path: Path) -> dict[str, BoothKey]:
+    """Every booth's key from a keys file; a missing file is an error, an empty one is not."""
+    try:
+        with Path(path).open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise BoothKeysError(f"keys file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BoothKeysError(f"keys file {path} is not valid TOML: {exc}") from None
+    booths = data.get("booths", {})
+    if not isinstance(booths, dict):
+        raise BoothKeysError(f"keys file {path}: [booths] must be a table of booths")
+    keys: dict[str, BoothKey] = {}
+    for booth_id, entry in booths.items():
+        where = f"keys file {path}, booth {booth_id!r}"
+        if not BOOTH_ID_PATTERN.match(booth_id):
+            raise BoothKeysError(f"{where}: booth id must be 1-40 characters A-Z a-z 0-9 _ -")
+        if not isinstance(entry, dict):
+            raise BoothKeysError(f"{where}: expected a table with key and operator")
+        key_text = entry.get("key")
+        operator = entry.get("operator")
+        if not isinstance(key_text, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", key_text):
+            raise BoothKeysError(f"{where}: key must be {2 * KEY_BYTES} hexadecimal characters")
+        if not isinstance(operator, str) or not re.fullmatch(r"[A-Z0-9]{4}", operator):
+            raise BoothKeysError(f"{where}: operator must be 4 characters from A-Z and 0-9")
+        keys[booth_id] = BoothKey(booth_id, bytes.fromhex(key_text), operator)
+    return keys
+
+
+def add_booth_key(path: Path, booth_id: str, operator: str) -> BoothKey:
+    """Give ``booth_id`` a fresh random key in the keys file (created if needed, mode 0600).
+
+    A booth already in the file keeps its key, so running this twice is harmless; the file is
+    rewritten whole through a temporary file, so a crash never leaves half a file.
+    """
+    path = Path(path)
+    if not BOOTH_ID_PATTERN.match(booth_id):
+        raise BoothKeysError(f"booth id {booth_id!r} must be 1-40 characters A-Z a-z 0-9 _ -")
+    if not re.fullmatch(r"[A-Z0-9]{4}", operator):
+        raise BoothKeysError(f"operator prefix {operator!r} must be 4 characters from A-Z and 0-9")
+    keys = load_booth_keys(path) if path.exists() else {}
+    existing = keys.get(booth_id)
+    if existing is not None:
+        if existing.operator != operator:
+            raise BoothKeysError(
+                f"booth {booth_id!r} is already in {path} for operator {existing.operator}, "
+                f"not {operator}"
+            )
+        return existing
+    keys[booth_id] = BoothKey(booth_id, secrets.token_bytes(KEY_BYTES), operator)
+    lines = ["# Booth signing keys: keep this file secret (HMAC-SHA256, cabine wire protocol)."]
+    for key in keys.values():
+        lines += ["", f'[booths."{key.booth_id}"]', f'key = "{key.secret.hex()}"']
+        lines.append(f'operator = "{key.operator}"')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(path.name + ".tmp")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.replace(scratch, path)
+    return keys[booth_id]
