@@ -329,6 +329,110 @@ def transmitter_status(
         console.print(f"rejected x{n}: {reason}")
 
 
+@app.command("registry")
+def registry_serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8700).")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(help="SQLAlchemy URL of the store (default: SQLite in the data folder)."),
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="Data folder (default from config).")] = None,
+    keys: Annotated[
+        Path | None, typer.Option(help="Booth keys file (default: keys.toml in the data folder).")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=16, help="uvicorn workers.")] = None,
+    clock_scale: Annotated[
+        float | None, typer.Option(help="Domain seconds per real second (overrides [clock]).")
+    ] = None,
+    clock_epoch: Annotated[
+        str | None, typer.Option(help="ISO 8601 instant the scaled clock runs from.")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="Configuration file.")] = None,
+) -> None:
+    """Run the mock ANTS/ANEF registry: booth uploads, citizen checks and page, QA admin."""
+    import os
+
+    import uvicorn
+
+    from cabine.config import load_settings
+    from ephoto.clock import SystemClock, parse_utc
+    from registry.app import RUNTIME_ENV
+    from registry.settings import RegistryRuntime
+    from registry.store import RegistryStore
+
+    settings = load_settings(config)
+    data_dir = data or settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    chosen = settings.registry
+    db_url = db or chosen.db_url or f"sqlite:///{(data_dir / 'registry.sqlite').resolve()}"
+    keys_file = keys or chosen.keys_file or data_dir / "keys.toml"
+    chosen = chosen.model_copy(
+        update={
+            "host": host or chosen.host,
+            "port": port or chosen.port,
+            "workers": workers or chosen.workers,
+            "db_url": db_url,
+            "keys_file": keys_file.resolve(),
+        }
+    )
+    clock = settings.clock.model_copy(
+        update={k: v for k, v in {"scale": clock_scale}.items() if v is not None}
+    )
+    if clock_epoch is not None:
+        clock = clock.model_copy(update={"epoch": parse_utc(clock_epoch)})
+    if clock.scale != 1.0 and clock.epoch is None:
+        # Every worker must run the same scaled clock: fix its epoch now.
+        clock = clock.model_copy(update={"epoch": SystemClock().now()})
+    runtime = RegistryRuntime(
+        registry=chosen, clock=clock, operator_prefix=settings.operator.prefix
+    )
+    # Create the schema once, before workers race to do it.
+    RegistryStore.from_url(db_url, chosen.ingestion_model()).dispose()
+    os.environ[RUNTIME_ENV] = runtime.model_dump_json()
+    err_console.print(
+        f"registry on http://{chosen.host}:{chosen.port} ({chosen.workers} worker(s)), "
+        f"store {db_url.split('@')[-1]}, keys {keys_file}"
+    )
+    uvicorn.run(
+        "registry.app:app_from_environment",
+        factory=True,
+        host=chosen.host,
+        port=chosen.port,
+        workers=chosen.workers,
+        forwarded_allow_ips=chosen.forwarded_allow_ips,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command("booth-key")
+def booth_key(
+    booth_id: Annotated[str, typer.Argument(help="The booth's id, e.g. booth-001.")],
+    operator: Annotated[
+        str | None, typer.Option(help="Operator prefix of its codes (default from config).")
+    ] = None,
+    keys: Annotated[
+        Path | None, typer.Option(help="Keys file (default: the registry's keys file).")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="Configuration file.")] = None,
+) -> None:
+    """Give a booth a signing key in the keys file (kept if it already has one)."""
+    from cabine.config import load_settings
+    from ephoto.wire import BoothKeysError, add_booth_key
+
+    settings = load_settings(config)
+    path = keys or settings.registry.keys_file or settings.data_dir / "keys.toml"
+    try:
+        key = add_booth_key(path, booth_id, operator or settings.operator.prefix)
+    except BoothKeysError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    typer.echo(f"booth {key.booth_id} (operator {key.operator}) has a key in {path}")
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,109 @@
+"""What the registry tells a citizen about a number: status and message, in plain words.
+
+The real registry cannot tell a typo from a number the booth has not transmitted yet, or from
+one still in its ingestion backlog, so all three answer ``not_found``, with the advice that
+fits all three (wait up to 72 h, check the characters).
+
+Procedure rule (cabine's decision; the real rule is not public): an ePhoto number is a photo
+and signature reference, not a licence for one application, so a number bought for a driving
+licence is also accepted for a residence permit and the other way round. The answer says which
+procedure the number was bought for when they differ, and the redemption records the procedure
+it was actually used for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from ephoto.clock import format_paris
+from ephoto.code import Problem, describe, problems_in
+from ephoto.texts import LANGUAGES, texts
+from registry.store import ACTIVE, EXPIRED, PENDING, USED, StoredCode, state_of
+
+PROCEDURES = ("permis", "titre-sejour")
+MALFORMED = "malformed"
+NOT_FOUND = "not_found"
+
+_CANONICAL = re.compile(r"[A-Z0-9]{22}")
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: str
+    message: str
+
+
+def language_from(accept_language: str | None, default: str = "fr") -> str:
+    """The best of our languages for an ``Accept-Language`` header (q-values honoured; the
+    earlier entry wins among equal weights)."""
+    if not accept_language:
+        return default
+    best_weight, best = 0.0, default
+    for part in accept_language.split(","):
+        tag, *params = (field.strip() for field in part.split(";"))
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        primary = tag.lower().split("-")[0]
+        if primary in LANGUAGES and weight > best_weight:
+            best_weight, best = weight, primary
+    return best
+
+
+def code_problems(text: str, prefixes: tuple[str, ...] | None) -> list[Problem]:
+    """Problems of a typed code; fast path for the well-formed case."""
+    if _CANONICAL.fullmatch(text) and (prefixes is None or text[:4] in prefixes):
+        return problems_in(text, prefixes=None)
+    return problems_in(text, prefixes)
+
+
+def malformed_answer(text: str, prefixes: tuple[str, ...] | None, lang: str) -> Answer | None:
+    problems = code_problems(text, prefixes)
+    if not problems:
+        return None
+    described = " ".join(describe(p, lang) for p in problems)
+    return Answer(MALFORMED, texts("registry", lang).get("status.malformed", problems=described))
+
+
+def check_answer(
+    stored: StoredCode | None,
+    procedure: str,
+    now: datetime,
+    lang: str,
+    products: Mapping[str, str],
+) -> Answer:
+    """The answer for a well-formed code, found or not, at ``now``; ``products`` maps a
+    product id to the procedure it is sold for."""
+    t = texts("registry", lang)
+    state = state_of(stored, now) if stored is not None else PENDING
+    if stored is None or state == PENDING:
+        return Answer(
+            NOT_FOUND,
+            t.get("status.not_found", wait=t.get("advice.wait"), typing=t.get("advice.typing")),
+        )
+    if state == USED:
+        assert stored.redeemed_at is not None
+        return Answer(USED, t.get("status.used", when=format_paris(stored.redeemed_at, lang)))
+    if state == EXPIRED:
+        return Answer(EXPIRED, t.get("status.expired", since=format_paris(stored.expires_at, lang)))
+    message = t.get(
+        "status.active",
+        procedure=t.get(f"procedure.{procedure}"),
+        expires=format_paris(stored.expires_at, lang),
+    )
+    bought = products.get(stored.product)
+    if bought is not None and bought != procedure:
+        message += " " + t.get(
+            "status.active_other_procedure",
+            bought=t.get(f"procedure.{bought}"),
+            procedure=t.get(f"procedure.{procedure}"),
+        )
+    return Answer(ACTIVE, message)

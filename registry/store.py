@@ -1,0 +1,527 @@
+"""The registry's store: codes with their ingestion times, batches, nonces, and the QA knobs.
+
+SQLAlchemy Core over SQLite (WAL, the default) or PostgreSQL. Every rule that must hold when
+several workers serve at once is enforced by the database, not by a process lock:
+
+- one row per code (unique constraint); a code already stored is a duplicate, never changed;
+- one row per batch id, holding the answer given, so a retried batch gets the same answer;
+- one row per nonce until its signature is stale, so a replayed request is refused;
+- batches queue one at a time behind the single ``registry_state`` row, which holds the FIFO's
+  tail (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's writer lock does the same);
+- a code is redeemed by one conditional ``UPDATE``, so of many concurrent redeems one wins.
+
+A code's state is derived from its stored times and the clock (:func:`state_of`), so no
+background job flips states.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    case,
+    create_engine,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from ephoto.clock import OffsetClock, ensure_utc
+from ephoto.dbtypes import UTCDateTime, configure_sqlite_durability
+from ephoto.validity import expires_at
+from registry.ingestion import IngestionModel
+
+metadata = MetaData()
+
+codes = Table(
+    "codes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(22), nullable=False),
+    Column("booth_id", String(40), nullable=False),
+    Column("batch_id", String(64), nullable=False),
+    Column("product", String(40), nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("processing_end", UTCDateTime, nullable=False),
+    Column("base_delay_hours", Float, nullable=False),
+    Column("active_at", UTCDateTime, nullable=False),
+    Column("redeemed_at", UTCDateTime, nullable=True),
+    Column("redeemed_procedure", String(20), nullable=True),
+    UniqueConstraint("code", name="codes_code_unique"),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("batch_id", String(64), primary_key=True),
+    Column("booth_id", String(40), nullable=False),
+    Column("content_digest", String(64), nullable=False),
+    Column("accepted", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+)
+
+nonces = Table(
+    "nonces",
+    metadata,
+    Column("nonce", String(200), primary_key=True),
+    Column("booth_id", String(40), nullable=False),
+    Column("forget_after", UTCDateTime, nullable=False),
+)
+
+registry_state = Table(
+    "registry_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("queue_tail", UTCDateTime, nullable=True),
+    Column("clock_offset_seconds", Float, nullable=False),
+    Column("p_error_5xx", Float, nullable=False),
+    Column("p_timeout_after_apply", Float, nullable=False),
+    Column("extra_latency_ms", Float, nullable=False),
+)
+
+PENDING = "pending"
+ACTIVE = "active"
+USED = "used"
+EXPIRED = "expired"
+STATES = (PENDING, ACTIVE, USED, EXPIRED)
+
+# Nonces are purged at most this often per process: a cheap delete, but not on every batch.
+_NONCE_PURGE_EVERY = 50
+
+
+class ReplayedRequest(Exception):
+    """The signature's nonce was already seen within the signature window."""
+
+    def __init__(self, nonce: str):
+        self.nonce = nonce
+        super().__init__(f"nonce {nonce!r} was already used: the request is a replay")
+
+
+class BatchIdReused(Exception):
+    """A batch id came back with different codes: idempotency cannot hold."""
+
+    def __init__(self, batch_id: str):
+        self.batch_id = batch_id
+        super().__init__(
+            f"batch_id {batch_id!r} was already received with different codes; "
+            "a new batch needs a new batch_id"
+        )
+
+
+@dataclass(frozen=True)
+class IncomingCode:
+    code: str
+    issued_at: datetime
+    product: str
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    accepted: int
+    duplicates: int
+    replayed_batch: bool = False
+
+
+@dataclass(frozen=True)
+class StoredCode:
+    code: str
+    booth_id: str
+    batch_id: str
+    product: str
+    issued_at: datetime
+    expires_at: datetime
+    received_at: datetime
+    processing_end: datetime
+    base_delay_hours: float
+    active_at: datetime
+    redeemed_at: datetime | None
+    redeemed_procedure: str | None
+
+
+@dataclass(frozen=True)
+class Faults:
+    p_error_5xx: float = 0.0
+    p_timeout_after_apply: float = 0.0
+    extra_latency_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Stats:
+    by_state: dict[str, int]
+    backlog: int
+    oldest_pending_received_at: datetime | None
+    queue_tail: datetime | None
+
+
+def state_of(row: StoredCode, now: datetime) -> str:
+    """pending, active, used or expired at ``now``.
+
+    Used wins over everything (it happened); an expired code is expired even if it never
+    became active (uploaded too late); otherwise it is pending until ``active_at``.
+    """
+    if row.redeemed_at is not None:
+        return USED
+    if now >= row.expires_at:
+        return EXPIRED
+    if now < row.active_at:
+        return PENDING
+    return ACTIVE
+
+
+def content_digest(booth_id: str, items: Sequence[IncomingCode]) -> str:
+    """What a batch says, independent of JSON spacing or key order."""
+    hasher = hashlib.sha256(booth_id.encode())
+    for item in items:
+        hasher.update(
+            f"\n{item.code}|{ensure_utc(item.issued_at).isoformat()}|{item.product}".encode()
+        )
+    return hasher.hexdigest()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get WAL and synchronous=FULL, PostgreSQL a pool
+    big enough for the threads a worker runs requests on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, pool_size=20, max_overflow=20, pool_timeout=30)
+        configure_sqlite_durability(engine)
+        return engine
+    return create_engine(url, pool_size=20, max_overflow=30, pool_timeout=30, pool_pre_ping=False)
+
+
+class RegistryStore:
+    """All the registry's reads and writes, one ``engine.begin()`` per unit of work."""
+
+    def __init__(self, engine: Engine, model: IngestionModel):
+        self.engine = engine
+        self.model = model
+        self._batches_since_purge = 0
+
+    @classmethod
+    def from_url(cls, url: str, model: IngestionModel) -> RegistryStore:
+        store = cls(make_engine(url), model)
+        store.create_schema()
+        return store
+
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            present = conn.execute(select(registry_state.c.id)).first()
+            if present is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            insert(registry_state).values(
+                                id=1,
+                                queue_tail=None,
+                                clock_offset_seconds=0.0,
+                                p_error_5xx=0.0,
+                                p_timeout_after_apply=0.0,
+                                extra_latency_ms=0.0,
+                            )
+                        )
+                except IntegrityError:
+                    pass  # another worker created it first
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- booth uploads -------------------------------------------------------------------
+
+    def remember_nonce(self, nonce: str, booth_id: str, forget_after: datetime) -> None:
+        """Record a nonce on its own (for requests refused after the signature check)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(nonces).values(nonce=nonce, booth_id=booth_id, forget_after=forget_after)
+                )
+        except IntegrityError:
+            raise ReplayedRequest(nonce) from None
+
+    def ingest(
+        self,
+        batch_id: str,
+        booth_id: str,
+        items: Sequence[IncomingCode],
+        *,
+        received_at: datetime,
+        nonce: str,
+        nonce_forget_after: datetime,
+    ) -> BatchResult:
+        """Store a batch's new codes behind the FIFO's tail; the same batch again gets the
+        same answer. Raises :class:`ReplayedRequest` or :class:`BatchIdReused`."""
+        received_at = ensure_utc(received_at)
+        digest = content_digest(booth_id, items)
+        try:
+            with self.engine.begin() as conn:
+                # The nonce first: it is a write, so on SQLite it also takes the writer lock.
+                conn.execute(
+                    insert(nonces).values(
+                        nonce=nonce, booth_id=booth_id, forget_after=nonce_forget_after
+                    )
+                )
+                self._maybe_purge_nonces(conn, received_at)
+                tail = conn.execute(
+                    select(registry_state.c.queue_tail)
+                    .where(registry_state.c.id == 1)
+                    .with_for_update()
+                ).scalar_one()
+                earlier = conn.execute(
+                    select(
+                        batches.c.content_digest, batches.c.accepted, batches.c.duplicates
+                    ).where(batches.c.batch_id == batch_id)
+                ).first()
+                if earlier is not None:
+                    if earlier.content_digest != digest:
+                        raise BatchIdReused(batch_id)
+                    return BatchResult(earlier.accepted, earlier.duplicates, replayed_batch=True)
+                rows, duplicates, tail = self._new_rows(
+                    conn, batch_id, booth_id, items, received_at, tail
+                )
+                if rows:
+                    conn.execute(insert(codes), rows)
+                    conn.execute(
+                        update(registry_state)
+                        .where(registry_state.c.id == 1)
+                        .values(queue_tail=tail)
+                    )
+                conn.execute(
+                    insert(batches).values(
+                        batch_id=batch_id,
+                        booth_id=booth_id,
+                        content_digest=digest,
+                        accepted=len(rows),
+                        duplicates=duplicates,
+                        received_at=received_at,
+                    )
+                )
+                return BatchResult(len(rows), duplicates)
+        except IntegrityError as exc:
+            if _is_nonce_conflict(exc):
+                raise ReplayedRequest(nonce) from None
+            raise
+
+    def _new_rows(
+        self,
+        conn: Any,
+        batch_id: str,
+        booth_id: str,
+        items: Sequence[IncomingCode],
+        received_at: datetime,
+        tail: datetime | None,
+    ) -> tuple[list[dict[str, Any]], int, datetime | None]:
+        wanted = [item.code for item in items]
+        stored: set[str] = set()
+        # Chunked so a big batch stays under every engine's bound-parameter limit.
+        for start in range(0, len(wanted), 5000):
+            chunk = wanted[start : start + 5000]
+            stored.update(
+                conn.execute(select(codes.c.code).where(codes.c.code.in_(chunk))).scalars()
+            )
+        rows: list[dict[str, Any]] = []
+        duplicates = 0
+        model = self.model
+        delay = model.base_delay
+        for item in items:
+            if item.code in stored:
+                duplicates += 1
+                continue
+            stored.add(item.code)
+            end = model.processing_end(received_at, tail)
+            tail = end
+            base_hours = delay.for_code(item.code)
+            rows.append(
+                {
+                    "code": item.code,
+                    "booth_id": booth_id,
+                    "batch_id": batch_id,
+                    "product": item.product,
+                    "issued_at": item.issued_at,
+                    "expires_at": expires_at(item.issued_at),
+                    "received_at": received_at,
+                    "processing_end": end,
+                    "base_delay_hours": base_hours,
+                    "active_at": model.activation_at(end, base_hours),
+                    "redeemed_at": None,
+                    "redeemed_procedure": None,
+                }
+            )
+        return rows, duplicates, tail
+
+    def _maybe_purge_nonces(self, conn: Any, now: datetime) -> None:
+        self._batches_since_purge += 1
+        if self._batches_since_purge >= _NONCE_PURGE_EVERY:
+            self._batches_since_purge = 0
+            conn.execute(delete(nonces).where(nonces.c.forget_after < now))
+
+    # --- citizens ------------------------------------------------------------------------
+
+    def find(self, code: str) -> StoredCode | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(_SELECT_CODE.where(codes.c.code == code)).first()
+        return StoredCode(*row) if row is not None else None
+
+    def lookup(self, code: str, clock: OffsetClock) -> tuple[StoredCode | None, datetime]:
+        """The stored code (or None) and the registry's "now", in one query: the QA clock
+        offset lives in the store so every worker agrees on it."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(registry_state.c.clock_offset_seconds, *_SELECT_CODE.selected_columns)
+                .select_from(registry_state.outerjoin(codes, codes.c.code == code))
+                .where(registry_state.c.id == 1)
+            ).one()
+        now = _synced_now(clock, row[0])
+        return (StoredCode(*row[1:]) if row[1] is not None else None), now
+
+    def now(self, clock: OffsetClock) -> datetime:
+        """The registry's "now": ``clock`` brought up to the offset QA set in the store."""
+        with self.engine.connect() as conn:
+            seconds = conn.execute(
+                select(registry_state.c.clock_offset_seconds).where(registry_state.c.id == 1)
+            ).scalar_one()
+        return _synced_now(clock, seconds)
+
+    def redeem(
+        self, code: str, procedure: str, clock: OffsetClock
+    ) -> tuple[bool, StoredCode | None, datetime]:
+        """Mark an active code used by one conditional UPDATE.
+
+        Returns (won, the code as stored afterwards, now): ``won`` is True for the one caller
+        that redeemed it, however many try at once.
+        """
+        with self.engine.begin() as conn:
+            seconds = conn.execute(
+                select(registry_state.c.clock_offset_seconds).where(registry_state.c.id == 1)
+            ).scalar_one()
+            now = _synced_now(clock, seconds)
+            result = conn.execute(
+                update(codes)
+                .where(
+                    codes.c.code == code,
+                    codes.c.redeemed_at.is_(None),
+                    codes.c.active_at <= now,
+                    codes.c.expires_at > now,
+                )
+                .values(redeemed_at=now, redeemed_procedure=procedure)
+            )
+            row = conn.execute(_SELECT_CODE.where(codes.c.code == code)).first()
+        return result.rowcount == 1, (StoredCode(*row) if row is not None else None), now
+
+    def control(self, clock: OffsetClock) -> tuple[datetime, Faults]:
+        """The registry's "now" and the fault knobs, in one query (read per batch)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    registry_state.c.clock_offset_seconds,
+                    registry_state.c.p_error_5xx,
+                    registry_state.c.p_timeout_after_apply,
+                    registry_state.c.extra_latency_ms,
+                ).where(registry_state.c.id == 1)
+            ).one()
+        return _synced_now(clock, row[0]), Faults(*row[1:])
+
+    def advance_clock(self, seconds: float) -> timedelta:
+        """Move the registry's clock forward for every worker; returns the new offset."""
+        if seconds < 0:
+            raise ValueError(f"advance_seconds must be >= 0 (the clock never goes back): {seconds}")
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(registry_state)
+                .where(registry_state.c.id == 1)
+                .values(clock_offset_seconds=registry_state.c.clock_offset_seconds + seconds)
+            )
+            total = conn.execute(
+                select(registry_state.c.clock_offset_seconds).where(registry_state.c.id == 1)
+            ).scalar_one()
+        return timedelta(seconds=total)
+
+    def set_faults(self, faults: Faults) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(registry_state)
+                .where(registry_state.c.id == 1)
+                .values(
+                    p_error_5xx=faults.p_error_5xx,
+                    p_timeout_after_apply=faults.p_timeout_after_apply,
+                    extra_latency_ms=faults.extra_latency_ms,
+                )
+            )
+
+    def stats(self, now: datetime) -> Stats:
+        used = codes.c.redeemed_at.is_not(None)
+        expired = ~used & (codes.c.expires_at <= now)
+        pending = ~used & (codes.c.expires_at > now) & (codes.c.active_at > now)
+        active = ~used & (codes.c.expires_at > now) & (codes.c.active_at <= now)
+
+        def count(condition: Any) -> Any:
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    count(pending),
+                    count(active),
+                    count(used),
+                    count(expired),
+                    count(codes.c.processing_end > now),
+                )
+            ).one()
+            oldest = conn.execute(select(func.min(codes.c.received_at)).where(pending)).scalar_one()
+            tail = conn.execute(
+                select(registry_state.c.queue_tail).where(registry_state.c.id == 1)
+            ).scalar_one()
+        by_state = dict(zip(STATES, (int(v) for v in row[:4]), strict=True))
+        if oldest is not None:
+            oldest = UTCDateTime().process_result_value(oldest, self.engine.dialect)
+        return Stats(by_state, int(row[4]), oldest, tail)
+
+    def codes_of_batch(self, batch_id: str) -> Iterable[StoredCode]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(_SELECT_CODE.where(codes.c.batch_id == batch_id)).all()
+        return [StoredCode(*row) for row in rows]
+
+
+_SELECT_CODE = select(
+    codes.c.code,
+    codes.c.booth_id,
+    codes.c.batch_id,
+    codes.c.product,
+    codes.c.issued_at,
+    codes.c.expires_at,
+    codes.c.received_at,
+    codes.c.processing_end,
+    codes.c.base_delay_hours,
+    codes.c.active_at,
+    codes.c.redeemed_at,
+    codes.c.redeemed_procedure,
+)
+
+
+def _synced_now(clock: OffsetClock, offset_seconds: float) -> datetime:
+    """``clock.now()`` once its offset has caught up with the stored one (it only grows)."""
+    behind = timedelta(seconds=offset_seconds) - clock.offset
+    if behind > timedelta(0):
+        clock.advance(behind)
+    return clock.now()
+
+
+def _is_nonce_conflict(exc: IntegrityError) -> bool:
+    text = str(exc.orig).lower()
+    return "nonce" in text

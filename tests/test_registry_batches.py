@@ -1,0 +1,228 @@
+"""Booth uploads to a real registry on loopback: signatures, idempotency, prefix rule, body rules.
+
+The same tests run on SQLite and on a throwaway PostgreSQL cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from ephoto.wire import Batch, WireCode
+from tests.registry_server import start_threaded
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def registry(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("registry")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp / 'registry.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres_cluster").create_database()
+    server = start_threaded(url, tmp)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def booth(registry):
+    return registry.booth()
+
+
+def test_a_signed_batch_is_stored_and_answered_with_counts(registry, booth):
+    codes = booth.new_codes(3)
+    response = booth.upload(booth.batch(codes))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"accepted": 3, "duplicates": 0}
+    assert all(registry.store.find(c) is not None for c in codes)
+
+
+def test_unsigned_request_is_refused_401(registry, booth):
+    body = booth.batch(booth.new_codes(1)).to_json()
+    response = booth.http.post(registry.url + "/v1/batches", content=body)
+    assert response.status_code == 401
+    assert "missing Signature" in response.json()["detail"]
+
+
+def test_wrong_key_is_refused_401(registry, booth):
+    codes = booth.new_codes(1)
+    response = booth.upload(booth.batch(codes), key=b"x" * 32)
+    assert response.status_code == 401
+    assert "does not verify" in response.json()["detail"]
+    assert registry.store.find(codes[0]) is None
+
+
+def test_unknown_booth_is_refused_401(registry, booth):
+    body = Batch(
+        "b", "booth-999", (WireCode(booth.new_codes(1)[0], booth.clock.now(), "ephoto-permis"),)
+    ).to_json()
+    from ephoto.wire import sign_request
+
+    headers = sign_request(
+        "POST", registry.url + "/v1/batches", body, "booth-999", b"k" * 32, booth.clock.now()
+    )
+    response = booth.http.post(registry.url + "/v1/batches", content=body, headers=headers)
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("skew", [timedelta(seconds=301), timedelta(seconds=-301)])
+def test_stale_signature_is_refused_401(registry, booth, skew):
+    response = booth.upload(booth.batch(booth.new_codes(1)), now=booth.clock.now() + skew)
+    assert response.status_code == 401
+    assert "more than 300 s" in response.json()["detail"]
+
+
+def test_signature_within_the_window_is_accepted(registry, booth):
+    response = booth.upload(
+        booth.batch(booth.new_codes(1)), now=booth.clock.now() - timedelta(seconds=290)
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_replayed_request_is_refused_401_and_stores_nothing_new(registry, booth):
+    batch = booth.batch(booth.new_codes(2))
+    body = batch.to_json()
+    headers = booth.signed(body)
+    first = booth.http.post(registry.url + "/v1/batches", content=body, headers=headers)
+    again = booth.http.post(registry.url + "/v1/batches", content=body, headers=headers)
+    assert first.status_code == 200
+    assert again.status_code == 401
+    assert "replay" in again.json()["detail"]
+
+
+def test_a_refused_request_cannot_be_replayed_either(registry, booth):
+    body = booth.batch(["9PMT123"]).to_json()
+    headers = booth.signed(body)
+    assert (
+        booth.http.post(registry.url + "/v1/batches", content=body, headers=headers).status_code
+        == 422
+    )
+    assert (
+        booth.http.post(registry.url + "/v1/batches", content=body, headers=headers).status_code
+        == 401
+    )
+
+
+def test_body_changed_after_signing_is_refused_401(registry, booth):
+    body = booth.batch(booth.new_codes(1)).to_json()
+    headers = booth.signed(body)
+    tampered = body.replace(b"ephoto-permis", b"ephoto-titre-sejour")
+    response = booth.http.post(registry.url + "/v1/batches", content=tampered, headers=headers)
+    assert response.status_code == 401
+    assert "Content-Digest" in response.json()["detail"]
+
+
+def test_signature_for_another_path_is_refused_401(registry, booth):
+    body = booth.batch(booth.new_codes(1)).to_json()
+    headers = booth.signed(body, path="/v1/other")
+    response = booth.http.post(registry.url + "/v1/batches", content=body, headers=headers)
+    assert response.status_code == 401
+
+
+def test_same_batch_again_gets_the_same_answer_and_changes_nothing(registry, booth):
+    codes = booth.new_codes(4)
+    batch = booth.batch(codes)
+    first = booth.upload(batch)
+    before = [registry.store.find(c) for c in codes]
+    registry.clock.advance(timedelta(minutes=5))
+    again = booth.upload(batch)
+    assert first.json() == again.json() == {"accepted": 4, "duplicates": 0}
+    assert [registry.store.find(c) for c in codes] == before
+
+
+def test_codes_already_stored_count_as_duplicates_and_keep_their_times(registry, booth):
+    codes = booth.new_codes(3)
+    booth.upload(booth.batch(codes[:2]))
+    kept = registry.store.find(codes[0])
+    registry.clock.advance(timedelta(minutes=1))
+    later = booth.clock.now()
+    response = booth.upload(booth.batch(codes + [codes[2]], issued_at=later))
+    assert response.json() == {"accepted": 1, "duplicates": 3}
+    assert registry.store.find(codes[0]) == kept
+
+
+def test_a_batch_id_reused_for_other_codes_is_refused_422(registry, booth):
+    batch_id = uuid.uuid4().hex
+    assert booth.upload(booth.batch(booth.new_codes(1), batch_id=batch_id)).status_code == 200
+    response = booth.upload(booth.batch(booth.new_codes(1), batch_id=batch_id))
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "batch_id"]
+
+
+def test_code_of_another_operator_is_refused_403(registry, booth):
+    other = registry.booth("booth-ab12", operator="AB12")
+    codes = booth.new_codes(1) + other.new_codes(1)
+    response = booth.upload(booth.batch(codes))
+    assert response.status_code == 403
+    assert "AB12" in response.json()["detail"] and "codes[1]" in response.json()["detail"]
+    assert registry.store.find(codes[0]) is None  # the whole batch is refused
+    assert other.upload(other.batch(other.new_codes(1))).status_code == 200
+
+
+def test_body_booth_id_must_be_the_signing_booth_403(registry, booth):
+    registry.booth("booth-002")
+    batch = Batch(
+        "b-" + uuid.uuid4().hex,
+        "booth-002",
+        (WireCode(booth.new_codes(1)[0], booth.clock.now(), "ephoto-permis"),),
+    )
+    response = booth.upload(batch)
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d["codes"][0].update(code="9PMT123"), ["body", "codes", 0, "code"]),
+        (
+            lambda d: d["codes"][0].update(code=d["codes"][0]["code"].lower()),
+            ["body", "codes", 0, "code"],
+        ),
+        (lambda d: d["codes"][0].update(product="passport"), ["body", "codes", 0, "product"]),
+        (
+            lambda d: d["codes"][0].update(issued_at="2026-01-05T09:00:00"),
+            ["body", "codes", 0, "issued_at"],
+        ),
+        (lambda d: d["codes"][0].pop("issued_at"), ["body", "codes", 0, "issued_at"]),
+        (lambda d: d.update(codes=[]), ["body", "codes"]),
+        (lambda d: d.update(batch_id="has space"), ["body", "batch_id"]),
+    ],
+    ids=[
+        "short-code",
+        "lowercase-code",
+        "not-ephoto-product",
+        "naive-time",
+        "no-time",
+        "no-codes",
+        "bad-batch-id",
+    ],
+)
+def test_malformed_body_is_refused_422_naming_the_field(registry, booth, mutate, field):
+    data = json.loads(booth.batch(booth.new_codes(1)).to_json())
+    mutate(data)
+    response = booth.upload(json.dumps(data).encode())
+    assert response.status_code == 422, response.text
+    assert field in [e["loc"] for e in response.json()["detail"]]
+
+
+def test_a_code_with_a_wrong_check_character_is_refused_422(registry, booth):
+    code = booth.new_codes(1)[0]
+    wrong = code[:-1] + ("A" if code[-1] != "A" else "B")
+    response = booth.upload(booth.batch([wrong]))
+    assert response.status_code == 422
+    assert "check character" in response.json()["detail"][0]["msg"]
+
+
+def test_not_json_is_refused_422(registry, booth):
+    response = booth.upload(b"{not json")
+    assert response.status_code == 422
+
+
+def test_a_booth_added_to_the_keys_file_while_running_can_upload(registry):
+    newcomer = registry.booth("booth-" + uuid.uuid4().hex[:8])
+    assert newcomer.upload(newcomer.batch(newcomer.new_codes(1))).status_code == 200
