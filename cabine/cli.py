@@ -357,7 +357,6 @@ def registry_serve(
 
     import uvicorn
 
-    from cabine.config import load_settings
     from ephoto.clock import SystemClock, parse_utc
     from registry.app import RUNTIME_ENV
     from registry.settings import RegistryRuntime
@@ -420,7 +419,6 @@ def booth_key(
     config: Annotated[Path | None, typer.Option(help="Configuration file.")] = None,
 ) -> None:
     """Give a booth a signing key in the keys file (kept if it already has one)."""
-    from cabine.config import load_settings
     from ephoto.wire import BoothKeysError, add_booth_key
 
     settings = load_settings(config)
