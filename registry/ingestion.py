@@ -102,3 +102,76 @@ def processing_ends(received_hours: np.ndarray, capacity_per_hour: float) -> np.
     service = 1.0 / capacity_per_hour
     index = np.arange(received_hours.size, dtype=np.float64)
     return np.maximum.accumulate(received_hours - index * service) + (index + 1) * service
+
+
+@dataclass(frozen=True)
+class CapacitySchedule:
+    """Capacity as a step function of time: segment ``k`` starts at ``starts_hours[k]`` (hours
+    after an origin) and runs at ``per_hour[k]`` until the next start; the last one runs on."""
+
+    starts_hours: np.ndarray
+    per_hour: np.ndarray
+
+
+def capacity_schedule(capacity: Capacity, origin: datetime, until: datetime) -> CapacitySchedule:
+    """The months of the Paris calendar between ``origin`` and ``until`` as capacity steps.
+
+    ``Capacity.at`` changes value only at a Paris month boundary, so one step per month gives
+    exactly the capacity the scalar rule would look up at any instant.
+    """
+    origin = ensure_utc(origin)
+    local = origin.astimezone(PARIS)
+    starts = [0.0]
+    values = [capacity.at(origin)]
+    year, month = local.year, local.month
+    while True:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        boundary = datetime(year, month, 1, tzinfo=PARIS).astimezone(origin.tzinfo)
+        if boundary > ensure_utc(until):
+            break
+        starts.append((boundary - origin).total_seconds() / 3600)
+        values.append(capacity.at(boundary))
+    return CapacitySchedule(np.array(starts), np.array(values, dtype=np.float64))
+
+
+def processing_times(
+    received_hours: np.ndarray, schedule: CapacitySchedule
+) -> tuple[np.ndarray, np.ndarray]:
+    """(service starts, ``processing_end``) for sorted arrival times under a capacity schedule.
+
+    The same FIFO rule as :meth:`IngestionModel.processing_end` (a code's service time is
+    1 / capacity at its start), vectorised segment by segment: within one step the constant
+    capacity formula of :func:`processing_ends` applies, carried over from the last code served
+    in the step before. A code starts in step k only if it arrived before the step ends, so each
+    step looks at the codes received before its end that are still waiting.
+    """
+    arrivals = np.asarray(received_hours, dtype=np.float64)
+    n = arrivals.size
+    starts = np.empty(n)
+    ends = np.empty(n)
+    free_at = -np.inf  # when the code before the next one to serve leaves the queue
+    first = 0
+    steps = schedule.starts_hours.size
+    for k in range(steps):
+        if first >= n:
+            break
+        step_end = schedule.starts_hours[k + 1] if k + 1 < steps else np.inf
+        last = int(np.searchsorted(arrivals, step_end, side="left"))
+        if last <= first:
+            continue
+        service = 1.0 / schedule.per_hour[k]
+        offset = np.arange(last - first, dtype=np.float64) * service
+        waiting = arrivals[first:last]
+        step_starts = np.maximum(free_at + offset, np.maximum.accumulate(waiting - offset) + offset)
+        # Exact arithmetic never starts a code before it arrives; rounding could, by an ulp.
+        np.maximum(step_starts, waiting, out=step_starts)
+        served = int(np.searchsorted(step_starts, step_end, side="left"))
+        if served == 0:
+            continue
+        starts[first : first + served] = step_starts[:served]
+        ends[first : first + served] = step_starts[:served] + service
+        free_at = ends[first + served - 1]
+        first += served
+    if first < n:  # only possible with an empty schedule
+        raise ValueError("capacity schedule has no steps")
+    return starts, ends

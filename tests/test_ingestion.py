@@ -59,3 +59,38 @@ def test_vectorised_processing_ends_equal_the_scalar_rule():
         expected.append((end - T0).total_seconds() / 3600)
         previous = end
     np.testing.assert_allclose(processing_ends(arrivals, 45), expected, atol=1e-6)
+
+
+def test_vectorised_processing_with_capacity_by_month_equals_the_scalar_rule():
+    # Arrivals across two Paris month boundaries, heavy enough that a backlog crosses them.
+    from registry.ingestion import capacity_schedule, processing_times
+
+    origin = datetime(2026, 6, 20, tzinfo=UTC)
+    capacity = Capacity(per_hour=50, by_month={7: 20, 8: 80})
+    rng = np.random.default_rng(7)
+    arrivals = np.sort(rng.uniform(0, 60 * 24, 40_000))
+    model = IngestionModel(capacity)
+    previous = None
+    expected = []
+    for hours in arrivals:
+        end = model.processing_end(origin + timedelta(hours=float(hours)), previous)
+        expected.append((end - origin).total_seconds() / 3600)
+        previous = end
+    schedule = capacity_schedule(capacity, origin, origin + timedelta(days=400))
+    starts, ends = processing_times(arrivals, schedule)
+    np.testing.assert_allclose(ends, expected, atol=1e-5)
+    # The July step really was a bottleneck that carried a backlog into August.
+    july_end = (datetime(2026, 7, 31, 22, tzinfo=UTC) - origin).total_seconds() / 3600
+    in_july = arrivals < july_end
+    assert (ends[in_july] - arrivals[in_july]).max() > 24
+    assert np.all(starts >= arrivals) and np.all(np.diff(ends) > 0)
+
+
+def test_capacity_schedule_steps_at_paris_month_starts():
+    from registry.ingestion import capacity_schedule
+
+    origin = datetime(2026, 8, 15, tzinfo=UTC)
+    schedule = capacity_schedule(Capacity(10, {9: 4}), origin, datetime(2026, 10, 15, tzinfo=UTC))
+    # 1 September 00:00 Paris is 31 August 22:00 UTC: 16 days and 22 hours after the origin.
+    assert list(schedule.starts_hours) == [0.0, 16 * 24 + 22, (16 + 30) * 24 + 22]
+    assert list(schedule.per_hour) == [10, 4, 10]

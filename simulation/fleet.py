@@ -1,0 +1,373 @@
+"""The fleet simulator: a season of sales, transmissions, registrations and customer attempts.
+
+Time is a virtual clock in hours after midnight (Paris) of the scenario's first day, held in
+numpy arrays, so a national summer of millions of codes runs in seconds. The delays come from
+the live system's own models, imported: the booth stage (``transmitter.latency``), the
+registry's FIFO and base delay (``registry.ingestion``), the validity rule (``ephoto.validity``)
+and the code rules (``ephoto.code``). The same seed gives the same run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+import numpy as np
+
+from ephoto import code as codes
+from ephoto.clock import PARIS
+from ephoto.validity import ACTIVATION_PROMISE, expires_at
+from registry.ingestion import capacity_schedule, processing_times
+from simulation.booths import departure_hours, sample_outages
+from simulation.scenario import Scenario
+from transmitter.latency import BoothStage
+
+PROMISE_HOURS = ACTIVATION_PROMISE.total_seconds() / 3600
+
+STAGES = ("demand", "booths", "registry", "citizens", "support", "metrics")
+
+# What the registry answers a citizen (DESIGN section 4, step 5).
+NOT_FOUND, MALFORMED, ACTIVE, USED, EXPIRED = range(5)
+OUTCOMES = ("not_found", "malformed", "active", "used", "expired")
+
+# How a typed text relates to the code it was meant to be, decided once per distinct text by
+# the real code rules: structurally wrong (the registry says which rule), unknown to the
+# registry (a confusable swap passes every structural rule, and the registry cannot tell a typo
+# from a code it has not received), or the code itself.
+_TEXT_MALFORMED, _TEXT_UNKNOWN, _TEXT_IS_CODE = range(3)
+
+# Typed forms: bit 0 lowercase, bit 1 one confusable swapped.
+_CORRECT, _LOWER, _SWAP, _LOWER_SWAP = range(4)
+
+CODE_POOL = 2048
+"""Distinct real codes a run draws. A run with more sales reuses them cyclically for the typing
+rules only; every sale keeps its own times and state."""
+
+
+@dataclass(frozen=True)
+class TypedForms:
+    """The real codes of a run and how the registry's rules see each way of typing them."""
+
+    codes: list[str]
+    texts: list[tuple[str, str, str, str]]
+    kind: np.ndarray  # (pool, 4) of _TEXT_*
+
+
+def registry_view_of(text: str, meant: str) -> int:
+    """How the registry's check sees ``text`` typed for the code ``meant``."""
+    structural = [p for p in codes.problems_in(text) if p.rule != "check"]
+    if structural:
+        return _TEXT_MALFORMED
+    return _TEXT_IS_CODE if codes.normalize(text) == meant else _TEXT_UNKNOWN
+
+
+@lru_cache(maxsize=4)
+def typed_forms(seed: int, count: int) -> TypedForms:
+    generator = codes.SeededCodeGeneratorForSimulation(seed)
+    rng = np.random.default_rng([seed, 17])
+    pool, texts, kinds = [], [], []
+    for _ in range(count):
+        value = generator.next_code().value
+        swaps = list(codes._single_swaps(value[codes.PREFIX_LENGTH :]))
+        swapped = (
+            value[: codes.PREFIX_LENGTH] + swaps[int(rng.integers(len(swaps)))] if swaps else value
+        )
+        forms = (value, value.lower(), swapped, swapped.lower())
+        pool.append(value)
+        texts.append(forms)
+        kinds.append([registry_view_of(text, value) for text in forms])
+    return TypedForms(pool, texts, np.array(kinds, dtype=np.int8).reshape(count, 4))
+
+
+@dataclass(frozen=True)
+class FleetRun:
+    """Everything a run produced; arrays are per ePhoto sale in order of issue."""
+
+    scenario: Scenario
+    issued_hours: np.ndarray
+    booth: np.ndarray
+    day: np.ndarray
+    received_hours: np.ndarray
+    registry_wait_hours: np.ndarray
+    active_hours: np.ndarray
+    backlog_times: np.ndarray
+    backlog: np.ndarray
+    backlog_max: int
+    attempts: dict[str, int]
+    claims: dict[str, int]
+    claim_reasons: dict[str, int]
+    other_sales: int
+    wrong_product_sales: int
+    reports: int
+    wall_seconds: float
+    extras: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def activation_hours(self) -> np.ndarray:
+        return self.active_hours - self.issued_hours
+
+
+def _local_hour_table(scenario: Scenario) -> tuple[np.ndarray, list[int]]:
+    """(day, Paris hour) -> hours after the origin, and each day's month; DST-exact."""
+    origin = scenario.origin
+    table = np.empty((scenario.run.days, 24))
+    months = []
+    for d in range(scenario.run.days):
+        day = scenario.run.start + timedelta(days=d)
+        months.append(day.month)
+        for hour in range(24):
+            local = datetime(day.year, day.month, day.day, hour, tzinfo=PARIS)
+            table[d, hour] = (local.astimezone(UTC) - origin).total_seconds() / 3600
+    return table, months
+
+
+def _hourly_weights(scenario: Scenario) -> np.ndarray:
+    weights = np.zeros(24)
+    for key, value in scenario.demand.hourly_profile.items():
+        weights[int(key)] = value
+    return weights / weights.sum()
+
+
+def _expiry_offsets(scenario: Scenario, hour_table: np.ndarray) -> np.ndarray:
+    """Hours from issue to expiry for a sale each day. The 6 calendar months of
+    ``ephoto.validity`` give the same offset to every opening hour of a day."""
+    origin = scenario.origin
+    offsets = np.empty(scenario.run.days)
+    for d in range(scenario.run.days):
+        issued = origin + timedelta(hours=float(hour_table[d, 12]))
+        offsets[d] = (expires_at(issued) - issued).total_seconds() / 3600
+    return offsets
+
+
+def _delays(rng: np.random.Generator, spec, size: int) -> np.ndarray:
+    if spec.kind == "fixed":
+        return np.full(size, spec.median_hours)
+    if spec.kind == "exponential":
+        return rng.exponential(spec.median_hours / np.log(2), size)
+    sigma = np.log(spec.p95_hours / spec.median_hours) / 1.6448536269514722
+    return rng.lognormal(np.log(spec.median_hours), sigma, size)
+
+
+def simulate(scenario: Scenario, on_stage: Callable[[str], None] | None = None) -> FleetRun:
+    """Run ``scenario``; ``on_stage`` is told as each of :data:`STAGES` finishes."""
+    started = time.perf_counter()
+
+    def done(stage: str) -> None:
+        if on_stage is not None:
+            on_stage(stage)
+
+    streams = np.random.SeedSequence(scenario.run.seed).spawn(5)
+    demand_rng, booth_rng, registry_rng, citizen_rng, support_rng = (
+        np.random.default_rng(s) for s in streams
+    )
+    days, booths = scenario.run.days, scenario.fleet.booths
+    demand = scenario.demand
+
+    # Demand: Poisson sales per booth per day, scaled by the month's season, at opening hours.
+    hour_table, months = _local_hour_table(scenario)
+    season = np.array([demand.season_factor(m) for m in months])
+    counts = demand_rng.poisson(demand.ephoto_per_booth_day * season[:, None], (days, booths))
+    others = demand_rng.poisson(demand.other_per_booth_day * season[:, None], (days, booths))
+    other_sales = int(others.sum())
+    wrong_product = int(demand_rng.binomial(other_sales, demand.wrong_product_share))
+    n = int(counts.sum())
+    day = np.repeat(np.arange(days, dtype=np.int32), counts.sum(axis=1))
+    booth = np.repeat(np.tile(np.arange(booths, dtype=np.int32), days), counts.ravel())
+    hour = demand_rng.choice(24, size=n, p=_hourly_weights(scenario))
+    issued = hour_table[day, hour] + demand_rng.random(n)
+    order = np.argsort(issued, kind="stable")
+    issued, day, booth = issued[order], day[order], booth[order]
+    del hour, order, counts
+    done("demand")
+
+    # Booth stage: each code waits for its batch window (and, in scenarios, outages) to leave.
+    stage = BoothStage(batch_window=timedelta(minutes=scenario.booth.batch_window_minutes))
+    received = issued + stage.batch_window.total_seconds() / 3600
+    received = _apply_outages(scenario, booth_rng, booth, received)
+    done("booths")
+
+    # Registry: FIFO at the month's capacity, then the base delay.
+    model = scenario.registry.ingestion_model()
+    by_arrival = np.argsort(received, kind="stable")
+    arrivals = received[by_arrival]
+    horizon = scenario.end + timedelta(days=800)
+    starts, ends = processing_times(
+        arrivals, capacity_schedule(model.capacity, scenario.origin, horizon)
+    )
+    active_sorted = ends + model.base_delay.sample_hours(registry_rng, n)
+    active = np.empty(n)
+    active[by_arrival] = active_sorted
+    wait = np.empty(n)
+    wait[by_arrival] = starts - arrivals
+    # Codes waiting in the FIFO just after each arrival; the queue is longest right then.
+    in_queue = np.arange(1, n + 1) - np.searchsorted(ends, arrivals, side="right")
+    backlog_max = int(in_queue.max()) if n else 0
+    last = float(ends[-1]) if n else 0.0
+    backlog_times = np.arange(0.0, max(last, days * 24.0) + 1.0, 1.0)
+    backlog = np.searchsorted(arrivals, backlog_times, side="right") - np.searchsorted(
+        ends, backlog_times, side="right"
+    )
+    pending_mean = _time_average_pending(arrivals, active_sorted)
+    del starts, ends, by_arrival, in_queue
+    done("registry")
+
+    expires = issued + _expiry_offsets(scenario, hour_table)[day]
+    attempts, refused, last_attempt, forms, pool = _citizens(
+        scenario, citizen_rng, issued, active, expires
+    )
+    done("citizens")
+
+    claims, claim_reasons, reports = _support(
+        scenario,
+        support_rng,
+        issued,
+        active,
+        expires,
+        refused,
+        last_attempt,
+        forms,
+        pool,
+        wrong_product,
+    )
+    done("support")
+
+    return FleetRun(
+        scenario=scenario,
+        issued_hours=issued,
+        booth=booth,
+        day=day,
+        received_hours=received,
+        registry_wait_hours=wait,
+        active_hours=active,
+        backlog_times=backlog_times,
+        backlog=backlog,
+        backlog_max=backlog_max,
+        attempts=attempts,
+        claims=claims,
+        claim_reasons=claim_reasons,
+        other_sales=other_sales,
+        wrong_product_sales=wrong_product,
+        reports=reports,
+        wall_seconds=time.perf_counter() - started,
+        extras={"pending_time_average": pending_mean},
+    )
+
+
+def _apply_outages(
+    scenario: Scenario, rng: np.random.Generator, booth: np.ndarray, ready: np.ndarray
+) -> np.ndarray:
+    section = scenario.booth
+    if section.outage_rate_per_day <= 0:
+        return ready
+    outages = sample_outages(
+        rng,
+        scenario.fleet.booths,
+        scenario.run.days * 24.0,
+        section.outage_rate_per_day,
+        section.outage_mean_hours,
+    )
+    return departure_hours(ready, booth, outages)
+
+
+def _time_average_pending(arrivals: np.ndarray, active: np.ndarray) -> float:
+    """Mean number of received, not yet active codes over [first arrival, last arrival]."""
+    if arrivals.size < 2:
+        return 0.0
+    t0, t1 = float(arrivals[0]), float(arrivals[-1])
+    # Each code contributes the part of its pending interval that falls inside the window.
+    inside = np.clip(np.minimum(active, t1) - np.maximum(arrivals, t0), 0.0, None)
+    return float(inside.sum() / (t1 - t0))
+
+
+def _citizens(
+    scenario: Scenario,
+    rng: np.random.Generator,
+    issued: np.ndarray,
+    active: np.ndarray,
+    expires: np.ndarray,
+) -> tuple[dict[str, int], np.ndarray, np.ndarray, TypedForms, np.ndarray]:
+    """Each buyer types the number, maybe wrongly, and retries; the registry answers by the
+    real rules: unknown or not yet active -> not_found, then active once, then used."""
+    people = scenario.citizens
+    n = issued.size
+    forms = typed_forms(scenario.run.seed, max(1, min(n, CODE_POOL)))
+    pool = np.arange(n) % len(forms.codes)
+    typed = (rng.random(n) < people.lowercase_share).astype(np.int8) | (
+        (rng.random(n) < people.confusable_share).astype(np.int8) << 1
+    )
+    at = issued + _delays(rng, people.first_attempt, n)
+    counts = np.zeros(len(OUTCOMES), dtype=np.int64)
+    redeemed = np.zeros(n, dtype=bool)
+    last_attempt = np.full(n, np.nan)
+    trying = np.arange(n)
+    for _ in range(people.max_attempts):
+        if trying.size == 0:
+            break
+        when = at[trying]
+        view = forms.kind[pool[trying], typed[trying]]
+        outcome = np.where(
+            view == _TEXT_MALFORMED,
+            MALFORMED,
+            np.where(
+                view == _TEXT_UNKNOWN,
+                NOT_FOUND,
+                np.where(
+                    when >= expires[trying],
+                    EXPIRED,
+                    np.where(when < active[trying], NOT_FOUND, ACTIVE),
+                ),
+            ),
+        )
+        counts += np.bincount(outcome, minlength=len(OUTCOMES))
+        last_attempt[trying] = when
+        redeemed[trying[outcome == ACTIVE]] = True
+        refused = (outcome == NOT_FOUND) | (outcome == MALFORMED)
+        # The malformed answer says what is wrong (capitals): the next try fixes the case.
+        fix_case = trying[outcome == MALFORMED]
+        typed[fix_case] &= ~np.int8(_LOWER)
+        again = refused & (rng.random(trying.size) < people.retry_share)
+        trying = trying[again]
+        at[trying] += rng.exponential(people.retry_after_hours, trying.size)
+    # Some enter the same number again after it worked: it is used now.
+    twice = np.flatnonzero(redeemed & (rng.random(n) < people.double_use_share))
+    counts[USED] += twice.size
+    attempts = {name: int(c) for name, c in zip(OUTCOMES, counts, strict=True)}
+    final_typed = typed
+    refused_for_good = ~redeemed
+    return attempts, refused_for_good, last_attempt, forms, pool * 4 + final_typed
+
+
+def _support(
+    scenario: Scenario,
+    rng: np.random.Generator,
+    issued: np.ndarray,
+    active: np.ndarray,
+    expires: np.ndarray,
+    refused: np.ndarray,
+    last_attempt: np.ndarray,
+    forms: TypedForms,
+    pool_and_form: np.ndarray,
+    wrong_product: int,
+) -> tuple[dict[str, int], dict[str, int], int]:
+    """Refused customers who write to support once the 72 h have passed, and what they hear."""
+    from simulation.claims import ReportBatch, decide_reports
+
+    share = scenario.support.report_share
+    reporting = np.flatnonzero(refused & (rng.random(issued.size) < share))
+    report_at = np.maximum(last_attempt[reporting], issued[reporting] + PROMISE_HOURS)
+    wrong_reports = int(rng.binomial(wrong_product, share))
+    pool, form = np.divmod(pool_and_form[reporting], 4)
+    batch = ReportBatch(
+        issued=issued[reporting],
+        report_at=report_at,
+        active=active[reporting],
+        expires=expires[reporting],
+        code=[forms.codes[p] for p in pool],
+        typed=[forms.texts[p][f] for p, f in zip(pool, form, strict=True)],
+        form=form,
+    )
+    outcomes, reasons = decide_reports(scenario, batch, wrong_reports)
+    return outcomes, reasons, int(reporting.size + wrong_reports)

@@ -1,0 +1,174 @@
+"""What a fleet run tells QA: ``metrics.json``, three PNG plots and ``report.html``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ephoto.assets import asset
+from ephoto.clock import PARIS
+from simulation.fleet import PROMISE_HOURS, FleetRun
+
+PLOTS = {
+    "activation_cdf": "activation-cdf.png",
+    "backlog": "backlog.png",
+    "share_by_day": "share-within-72h-by-day.png",
+}
+
+
+def _hours_summary(values: np.ndarray) -> dict[str, float]:
+    if values.size == 0:
+        return {k: 0.0 for k in ("mean", "p50", "p95", "p99", "max")}
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return {
+        "mean": round(float(values.mean()), 3),
+        "p50": round(float(p50), 3),
+        "p95": round(float(p95), 3),
+        "p99": round(float(p99), 3),
+        "max": round(float(values.max()), 3),
+    }
+
+
+def metrics(run: FleetRun) -> dict[str, Any]:
+    """The figures of a run, every key of the issue's list and a few more."""
+    activation = run.activation_hours
+    within = activation <= PROMISE_HOURS
+    scenario = run.scenario
+    months = np.array(
+        [(scenario.run.start + timedelta(days=d)).month for d in range(scenario.run.days)]
+    )
+    month_of = months[run.day]
+    by_month = []
+    for month in dict.fromkeys(months.tolist()):
+        mask = month_of == month
+        if not mask.any():
+            continue
+        by_month.append(
+            {
+                "month": f"{month:02d}",
+                "codes": int(mask.sum()),
+                "p95_activation_hours": round(float(np.percentile(activation[mask], 95)), 3),
+                "share_active_within_72h": round(float(within[mask].mean()), 4),
+            }
+        )
+    return {
+        "scenario": scenario.name,
+        "seed": scenario.run.seed,
+        "codes_issued": int(activation.size),
+        "other_sales": run.other_sales,
+        "wrong_product_sales": run.wrong_product_sales,
+        "activation_hours": _hours_summary(activation),
+        "share_active_within_72h": round(float(within.mean()) if activation.size else 1.0, 4),
+        "registry_wait_hours_mean": round(float(run.registry_wait_hours.mean()), 4)
+        if activation.size
+        else 0.0,
+        "registry_wait_hours": _hours_summary(run.registry_wait_hours),
+        "backlog_max": run.backlog_max,
+        "by_month": by_month,
+        "citizen_attempts": run.attempts,
+        "reports": run.reports,
+        "claims": run.claims,
+        "claim_reasons": run.claim_reasons,
+        "wall_seconds": round(run.wall_seconds, 3),
+    }
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    metrics: Path
+    plots: dict[str, Path]
+    html: Path
+
+
+def _plots(run: FleetRun, out: Path) -> dict[str, Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = {key: out / name for key, name in PLOTS.items()}
+    activation = run.activation_hours
+    quantiles = np.linspace(0, 1, 2001)
+    points = np.quantile(activation, quantiles) if activation.size else np.zeros(1)
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    ax.plot(points, quantiles if activation.size else [0], color="#1f5fa8", lw=2)
+    ax.axvline(PROMISE_HOURS, color="#c0392b", ls="--", lw=1.5, label="72 h promise")
+    share = float((activation <= PROMISE_HOURS).mean()) if activation.size else 1.0
+    ax.axhline(share, color="#c0392b", lw=0.8, alpha=0.5)
+    ax.annotate(
+        f"{share:.1%} active within 72 h",
+        (PROMISE_HOURS, share),
+        xytext=(8, -16),
+        textcoords="offset points",
+        color="#c0392b",
+    )
+    ax.set_xlabel("hours from purchase to activation")
+    ax.set_ylabel("share of codes active")
+    ax.set_title("Activation delay (cumulative)")
+    ax.set_ylim(0, 1.01)
+    ax.set_xlim(0, max(float(points[-1]) * 1.02, PROMISE_HOURS * 1.2))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(paths["activation_cdf"])
+    plt.close(fig)
+
+    origin = run.scenario.origin
+    days = run.backlog_times / 24.0
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    ax.plot(days, run.backlog, color="#6b3fa0", lw=1)
+    ax.fill_between(days, run.backlog, color="#6b3fa0", alpha=0.15)
+    ax.set_xlabel(f"days since {origin.astimezone(PARIS):%d/%m/%Y}")
+    ax.set_ylabel("codes waiting in the registry's queue")
+    ax.set_title(f"Registry backlog (max {run.backlog_max:,})")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(paths["backlog"])
+    plt.close(fig)
+
+    n_days = run.scenario.run.days
+    sold = np.bincount(run.day, minlength=n_days)
+    on_time = np.bincount(run.day, weights=activation <= PROMISE_HOURS, minlength=n_days)
+    share_by_day = np.divide(on_time, sold, out=np.full(n_days, np.nan), where=sold > 0)
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    ax.plot(np.arange(n_days), share_by_day, color="#1e8449", lw=1.5, marker=".", ms=3)
+    ax.set_xlabel(f"day of purchase since {origin.astimezone(PARIS):%d/%m/%Y}")
+    ax.set_ylabel("share active within 72 h")
+    ax.set_title("Codes active within 72 h, by day of purchase")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(paths["share_by_day"])
+    plt.close(fig)
+    return paths
+
+
+def write_report(run: FleetRun, out: Path) -> ReportFiles:
+    """Write metrics, plots and the HTML report of ``run`` into ``out`` (created if needed)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    out.mkdir(parents=True, exist_ok=True)
+    figures = metrics(run)
+    metrics_path = out / "metrics.json"
+    metrics_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    plots = _plots(run, out)
+    env = Environment(
+        loader=FileSystemLoader(asset("templates", "simulation")),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
+    html = env.get_template("report.html.j2").render(
+        scenario=run.scenario,
+        scenario_json=json.dumps(run.scenario.model_dump(mode="json"), indent=2),
+        m=figures,
+        plots={key: path.name for key, path in plots.items()},
+        promise_hours=PROMISE_HOURS,
+    )
+    html_path = out / "report.html"
+    html_path.write_text(html, encoding="utf-8")
+    return ReportFiles(metrics_path, plots, html_path)
