@@ -57,20 +57,24 @@ class SystemClock:
 class ScaledClock:
     """Time that runs ``scale`` times faster than the wall clock from ``epoch`` on.
 
-    now = epoch + (wall - epoch) * scale. Every process given the same ``epoch`` and ``scale``
-    agrees on "now" without talking to the others.
+    now = origin + (wall - epoch) * scale, where ``origin`` (the domain time at the wall instant
+    ``epoch``) defaults to ``epoch``. Every process given the same three values agrees on "now"
+    without talking to the others; a later session continues from where the last one stopped by
+    passing that instant as ``origin``.
     """
 
-    def __init__(self, epoch: datetime, scale: float):
+    def __init__(self, epoch: datetime, scale: float, origin: datetime | None = None):
         if scale <= 0:
             raise ValueError(f"scale must be positive, got {scale}")
         self.epoch = ensure_utc(epoch)
+        self.origin = ensure_utc(origin) if origin is not None else self.epoch
         self.scale = float(scale)
         self._epoch_ts = self.epoch.timestamp()
+        self._origin_ts = self.origin.timestamp()
 
     def now(self) -> datetime:
         elapsed = time.time() - self._epoch_ts
-        return datetime.fromtimestamp(self._epoch_ts + elapsed * self.scale, UTC)
+        return datetime.fromtimestamp(self._origin_ts + elapsed * self.scale, UTC)
 
     def real_seconds(self, domain_seconds: float) -> float:
         """How long ``domain_seconds`` of domain time take on the wall clock."""
@@ -130,11 +134,13 @@ class OffsetClock:
         return self.base.now() + self.offset
 
 
-def clock_from_settings(epoch: datetime | None, scale: float) -> Clock:
+def clock_from_settings(
+    epoch: datetime | None, scale: float, origin: datetime | None = None
+) -> Clock:
     """The clock a process of a live session uses: real time, or scaled from a shared epoch."""
-    if scale == 1.0 or epoch is None:
-        return SystemClock() if scale == 1.0 else ScaledClock(SystemClock().now(), scale)
-    return ScaledClock(epoch, scale)
+    if scale == 1.0 and origin is None:
+        return SystemClock()
+    return ScaledClock(epoch or SystemClock().now(), scale, origin)
 
 
 HOUR = timedelta(hours=1)

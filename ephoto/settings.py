@@ -22,13 +22,19 @@ class ClockSettings(BaseModel):
         description="Domain seconds per real second: 1 is real time, 3600 makes 72 h pass in 72 s.",
     )
 
-    @field_validator("epoch")
+    origin: datetime | None = Field(
+        default=None,
+        description="Domain time at the epoch (ISO 8601 with offset); empty: the epoch itself. "
+        "Lets a new session continue the domain time where the last one stopped.",
+    )
+
+    @field_validator("epoch", "origin")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         return ensure_utc(value) if value is not None else None
 
     def make(self) -> Clock:
-        return clock_from_settings(self.epoch, self.scale)
+        return clock_from_settings(self.epoch, self.scale, self.origin)
 
 
 class OperatorSettings(BaseModel):

@@ -59,3 +59,10 @@ def test_paris_display_and_utc_parsing():
     t = parse_utc("2026-07-01T08:00:00Z")
     assert format_paris(t, "fr") == "01/07/2026 10:00"
     assert format_paris(t, "en") == "2026-07-01 10:00"
+
+
+def test_scaled_clock_can_continue_from_an_earlier_sessions_domain_time():
+    epoch = SystemClock().now()
+    origin = epoch + timedelta(days=3)
+    clock = ScaledClock(epoch, 3600, origin=origin)
+    assert origin <= clock.now() < origin + timedelta(hours=2)
