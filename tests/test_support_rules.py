@@ -219,11 +219,13 @@ CONFUSABLE = dict(codes.CONFUSABLE_PAIRS) | {b: a for a, b in codes.CONFUSABLE_P
 
 @st.composite
 def mistyped(draw) -> tuple[str, str]:
-    code = draw(st.sampled_from(ISSUED))
     if draw(st.booleans()):
+        # A code with no confusable character cannot be mistyped this way.
+        code = draw(st.sampled_from([c for c in ISSUED if any(ch in CONFUSABLE for ch in c)]))
         positions = [i for i, c in enumerate(code) if c in CONFUSABLE]
         i = draw(st.sampled_from(positions))
         return code, code[:i] + CONFUSABLE[code[i]] + code[i + 1 :]
+    code = draw(st.sampled_from(ISSUED))
     letters = [i for i, c in enumerate(code) if c.isalpha()]
     lowered = draw(st.sets(st.sampled_from(letters), min_size=1))
     return code, "".join(c.lower() if i in lowered else c for i, c in enumerate(code))
