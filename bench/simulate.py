@@ -1,0 +1,118 @@
+"""Speed of the fleet simulator: the national summer end to end, beside a SimPy model.
+
+The SimPy model is the straightforward way to write the same scenario: one process per booth
+selling through the day, one process per code waiting for its batch window, the registry as a
+resource serving one code at a time at the month's capacity, then the base delay. It runs on a
+tenth of the fleet (with a tenth of the registry's capacity, so the load is the same) and its
+codes per second are extrapolated to the whole fleet. Both run here, in the same process.
+
+Run: .venv/bin/python bench/simulate.py [SCENARIO] [--fraction 0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import timedelta
+
+import numpy as np
+import simpy
+
+from simulation.fleet import PROMISE_HOURS, simulate
+from simulation.scenario import Scenario, load_scenario
+
+
+def simpy_model(scenario: Scenario, seed: int) -> tuple[int, float, float]:
+    """(codes, share active within 72 h, p95 activation hours) of the SimPy model."""
+    rng = np.random.default_rng(seed)
+    env = simpy.Environment()
+    registry = simpy.Resource(env, capacity=1)
+    model = scenario.registry.ingestion_model()
+    origin = scenario.origin
+    window = scenario.booth.batch_window_minutes / 60
+    weights = np.zeros(24)
+    for hour, weight in scenario.demand.hourly_profile.items():
+        weights[int(hour)] = weight
+    weights /= weights.sum()
+    delays: list[float] = []
+
+    def code(issued: float):
+        yield env.timeout(window)
+        with registry.request() as turn:
+            yield turn
+            capacity = model.capacity.at(origin + timedelta(hours=env.now))
+            yield env.timeout(1.0 / capacity)
+        yield env.timeout(float(model.base_delay.sample_hours(rng, 1)[0]))
+        delays.append(env.now - issued)
+
+    def booth():
+        for day in range(scenario.run.days):
+            date = scenario.run.start + timedelta(days=day)
+            mean = scenario.demand.ephoto_per_booth_day * scenario.demand.season_factor(date.month)
+            sales = np.sort(day * 24 + rng.choice(24, rng.poisson(mean), p=weights) + rng.random())
+            for at in sales:
+                yield env.timeout(max(0.0, at - env.now))
+                env.process(code(env.now))
+            yield env.timeout(max(0.0, (day + 1) * 24 - env.now))
+
+    for _ in range(scenario.fleet.booths):
+        env.process(booth())
+    env.run()
+    values = np.array(delays)
+    return values.size, float((values <= PROMISE_HOURS).mean()), float(np.percentile(values, 95))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", nargs="?", default="national-summer")
+    parser.add_argument("--fraction", type=float, default=0.1)
+    args = parser.parse_args()
+    scenario = load_scenario(args.scenario)
+
+    simulate(scenario.model_copy(update={"run": scenario.run.model_copy(update={"days": 2})}))
+    started = time.perf_counter()
+    run = simulate(scenario)
+    ours_wall = time.perf_counter() - started
+    ours_codes = run.issued_hours.size
+    ours_rate = ours_codes / ours_wall
+    activation = run.activation_hours
+
+    part = scenario.model_copy(
+        update={
+            "fleet": scenario.fleet.model_copy(
+                update={"booths": max(1, round(scenario.fleet.booths * args.fraction))}
+            ),
+            "registry": scenario.registry.model_copy(
+                update={
+                    "capacity_per_hour": scenario.registry.capacity_per_hour * args.fraction,
+                    "capacity_by_month": {
+                        k: v * args.fraction for k, v in scenario.registry.capacity_by_month.items()
+                    },
+                }
+            ),
+        }
+    )
+    started = time.perf_counter()
+    simpy_codes, simpy_share, simpy_p95 = simpy_model(part, scenario.run.seed)
+    simpy_wall = time.perf_counter() - started
+    simpy_rate = simpy_codes / simpy_wall
+
+    print(f"scenario: {scenario.name} ({scenario.fleet.booths} booths, {scenario.run.days} days)")
+    print(
+        f"cabine simulator: {ours_codes:,} codes in {ours_wall:.2f} s = {ours_rate:,.0f} codes/s"
+        f" (goal < 30 s); p95 activation {np.percentile(activation, 95):.1f} h,"
+        f" {np.mean(activation <= PROMISE_HOURS):.1%} within 72 h"
+    )
+    print(
+        f"SimPy model, {part.fleet.booths} booths: {simpy_codes:,} codes in {simpy_wall:.2f} s"
+        f" = {simpy_rate:,.0f} codes/s; p95 activation {simpy_p95:.1f} h,"
+        f" {simpy_share:.1%} within 72 h"
+    )
+    print(
+        f"SimPy extrapolated to the whole fleet: {ours_codes / simpy_rate:.0f} s;"
+        f" speed ratio {ours_rate / simpy_rate:.1f}x (goal >= 10x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
