@@ -214,6 +214,98 @@ def sheet(
         typer.echo(issued.value)
 
 
+def _parse_size(size: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in size.lower().split("x"))
+    except ValueError:
+        raise typer.BadParameter(f"size {size!r} must look like 1920x1080") from None
+    if not (320 <= width <= 7680 and 240 <= height <= 4320):
+        raise typer.BadParameter(f"size {size!r} is outside 320x240 .. 7680x4320")
+    return width, height
+
+
+@app.command()
+def kiosk(
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Data folder (booth.db, photos, prints).")
+    ] = None,
+    fullscreen: Annotated[bool, typer.Option(help="Fill the screen.")] = False,
+    size: Annotated[
+        str | None, typer.Option(help="Window size WxH (default from the config, 1920x1080).")
+    ] = None,
+    headless: Annotated[
+        bool, typer.Option(help="No screen: SDL's dummy video driver (for scripts and CI).")
+    ] = False,
+    script: Annotated[
+        Path | None, typer.Option(help="TOML file of taps and waits to perform, then exit.")
+    ] = None,
+    screenshots: Annotated[
+        Path | None, typer.Option(help="Save a screenshot here at every state change.")
+    ] = None,
+    hash_pin: Annotated[
+        str | None,
+        typer.Option("--hash-pin", help="Print the hash of this operator PIN for the config."),
+    ] = None,
+) -> None:
+    """Run the booth's touchscreen: sale flow, issuing, printing and the operator menu."""
+    from datetime import timedelta
+
+    from kiosk.operator import hash_pin as make_pin_hash
+
+    if hash_pin is not None:
+        try:
+            typer.echo(make_pin_hash(hash_pin))
+        except ValueError as exc:
+            err_console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        return
+    settings = load_settings(**({"data_dir": data} if data is not None else {}))
+    window = _parse_size(size) if size else (settings.kiosk.width, settings.kiosk.height)
+    if script is not None and not script.is_file():
+        err_console.print(f"[red]script {script} does not exist[/red]")
+        raise typer.Exit(2)
+    from kiosk.booth import Booth
+
+    booth = Booth(
+        settings.kiosk,
+        settings.data_dir,
+        settings.clock.make(),
+        operator_prefix=settings.operator.prefix,
+        batch_window=timedelta(minutes=settings.transmitter.batch_window_minutes),
+        default_lang=settings.lang,
+    )
+    try:
+        if script is not None:
+            from kiosk.ui.script import ScriptError, run_headless
+
+            if not headless:
+                err_console.print("scripts always run headless (SDL dummy video driver)")
+            try:
+                report = run_headless(booth, script, screenshots, window)
+            except ScriptError as exc:
+                err_console.print(f"[red]{exc}[/red]")
+                raise typer.Exit(2) from None
+            typer.echo(" -> ".join(report.states))
+            if screenshots is not None:
+                typer.echo(f"{len(report.screenshots)} screenshots in {screenshots}")
+            if not report.ok:
+                err_console.print(f"[red]{report.error}[/red]")
+                raise typer.Exit(1)
+            return
+        from kiosk.ui.app import KioskApp, use_dummy_video
+
+        if headless:
+            use_dummy_video()
+        KioskApp(
+            booth,
+            size=window,
+            fullscreen=fullscreen or settings.kiosk.fullscreen,
+            screenshots=screenshots,
+        ).run()
+    finally:
+        booth.close()
+
+
 @config_app.command("example")
 def config_example(
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,

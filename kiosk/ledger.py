@@ -40,8 +40,10 @@ from ephoto.validity import expires_at
 from kiosk.catalog import Product
 from transmitter import outbox as outbox_module
 from transmitter.latency import DEFAULT_BATCH_WINDOW
+from transmitter.outbox import BOOTH_DB_FILE, OutboxStatus
 
-BOOTH_DB_FILE = "booth.db"
+__all__ = ["BOOTH_DB_FILE", "Ledger", "OutboxStatus"]
+
 
 metadata = MetaData()
 
@@ -160,49 +162,10 @@ class DayCounters:
     declined: int
 
 
-@dataclass(frozen=True)
-class OutboxStatus:
-    """The booth's view of its outbox (read-only)."""
-
-    pending: int
-    sent: int
-    rejected: int
-    oldest_pending_at: datetime | None
-    last_error: str | None
-
-    def oldest_age(self, now: datetime) -> timedelta | None:
-        if self.oldest_pending_at is None:
-            return None
-        return ensure_utc(now) - self.oldest_pending_at
-
-
 def booth_engine(path: Path) -> Engine:
     engine = create_engine(f"sqlite:///{path}")
     outbox_module.configure_sqlite_durability(engine)
     return engine
-
-
-def read_outbox_status(engine: Engine) -> OutboxStatus:
-    """Counts from the outbox table; swap for the transmitter's own status when it has one."""
-    t = outbox_module.outbox
-    with engine.connect() as conn:
-        by_status = dict(conn.execute(select(t.c.status, func.count()).group_by(t.c.status)).all())
-        oldest = conn.execute(
-            select(func.min(t.c.issued_at)).where(t.c.status == outbox_module.PENDING)
-        ).scalar_one()
-        last_error = conn.execute(
-            select(t.c.last_error)
-            .where(t.c.last_error.is_not(None))
-            .order_by(t.c.id.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-    return OutboxStatus(
-        pending=by_status.get(outbox_module.PENDING, 0),
-        sent=by_status.get(outbox_module.SENT, 0),
-        rejected=by_status.get(outbox_module.REJECTED, 0),
-        oldest_pending_at=oldest,
-        last_error=last_error,
-    )
 
 
 class Ledger:
@@ -522,7 +485,8 @@ class Ledger:
         return None
 
     def outbox_status(self) -> OutboxStatus:
-        return read_outbox_status(self.engine)
+        """The transmitter's read-only view of the outbox that shares this file."""
+        return outbox_module.read_status(self.engine, self.clock.now())
 
     def dispose(self) -> None:
         self.engine.dispose()

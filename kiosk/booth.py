@@ -1,0 +1,331 @@
+"""The booth's services behind the sale machine: ledger, camera, card terminal, renderer, printer.
+
+Each method here is one piece of work the touchscreen starts (often in a background thread);
+the guards the sale machine checks before side effects live here too, each with its own
+message. Crash recovery runs at start: a sale paid but not printed is printed once, with the
+number it already has.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+from PIL import Image
+
+from ephoto.clock import Clock
+from ephoto.money import Money
+from kiosk.catalog import Catalog, Product, load_catalog
+from kiosk.framing import FramingReport, check_framing
+from kiosk.ledger import BOOTH_DB_FILE, DayCounters, Issued, IssueFailed, Ledger, OutboxStatus, Sale
+from kiosk.operator import PinPad, hash_pin
+from kiosk.payment import PaymentResult, SimulatedCardTerminal
+from kiosk.printer import FolderPrinter, Printer, PrintJob
+from kiosk.sale import SaleMachine, State
+from kiosk.settings import DEFAULT_PIN, KioskSettings
+
+log = logging.getLogger(__name__)
+
+
+class Camera(Protocol):
+    def capture(self) -> Image.Image: ...
+
+
+@dataclass(frozen=True)
+class SheetRequest:
+    """Everything the printed sheet shows about one sale."""
+
+    sale: Sale
+    product: Product
+    photo: Image.Image
+    signature: Image.Image | None
+    issued: Issued | None
+    lang: str
+
+
+@dataclass(frozen=True)
+class RenderedSheet:
+    png: Path
+    pdf: Path | None
+    preview: Image.Image
+
+
+SheetRenderer = Callable[[SheetRequest, Path], RenderedSheet]
+
+
+@dataclass(frozen=True)
+class PrintOutcome:
+    sale_id: int
+    sheet: RenderedSheet
+    printed: Path
+    paper_left: int
+
+
+@dataclass(frozen=True)
+class OperatorSnapshot:
+    outbox: OutboxStatus
+    paper_left: int
+    paper_capacity: int
+    sheets_printed: int
+    today: DayCounters
+    last_sales: list[Sale]
+    recovered: list[Sale]
+    maintenance: bool
+
+
+@dataclass
+class BoothPaths:
+    data_dir: Path
+    db: Path = field(init=False)
+    prints: Path = field(init=False)
+    photos: Path = field(init=False)
+    sheets: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        self.db = self.data_dir / BOOTH_DB_FILE
+        self.prints = self.data_dir / "prints"
+        self.photos = self.data_dir / "photos"
+        self.sheets = self.data_dir / "sheets"
+        for folder in (self.data_dir, self.prints, self.photos, self.sheets):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def default_camera(settings: KioskSettings) -> Camera:
+    from kiosk.camera import SyntheticCamera
+
+    return SyntheticCamera(seed=int(time.monotonic_ns() % 10_000))
+
+
+def default_renderer(request: SheetRequest, folder: Path) -> RenderedSheet:
+    """The sheet from ``kiosk.receipt``, written as PNG and PDF into ``folder``."""
+    from ephoto.code import EphotoCode
+    from kiosk.receipt import SheetInfo, compose_sheet, save_to_prints
+
+    issued = request.issued
+    info = SheetInfo(
+        product=request.product,
+        code=EphotoCode(issued.code) if issued is not None and issued.code else None,
+        issued_at=issued.issued_at if issued is not None else request.sale.opened_at,
+        booth_id=request.sale.booth_id,
+        sale_id=request.sale.display_id(),
+    )
+    sheet = compose_sheet(info, [request.photo], request.lang)
+    png, pdf = save_to_prints(sheet.image, folder, request.sale.display_id())
+    return RenderedSheet(png=png, pdf=pdf, preview=sheet.image)
+
+
+class Booth:
+    def __init__(
+        self,
+        settings: KioskSettings,
+        data_dir: Path,
+        clock: Clock,
+        *,
+        operator_prefix: str = "9PMT",
+        batch_window: timedelta = timedelta(minutes=15),
+        catalog: Catalog | None = None,
+        camera: Camera | None = None,
+        renderer: SheetRenderer | None = None,
+        printer: Printer | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        default_lang: str = "fr",
+    ):
+        self.settings = settings
+        self.default_lang = default_lang
+        self.clock = clock
+        self.paths = BoothPaths(data_dir)
+        self.catalog = catalog or load_catalog()
+        self.ledger = Ledger(
+            self.paths.db,
+            clock,
+            booth_id=settings.booth_id,
+            operator_prefix=operator_prefix,
+            batch_window=batch_window,
+            paper_capacity=settings.paper_capacity,
+        )
+        self.camera = camera or default_camera(settings)
+        self.renderer = renderer or default_renderer
+        self.printer = printer or FolderPrinter(
+            self.paths.prints, self.ledger.paper_left, seconds=settings.print_seconds
+        )
+        self.terminal = SimulatedCardTerminal(seconds=settings.payment_seconds)
+        self.monotonic = monotonic
+        self.pinpad = PinPad(
+            settings.operator_pin_hash or hash_pin(DEFAULT_PIN),
+            monotonic,
+            max_tries=settings.pin_max_tries,
+            lockout_seconds=settings.pin_lockout_seconds,
+        )
+        self.maintenance_requested = False
+
+    # -- guards (None: go on; else the message key saying why not) ------------------------------
+    def booth_open(self, _machine: SaleMachine | None = None) -> str | None:
+        if self.maintenance_requested:
+            return "refused.maintenance"
+        return self.printer_ready()
+
+    def printer_ready(self, _machine: SaleMachine | None = None) -> str | None:
+        status = self.printer.status()
+        return None if status.ready else (status.problem or "refused.printer")
+
+    def ledger_ready(self, _machine: SaleMachine | None = None) -> str | None:
+        return self.ledger.ready()
+
+    def needs_maintenance(self) -> bool:
+        return self.booth_open() is not None
+
+    def machine(self) -> SaleMachine:
+        from kiosk.sale import Timeouts
+
+        machine = SaleMachine(
+            self.catalog,
+            self.monotonic,
+            retake_limit=self.settings.retake_limit,
+            default_lang=self.default_lang,
+            timeouts=Timeouts(
+                customer=self.settings.idle_timeout_seconds,
+                payment=self.settings.payment_timeout_seconds,
+                resting=self.settings.message_timeout_seconds,
+            ),
+        )
+        machine.set_guard("booth_open", self.booth_open)
+        machine.set_guard("printer_ready", self.printer_ready)
+        machine.set_guard("ledger_ready", self.ledger_ready)
+        machine.on_enter(self._on_enter)
+        return machine
+
+    def _on_enter(self, machine: SaleMachine, source: State, target: State) -> None:
+        session = machine.session
+        if target is State.CAPTURE and session.sale_id is None and session.product is not None:
+            session.sale_id = self.ledger.open_sale(session.product, session.lang)
+        if target is State.ATTRACT:
+            ended = machine.finished_session
+            if ended is not None and ended.sale_id is not None:
+                # Only an open (unpaid) sale is cancelled; a paid one is left as it is.
+                self.ledger.cancel_sale(ended.sale_id, f"ended in {source.value}")
+
+    # -- work (blocking: run it in the background) --------------------------------------------
+    def take_photo(self) -> tuple[Image.Image, FramingReport]:
+        image = self.camera.capture().convert("RGB")
+        return image, check_framing(image)
+
+    def keep_photo(self, sale_id: int, image: Image.Image) -> Path:
+        path = self.paths.photos / f"sale-{sale_id:06d}.png"
+        partial = path.with_suffix(".part")
+        image.save(partial, format="PNG")
+        partial.replace(path)
+        self.ledger.attach_photo(sale_id, path)
+        return path
+
+    def keep_signature(self, sale_id: int, png: bytes) -> Path:
+        path = self.paths.photos / f"sale-{sale_id:06d}-signature.png"
+        path.write_bytes(png)
+        return path
+
+    def charge_card(self, amount: Money) -> PaymentResult:
+        return self.terminal.charge(amount)
+
+    def issue(self, sale_id: int, method: str, amount: Money) -> Issued:
+        """The issuing transaction; on failure the payment is marked for refund and re-raised."""
+        try:
+            return self.ledger.issue(sale_id, method, amount.cents)
+        except IssueFailed as exc:
+            recorded = self.ledger.mark_refund_due(sale_id, method, amount.cents, str(exc))
+            log.error(
+                "issuing failed for sale %s (refund recorded: %s): %s", sale_id, recorded, exc
+            )
+            raise
+
+    def _photo_for(self, sale: Sale) -> Image.Image:
+        if sale.photo_path and Path(sale.photo_path).exists():
+            with Image.open(sale.photo_path) as opened:
+                return opened.convert("RGB")
+        log.warning("sale %s has no stored photo; printing a fresh capture", sale.id)
+        return self.camera.capture().convert("RGB")
+
+    def _signature_for(self, sale: Sale) -> Image.Image | None:
+        path = self.paths.photos / f"sale-{sale.id:06d}-signature.png"
+        if not path.exists():
+            return None
+        with Image.open(path) as opened:
+            return opened.convert("RGBA")
+
+    def render(self, sale_id: int, issued: Issued | None = None) -> RenderedSheet:
+        sale = self.ledger.sale(sale_id)
+        if issued is None and sale.code is not None:
+            issued = self._issued_from_ledger(sale)
+        request = SheetRequest(
+            sale=sale,
+            product=self.catalog.get(sale.product),
+            photo=self._photo_for(sale),
+            signature=self._signature_for(sale),
+            issued=issued,
+            lang=sale.lang,
+        )
+        return self.renderer(request, self.paths.sheets)
+
+    def _issued_from_ledger(self, sale: Sale) -> Issued:
+        from sqlalchemy import select
+
+        from kiosk.ledger import issued_codes
+
+        with self.ledger.engine.connect() as conn:
+            row = conn.execute(select(issued_codes).where(issued_codes.c.sale_id == sale.id)).one()
+        return Issued(sale.id, row.code, row.issued_at, row.expires_at)
+
+    def print_sheet(self, sale_id: int, sheet: RenderedSheet, kind: str = "sale") -> PrintOutcome:
+        printed = self.printer.print_sheet(PrintJob(sale_id, sheet.png, sheet.pdf, kind))
+        left = self.ledger.record_print(sale_id, printed, kind)
+        return PrintOutcome(sale_id, sheet, printed, left)
+
+    def render_and_print(self, sale_id: int, issued: Issued | None, kind: str = "sale"):  # noqa: ANN201
+        return self.print_sheet(sale_id, self.render(sale_id, issued), kind)
+
+    def recover(self) -> list[int]:
+        """Finish every sale a crash left paid but unprinted: print it once, with its number."""
+        finished = []
+        for sale in self.ledger.paid_not_printed():
+            if self.printer_ready() is not None:
+                log.warning("sale %s waits for paper to be finished", sale.id)
+                break
+            self.render_and_print(sale.id, None, kind="recovery")
+            finished.append(sale.id)
+        return finished
+
+    def reprint_last(self) -> PrintOutcome | None:
+        last = self.ledger.last_print()
+        if last is None:
+            return None
+        sale_id, _ = last
+        return self.render_and_print(sale_id, None, kind="reprint")
+
+    def refill_paper(self) -> None:
+        self.ledger.refill_paper()
+
+    def snapshot(self) -> OperatorSnapshot:
+        return OperatorSnapshot(
+            outbox=self.ledger.outbox_status(),
+            paper_left=self.ledger.paper_left(),
+            paper_capacity=self.settings.paper_capacity,
+            sheets_printed=self.ledger.counter("sheets_printed"),
+            today=self.ledger.today(),
+            last_sales=self.ledger.last_sales(6),
+            recovered=self.ledger.recovered_sales(4),
+            maintenance=self.maintenance_requested,
+        )
+
+    def close(self) -> None:
+        self.ledger.dispose()
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,331 @@
+"""The touchscreen application: one pygame window, the sale machine, and the event loop.
+
+The loop never waits on I/O: camera, card terminal, ledger writes, sheet rendering, printing
+and status polling run in worker threads and come back as posted ``WORK_DONE`` events, which
+are dropped if the customer has moved on meanwhile. Any exception goes to the failsafe screen,
+which leads back to attract. Mouse and touch (FINGERDOWN/UP) both press buttons; a touch's
+synthetic mouse events are ignored so nothing is pressed twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ephoto.money import Money
+from kiosk.booth import Booth
+from kiosk.framing import FramingReport
+from kiosk.ledger import Issued
+from kiosk.payment import CoinBox
+from kiosk.sale import SaleMachine, SaleSession, State
+
+log = logging.getLogger(__name__)
+
+DESIGN_SIZE = (1920, 1080)
+
+
+def use_dummy_video() -> None:
+    """Run without a screen (CI, scripted sessions): SDL's dummy video driver, no audio."""
+    os.environ["SDL_VIDEODRIVER"] = "dummy"
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+import pygame  # noqa: E402
+
+from kiosk.ui.widgets import Button, TextKit  # noqa: E402
+
+WORK_DONE = pygame.event.custom_type()
+
+
+@dataclass
+class SaleView:
+    """What the screens show of the current sale beyond the machine's session: the picture
+    and its framing check, the coin box, the issued number, the rendered sheet."""
+
+    photo: Image.Image | None = None
+    framing: FramingReport | None = None
+    review_surface: pygame.Surface | None = None
+    coins: CoinBox = field(default_factory=lambda: CoinBox(Money(1)))
+    issued: Issued | None = None
+    sheet_surface: pygame.Surface | None = None
+
+
+@dataclass(frozen=True)
+class StateChange:
+    index: int
+    state: State
+    at: float  # monotonic seconds
+
+
+class KioskApp:
+    def __init__(
+        self,
+        booth: Booth,
+        *,
+        size: tuple[int, int] = DESIGN_SIZE,
+        fullscreen: bool = False,
+        fps: int = 30,
+        screenshots: Path | None = None,
+        recover_on_start: bool = True,
+    ):
+        self.booth = booth
+        self.monotonic = booth.monotonic
+        pygame.display.init()
+        pygame.font.init()
+        flags = pygame.FULLSCREEN if fullscreen else 0
+        self.window = pygame.display.set_mode(size, flags)
+        pygame.display.set_caption("cabine")
+        self.size = self.window.get_size()
+        self.scale = min(self.size[0] / DESIGN_SIZE[0], self.size[1] / DESIGN_SIZE[1])
+        self.offset = (
+            (self.size[0] - DESIGN_SIZE[0] * self.scale) / 2,
+            (self.size[1] - DESIGN_SIZE[1] * self.scale) / 2,
+        )
+        self.min_button_px = round(booth.settings.min_button_mm / 25.4 * booth.settings.dpi)
+        self.fps = fps
+        self.kit = TextKit()
+        self.frame_clock = pygame.time.Clock()
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kiosk-work")
+        self.machine: SaleMachine = booth.machine()
+        self.machine.on_enter(self._entered)
+        self.view = SaleView()
+        self.pressed: Button | None = None
+        self.corner_since: float | None = None
+        self.running = True
+        self.changes: list[StateChange] = []
+        self.errors: list[str] = []
+        self.screenshots = screenshots
+        self._shot_pending: str | None = None
+        self._shots = 0
+        self.saved_screenshots: list[Path] = []
+        self.frame_ms: list[tuple[State, float]] = []
+        self.record_frames = False
+        from kiosk.ui.screens import SCREENS
+
+        self.screens = {state: cls(self) for state, cls in SCREENS.items()}
+        self.current = self.screens[self.machine.state]
+        self._note_change(self.machine.state)
+        self._safely(self.current.enter)
+        if recover_on_start:
+            self.submit("recover", booth.recover, bound=False)
+
+    # -- geometry -----------------------------------------------------------------------------
+    def s(self, value: float) -> int:
+        return round(value * self.scale)
+
+    def rect(self, x: float, y: float, w: float, h: float) -> pygame.Rect:
+        return pygame.Rect(
+            round(self.offset[0] + x * self.scale),
+            round(self.offset[1] + y * self.scale),
+            round(w * self.scale),
+            round(h * self.scale),
+        )
+
+    def button_rect(self, x: float, y: float, w: float, h: float) -> pygame.Rect:
+        """A design rectangle scaled to the window, never smaller than the minimum touch size."""
+        r = self.rect(x, y, w, h)
+        grown = r.inflate(
+            max(0, self.min_button_px - r.width), max(0, self.min_button_px - r.height)
+        )
+        return grown.clamp(self.window.get_rect())
+
+    def operator_corner(self) -> pygame.Rect:
+        side = max(self.min_button_px * 2, self.s(160))
+        return pygame.Rect(self.size[0] - side, 0, side, side)
+
+    # -- sale machine -------------------------------------------------------------------------
+    @property
+    def session(self) -> SaleSession:
+        return self.machine.session
+
+    @property
+    def state(self) -> State:
+        return self.machine.state
+
+    def fire(self, event: str) -> State:
+        return self.machine.fire(event)
+
+    def _entered(self, machine: SaleMachine, source: State, target: State) -> None:
+        self.pressed = None
+        self.corner_since = None
+        if target is State.ATTRACT:
+            self.view = SaleView()
+        self.current = self.screens[target]
+        self._note_change(target)
+        self.current.enter()
+
+    def _note_change(self, state: State) -> None:
+        self.changes.append(StateChange(len(self.changes), state, self.monotonic()))
+        self._shot_pending = state.value
+
+    def mark_changed(self, what: str) -> None:
+        """The screen's content changed enough to deserve its own screenshot."""
+        self._shot_pending = f"{self.state.value}-{what}"
+
+    def fail(self, exc: BaseException) -> None:
+        text = "".join(traceback.format_exception(exc))
+        self.errors.append(text)
+        log.error("kiosk error in state %s:\n%s", self.state.value, text)
+        try:
+            if self.state is State.FAILSAFE:
+                self.machine.fire("finish")
+            else:
+                self.machine.fire("error")
+        except Exception as again:  # the failsafe itself broke: start over from attract
+            log.error("failsafe could not be entered: %s", again)
+            self.machine.state = State.ATTRACT
+            self.current = self.screens[State.ATTRACT]
+            self._note_change(State.ATTRACT)
+
+    def _safely(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - any failure must reach the failsafe screen
+            self.fail(exc)
+
+    # -- background work ----------------------------------------------------------------------
+    def submit(self, kind: str, fn: Callable[..., Any], *args: Any, bound: bool = True) -> None:
+        """Run ``fn`` in a worker; its result comes back as a WORK_DONE event.
+
+        ``bound`` work belongs to the current screen and session: if the booth has moved on
+        when it finishes, its result is dropped.
+        """
+        ticket = (self.state, id(self.session)) if bound else None
+
+        def _done(future: Future[Any]) -> None:
+            error = future.exception()
+            pygame.event.post(
+                pygame.event.Event(
+                    WORK_DONE,
+                    kind=kind,
+                    ticket=ticket,
+                    result=None if error else future.result(),
+                    error=error,
+                )
+            )
+
+        self.executor.submit(fn, *args).add_done_callback(_done)
+
+    def _work_done(self, event: pygame.event.Event) -> None:
+        if event.ticket is not None and event.ticket != (self.state, id(self.session)):
+            log.info("dropping late %s result: the booth has moved on", event.kind)
+            return
+        if event.kind == "recover":
+            if event.error:
+                log.error("crash recovery failed: %s", event.error)
+            elif event.result:
+                log.warning("finished sales interrupted by a restart: %s", event.result)
+            return
+        self.current.on_work(event.kind, event.result, event.error)
+
+    # -- input --------------------------------------------------------------------------------
+    def _finger_pos(self, event: pygame.event.Event) -> tuple[int, int]:
+        return (round(event.x * self.size[0]), round(event.y * self.size[1]))
+
+    def hit(self, pos: tuple[int, int]) -> Button | None:
+        for button in reversed(self.current.buttons):
+            if button.enabled and button.rect.collidepoint(pos):
+                return button
+        return None
+
+    def pointer_down(self, pos: tuple[int, int]) -> None:
+        self.machine.touch()
+        if self.state in (State.ATTRACT, State.MAINTENANCE) and self.operator_corner().collidepoint(
+            pos
+        ):
+            self.corner_since = self.monotonic()
+            return
+        self.pressed = self.hit(pos)
+        if self.pressed is None:
+            self.current.on_pointer_down(pos)
+
+    def pointer_move(self, pos: tuple[int, int]) -> None:
+        if self.pressed is None:
+            self.current.on_pointer_move(pos)
+
+    def pointer_up(self, pos: tuple[int, int]) -> None:
+        self.corner_since = None
+        button, self.pressed = self.pressed, None
+        if button is not None:
+            if button.rect.collidepoint(pos) and button in self.current.buttons:
+                self.machine.touch()
+                self.current.on_button(button.id)
+        else:
+            self.current.on_pointer_up(pos)
+
+    def handle(self, event: pygame.event.Event) -> None:
+        kind = event.type
+        if kind == pygame.QUIT:
+            self.running = False
+        elif kind == WORK_DONE:
+            self._work_done(event)
+        elif kind == pygame.FINGERDOWN:
+            self.pointer_down(self._finger_pos(event))
+        elif kind == pygame.FINGERMOTION:
+            self.pointer_move(self._finger_pos(event))
+        elif kind == pygame.FINGERUP:
+            self.pointer_up(self._finger_pos(event))
+        elif getattr(event, "touch", False):
+            return  # SDL's mouse copy of a touch: already handled as a finger
+        elif kind == pygame.MOUSEBUTTONDOWN and event.button == 1:
+            self.pointer_down(event.pos)
+        elif kind == pygame.MOUSEMOTION and event.buttons[0]:
+            self.pointer_move(event.pos)
+        elif kind == pygame.MOUSEBUTTONUP and event.button == 1:
+            self.pointer_up(event.pos)
+
+    def _corner_held(self) -> None:
+        if self.corner_since is None:
+            return
+        if self.monotonic() - self.corner_since >= self.booth.settings.operator_hold_seconds:
+            self.corner_since = None
+            self.fire("operator_gesture")
+
+    # -- frames -------------------------------------------------------------------------------
+    def step(self) -> None:
+        """One frame: handle what happened, check timeouts, draw. Never waits on I/O."""
+        started = time.perf_counter()
+        for event in pygame.event.get():
+            self._safely(self.handle, event)
+        self._safely(self.machine.tick)
+        self._safely(self._corner_held)
+        self._safely(self.current.update)
+        self._safely(self.draw)
+        pygame.display.flip()
+        if self.record_frames:
+            self.frame_ms.append((self.state, (time.perf_counter() - started) * 1000))
+        if self._shot_pending and self.screenshots is not None:
+            self.save_screenshot(self._shot_pending)
+        self._shot_pending = None
+
+    def draw(self) -> None:
+        self.current.draw(self.window)
+
+    def save_screenshot(self, name: str) -> Path:
+        assert self.screenshots is not None
+        self.screenshots.mkdir(parents=True, exist_ok=True)
+        self._shots += 1
+        path = self.screenshots / f"{self._shots:03d}-{name}.png"
+        pygame.image.save(self.window, str(path))
+        self.saved_screenshots.append(path)
+        return path
+
+    def run(self) -> None:
+        while self.running:
+            self.step()
+            self.frame_clock.tick(self.fps)
+        self.close()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        pygame.display.quit()

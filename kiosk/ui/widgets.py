@@ -1,0 +1,244 @@
+"""Drawing pieces for the touchscreen: colours, fonts with the shared text fitting, buttons.
+
+Text goes through :func:`kiosk.textfit.fit_text` with a pygame measure, so a longer English or
+French sentence shrinks and wraps inside its box instead of overflowing. Rendered text and
+button faces are cached: a frame only blits surfaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pygame
+
+from ephoto.assets import asset
+from kiosk.textfit import FittedText, fit_text
+
+Colour = tuple[int, int, int]
+
+BACKGROUND: Colour = (246, 244, 239)
+INK: Colour = (24, 30, 42)
+MUTED: Colour = (92, 98, 110)
+WHITE: Colour = (255, 255, 255)
+PRIMARY: Colour = (24, 78, 168)
+EPHOTO: Colour = (0, 118, 72)
+EPHOTO_LIGHT: Colour = (222, 243, 231)
+WARNING: Colour = (196, 84, 0)
+WARNING_LIGHT: Colour = (255, 236, 214)
+DANGER: Colour = (176, 32, 40)
+NEUTRAL: Colour = (226, 229, 235)
+DISABLED: Colour = (200, 202, 207)
+PANEL: Colour = (255, 255, 255)
+
+STYLES: dict[str, tuple[Colour, Colour]] = {
+    # style: (fill, text)
+    "primary": (PRIMARY, WHITE),
+    "secondary": (NEUTRAL, INK),
+    "ephoto": (EPHOTO, WHITE),
+    "warning": (WARNING, WHITE),
+    "danger": (DANGER, WHITE),
+    "key": (PANEL, INK),
+    "ghost": (BACKGROUND, MUTED),
+}
+
+FONT_FILES = {
+    (False, False): "DejaVuSans.ttf",
+    (True, False): "DejaVuSans-Bold.ttf",
+    (False, True): "DejaVuSansMono.ttf",
+    (True, True): "DejaVuSansMono-Bold.ttf",
+}
+
+
+def darker(colour: Colour, factor: float = 0.78) -> Colour:
+    return (int(colour[0] * factor), int(colour[1] * factor), int(colour[2] * factor))
+
+
+class TextKit:
+    """Fonts by size, the pygame measure for text fitting, and a cache of rendered lines."""
+
+    def __init__(self) -> None:
+        self._fonts: dict[tuple[bool, bool, int], pygame.font.Font] = {}
+        self._fits: dict[tuple[object, ...], FittedText] = {}
+        self._lines: dict[tuple[object, ...], pygame.Surface] = {}
+
+    def font(self, size: int, bold: bool = False, mono: bool = False) -> pygame.font.Font:
+        key = (bold, mono, size)
+        found = self._fonts.get(key)
+        if found is None:
+            path = asset("fonts", FONT_FILES[(bold, mono)])
+            found = self._fonts[key] = pygame.font.Font(str(path), size)
+        return found
+
+    def measure(
+        self, bold: bool = False, mono: bool = False
+    ) -> Callable[[str, int], tuple[float, float]]:
+        def _measure(text: str, size: int) -> tuple[float, float]:
+            font = self.font(size, bold, mono)
+            width, _ = font.size(text)
+            return float(width), float(font.get_linesize())
+
+        return _measure
+
+    def fit(
+        self,
+        text: str,
+        width: int,
+        height: int,
+        max_size: int,
+        min_size: int = 14,
+        bold: bool = False,
+        mono: bool = False,
+    ) -> FittedText:
+        key = (text, width, height, max_size, min_size, bold, mono)
+        found = self._fits.get(key)
+        if found is None:
+            found = self._fits[key] = fit_text(
+                text,
+                max(1, width),
+                max(1, height),
+                self.measure(bold, mono),
+                max_size,
+                min(min_size, max_size),
+            )
+        return found
+
+    def line(self, text: str, size: int, colour: Colour, bold: bool, mono: bool) -> pygame.Surface:
+        key = (text, size, colour, bold, mono)
+        found = self._lines.get(key)
+        if found is None:
+            if len(self._lines) > 4000:
+                self._lines.clear()
+            found = self._lines[key] = self.font(size, bold, mono).render(text, True, colour)
+        return found
+
+    def draw(
+        self,
+        surface: pygame.Surface,
+        text: str,
+        rect: pygame.Rect,
+        colour: Colour = INK,
+        max_size: int = 40,
+        min_size: int = 14,
+        bold: bool = False,
+        mono: bool = False,
+        align: str = "center",
+        valign: str = "middle",
+    ) -> FittedText:
+        fitted = self.fit(text, rect.width, rect.height, max_size, min_size, bold, mono)
+        for line, x, y in fitted.positions(rect.width, rect.height, align, valign):  # type: ignore[arg-type]
+            surface.blit(self.line(line, fitted.size, colour, bold, mono), (rect.x + x, rect.y + y))
+        return fitted
+
+
+@dataclass
+class Button:
+    """A touch target: an id (for scripts and tests), a rectangle, and what it says."""
+
+    id: str
+    rect: pygame.Rect
+    label: str
+    style: str = "primary"
+    detail: str | None = None
+    badge: str | None = None
+    badge_style: str | None = None
+    corner: str | None = None  # small text top-right (a price)
+    enabled: bool = True
+    label_size: int = 40
+    _faces: dict[bool, pygame.Surface] = field(default_factory=dict, repr=False)
+
+    def texts(self) -> list[str]:
+        return [t for t in (self.label, self.detail, self.badge, self.corner) if t]
+
+    def face(self, kit: TextKit, pressed: bool) -> pygame.Surface:
+        found = self._faces.get(pressed)
+        if found is None:
+            found = self._faces[pressed] = self._render(kit, pressed)
+        return found
+
+    def _render(self, kit: TextKit, pressed: bool) -> pygame.Surface:
+        w, h = self.rect.size
+        face = pygame.Surface((w, h), pygame.SRCALPHA)
+        fill, text = STYLES[self.style]
+        if not self.enabled:
+            fill, text = DISABLED, MUTED
+        if pressed:
+            fill = darker(fill)
+        radius = max(8, min(w, h) // 8)
+        inset = 4 if pressed else 0
+        body = pygame.Rect(inset, inset, w - 2 * inset, h - 2 * inset)
+        if not pressed and self.style != "ghost":
+            pygame.draw.rect(face, (0, 0, 0, 40), body.move(0, 5), border_radius=radius)
+            body.height -= 5
+        pygame.draw.rect(face, fill, body, border_radius=radius)
+        if self.style in ("key", "secondary", "ghost"):
+            pygame.draw.rect(face, darker(fill, 0.7), body, width=2, border_radius=radius)
+        pad = max(12, min(w, h) // 10)
+        top = body.top + pad
+        if self.badge:
+            badge_fill = STYLES[self.badge_style or "ephoto"][0]
+            badge_h = max(36, h // 7)
+            badge_rect = pygame.Rect(body.left + pad, top, body.width - 2 * pad, badge_h)
+            if badge_fill == fill:
+                # Same colour as the tile: a white pill with coloured text stands out.
+                pygame.draw.rect(face, WHITE, badge_rect, border_radius=badge_h // 2)
+                badge_text = badge_fill
+            else:
+                pygame.draw.rect(face, badge_fill, badge_rect, border_radius=badge_h // 2)
+                badge_text = WHITE
+            kit.draw(
+                face,
+                self.badge,
+                badge_rect.inflate(-badge_h // 2, -8),
+                badge_text,
+                min(badge_h - 14, self.label_size),
+                12,
+                bold=True,
+            )
+            top = badge_rect.bottom + pad // 2
+        bottom = body.bottom - pad
+        if self.corner:
+            corner_h = max(30, h // 7)
+            kit.draw(
+                face,
+                self.corner,
+                pygame.Rect(body.left + pad, bottom - corner_h, body.width - 2 * pad, corner_h),
+                text,
+                corner_h,
+                12,
+                bold=True,
+                align="right",
+            )
+            bottom -= corner_h + pad // 3
+        if self.detail:
+            label_h = max(24, (bottom - top) * 2 // 5)
+            kit.draw(
+                face,
+                self.label,
+                pygame.Rect(body.left + pad, top, body.width - 2 * pad, label_h),
+                text,
+                self.label_size,
+                14,
+                bold=True,
+            )
+            kit.draw(
+                face,
+                self.detail,
+                pygame.Rect(
+                    body.left + pad, top + label_h, body.width - 2 * pad, bottom - top - label_h
+                ),
+                text,
+                max(14, self.label_size * 2 // 3),
+                12,
+            )
+        else:
+            kit.draw(
+                face,
+                self.label,
+                pygame.Rect(body.left + pad, top, body.width - 2 * pad, max(1, bottom - top)),
+                text,
+                self.label_size,
+                14,
+                bold=True,
+            )
+        return face
