@@ -66,6 +66,7 @@ class Screen:
         self.app = app
         self.buttons: list[Button] = []
         self.static: pygame.Surface | None = None
+        self.painted: list[str] = []  # every text of the static layer, for tests and scripts
 
     # -- helpers ------------------------------------------------------------------------------
     @property
@@ -94,6 +95,11 @@ class Screen:
     def title(self) -> str:
         return ""
 
+    def visible_texts(self) -> list[str]:
+        """Every text on the screen now: the static layer and the enabled buttons."""
+        texts_on_buttons = [t for b in self.buttons for t in b.texts()]
+        return [*self.painted, *texts_on_buttons]
+
     # -- life cycle ---------------------------------------------------------------------------
     def enter(self) -> None:
         self.refresh()
@@ -115,6 +121,7 @@ class Screen:
             )
         surface = pygame.Surface(self.app.size).convert()
         surface.fill(BACKGROUND)
+        self.app.kit.record = self.painted = []
         if self.header:
             self.text(
                 surface,
@@ -125,6 +132,7 @@ class Screen:
                 align="left",
             )
         self.paint(surface)
+        self.app.kit.record = None
         self.static = surface
 
     def layout(self) -> list[Button]:

@@ -61,6 +61,7 @@ class TextKit:
         self._fonts: dict[tuple[bool, bool, int], pygame.font.Font] = {}
         self._fits: dict[tuple[object, ...], FittedText] = {}
         self._lines: dict[tuple[object, ...], pygame.Surface] = {}
+        self.record: list[str] | None = None  # texts drawn while set (screens' static layer)
 
     def font(self, size: int, bold: bool = False, mono: bool = False) -> pygame.font.Font:
         key = (bold, mono, size)
@@ -125,6 +126,8 @@ class TextKit:
         align: str = "center",
         valign: str = "middle",
     ) -> FittedText:
+        if self.record is not None:
+            self.record.append(text)
         fitted = self.fit(text, rect.width, rect.height, max_size, min_size, bold, mono)
         for line, x, y in fitted.positions(rect.width, rect.height, align, valign):  # type: ignore[arg-type]
             surface.blit(self.line(line, fitted.size, colour, bold, mono), (rect.x + x, rect.y + y))
