@@ -106,6 +106,11 @@ class ThreadedRegistry:
     keys_file: Path
     server: uvicorn.Server
     thread: threading.Thread
+    app: Any = None
+
+    def app_clock(self) -> Any:
+        """The registry's own clock (the manual clock plus the QA offset)."""
+        return self.app.state.clock
 
     def booth(self, booth_id: str = "booth-001", operator: str = "9PMT") -> Booth:
         key = add_booth_key(self.keys_file, booth_id, operator)
@@ -141,7 +146,9 @@ def start_threaded(
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("registry did not start within 15 s")
         time.sleep(0.02)
-    return ThreadedRegistry(f"http://127.0.0.1:{port}", clock, store, keys_file, server, thread)
+    return ThreadedRegistry(
+        f"http://127.0.0.1:{port}", clock, store, keys_file, server, thread, app
+    )
 
 
 class RealClockPlusOffset:

@@ -42,6 +42,16 @@ def test_each_tampering_is_rejected_with_its_reason(change, reason):
         verify(headers, **change)
 
 
+@pytest.mark.parametrize("years", [-3, 5])
+def test_the_window_follows_the_verifiers_clock_not_the_wall_clock(years):
+    # A scaled demo clock or the registry's QA clock can be years away from real time.
+    now = NOW + timedelta(days=365 * years)
+    headers = sign_request("POST", URL, BODY, "booth-001", KEYS["booth-001"], now)
+    assert verify(headers, now=now + timedelta(seconds=300)).booth_id == "booth-001"
+    with pytest.raises(SignatureRejected, match="more than 300 s"):
+        verify(headers, now=now - timedelta(seconds=301))
+
+
 def test_missing_signature_is_rejected():
     with pytest.raises(SignatureRejected, match="missing Signature"):
         verify({"Content-Digest": "sha-256=:AAAA:"})

@@ -1,0 +1,129 @@
+"""The citizen check page in headless Chromium: type a number, choose the procedure, read the
+answer in plain words, in French or English, with labelled form fields."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.registry_server import start_threaded
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("registry-page")
+    server = start_threaded(f"sqlite:///{tmp / 'registry.sqlite'}", tmp)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, registry):
+    context = browser.new_context(locale="fr-FR", viewport={"width": 900, "height": 900})
+    page = context.new_page()
+    page.goto(registry.url + "/")
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def codes(registry):
+    """One number in each state the page can show."""
+    booth = registry.booth()
+    active, used, expiring = booth.new_codes(3)
+    booth.upload(booth.batch([active, used, expiring]))
+    registry.clock.advance(timedelta(hours=1))
+    registry.store.redeem(used, "permis", registry.app_clock())
+    pending = booth.new_codes(1)[0]
+    booth.upload(booth.batch([pending]))
+    return {"active": active, "used": used, "pending": pending, "unknown": booth.new_codes(1)[0]}
+
+
+def submit(page, code, procedure_label="Permis de conduire (ANTS)"):
+    page.get_by_label("Numéro ePhoto (22 caractères)").fill(code)
+    page.get_by_label(procedure_label).check()
+    page.get_by_role("button", name="Vérifier").click()
+    result = page.get_by_role("status")
+    result.wait_for()
+    return result
+
+
+def test_the_form_fields_have_labels_and_the_page_a_language(page):
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert page.get_by_label("Numéro ePhoto (22 caractères)").is_visible()
+    assert page.get_by_role("radio", name="Permis de conduire (ANTS)").is_checked()
+    assert page.get_by_role("radio", name="Titre de séjour (ANEF)").is_visible()
+
+
+def test_an_active_number_reads_valid(page, codes, tmp_path):
+    result = submit(page, codes["active"])
+    assert result.get_attribute("data-status") == "active"
+    assert "Numéro valide" in result.inner_text()
+    assert "une seule fois" in result.inner_text()
+    page.screenshot(path=str(tmp_path / "active.png"), full_page=True)
+
+
+def test_a_lowercase_number_asks_for_capitals(page, codes):
+    result = submit(page, codes["active"].lower())
+    assert result.get_attribute("data-status") == "malformed"
+    assert "majuscules" in result.inner_text()
+
+
+def test_a_pending_number_reads_unknown_with_the_72_hour_advice(page, codes):
+    result = submit(page, codes["pending"], "Titre de séjour (ANEF)")
+    assert result.get_attribute("data-status") == "not_found"
+    assert "72 heures" in result.inner_text() and "0 et O" in result.inner_text()
+    assert page.get_by_role("radio", name="Titre de séjour (ANEF)").is_checked()
+
+
+def test_a_used_number_says_when(page, codes):
+    result = submit(page, codes["used"])
+    assert result.get_attribute("data-status") == "used"
+    assert "déjà servi le" in result.inner_text()
+
+
+def test_an_expired_number_says_since_when(browser, registry, codes):
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    try:
+        registry.clock.advance(timedelta(days=200))
+        page.goto(registry.url + "/")
+        assert page.locator("html").get_attribute("lang") == "en"
+        page.get_by_label("ePhoto number (22 characters)").fill(codes["active"])
+        page.get_by_role("button", name="Check").click()
+        result = page.get_by_role("status")
+        assert result.get_attribute("data-status") == "expired"
+        assert "stopped being valid on" in result.inner_text()
+    finally:
+        context.close()
+
+
+def test_the_language_link_switches_to_english(page):
+    page.get_by_role("link", name="English").click()
+    assert page.get_by_role("heading", name="Check an ePhoto number").is_visible()
+    assert page.get_by_label("ePhoto number (22 characters)").is_visible()
