@@ -573,6 +573,60 @@ def simulate(
     console.print(f"report: {files.html}")
 
 
+scenarios_app = typer.Typer(
+    help="Replay each case of the operator's FAQ with the real components.", no_args_is_help=True
+)
+app.add_typer(scenarios_app, name="scenarios")
+
+
+@scenarios_app.command("list")
+def scenarios_list(
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the FAQ scenarios and the customer question each one answers."""
+    from simulation.faq import SCENARIOS
+
+    if json_out:
+        rows = [{"name": name, "question": q} for name, (q, _) in SCENARIOS.items()]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="FAQ scenarios")
+    table.add_column("name")
+    table.add_column("customer question")
+    for name, (question, _) in SCENARIOS.items():
+        table.add_row(name, question)
+    console.print(table)
+
+
+@scenarios_app.command("run")
+def scenarios_run(
+    name: Annotated[str | None, typer.Argument(help="Scenario name (see `list`).")] = None,
+    run_all: Annotated[bool, typer.Option("--all", help="Run every scenario.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Replay scenarios; one verdict line each. Exit 1 if any did not pass."""
+    from simulation.faq import PASSED, SCENARIOS, run_scenario
+
+    if run_all == (name is not None):
+        err_console.print("give one scenario name or --all")
+        raise typer.Exit(2)
+    if name is not None and name not in SCENARIOS:
+        err_console.print(f"no FAQ scenario {name!r}; choose one of: {', '.join(SCENARIOS)}")
+        raise typer.Exit(2)
+    names = list(SCENARIOS) if run_all else [name]
+    outcomes = []
+    for each in names:
+        outcome = run_scenario(each)
+        outcomes.append(outcome)
+        if not json_out:
+            mark = {"passed": "PASS", "failed": "FAIL", "not_runnable": "NOT RUNNABLE"}
+            line = f"{mark[outcome.status]:<12} {each}: {outcome.summary}"
+            typer.echo(line + (f" ({outcome.detail})" if outcome.detail else ""))
+    if json_out:
+        typer.echo(json.dumps([o.to_json() for o in outcomes], default=str, indent=2))
+    raise typer.Exit(0 if all(o.status == PASSED for o in outcomes) else 1)
+
+
 def main() -> None:
     app()
 

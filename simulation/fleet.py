@@ -20,6 +20,7 @@ import numpy as np
 from ephoto import code as codes
 from ephoto.clock import PARIS
 from ephoto.validity import ACTIVATION_PROMISE, expires_at
+from registry.citizen import malformed_answer
 from registry.ingestion import capacity_schedule, processing_times
 from simulation.booths import departure_hours, sample_outages
 from simulation.scenario import Scenario
@@ -34,9 +35,9 @@ NOT_FOUND, MALFORMED, ACTIVE, USED, EXPIRED = range(5)
 OUTCOMES = ("not_found", "malformed", "active", "used", "expired")
 
 # How a typed text relates to the code it was meant to be, decided once per distinct text by
-# the real code rules: structurally wrong (the registry says which rule), unknown to the
-# registry (a confusable swap passes every structural rule, and the registry cannot tell a typo
-# from a code it has not received), or the code itself.
+# the registry's own check (``registry.citizen.malformed_answer``, which applies the code rules,
+# check character included): refused as malformed (the answer says which rule), or looked up,
+# where it is either the code itself or a text the registry never stored (not_found).
 _TEXT_MALFORMED, _TEXT_UNKNOWN, _TEXT_IS_CODE = range(3)
 
 # Typed forms: bit 0 lowercase, bit 1 one confusable swapped.
@@ -57,11 +58,11 @@ class TypedForms:
 
 
 def registry_view_of(text: str, meant: str) -> int:
-    """How the registry's check sees ``text`` typed for the code ``meant``."""
-    structural = [p for p in codes.problems_in(text) if p.rule != "check"]
-    if structural:
+    """How the registry's citizen check sees ``text`` typed for the code ``meant``."""
+    typed = codes.normalize(text)
+    if malformed_answer(typed, (codes.DEFAULT_PREFIX,), "en") is not None:
         return _TEXT_MALFORMED
-    return _TEXT_IS_CODE if codes.normalize(text) == meant else _TEXT_UNKNOWN
+    return _TEXT_IS_CODE if typed == meant else _TEXT_UNKNOWN
 
 
 @lru_cache(maxsize=4)
