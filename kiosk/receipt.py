@@ -167,6 +167,23 @@ def fonts() -> dict[str, PillowMeasure]:
     return _fonts(str(asset()))
 
 
+def _cover(photo: Image.Image, width: int, height: int) -> Image.Image:
+    """``photo`` scaled to cover ``width`` x ``height`` and cut to it, keeping a little more of
+    the top, where the head is."""
+    scale = max(width / photo.width, height / photo.height)
+    crop_w, crop_h = width / scale, height / scale
+    left = (photo.width - crop_w) / 2
+    top = (photo.height - crop_h) * 0.4
+    # reducing_gap first shrinks by a whole factor in one cheap pass, then Lanczos finishes:
+    # the same picture, several times faster on a large camera frame.
+    return photo.resize(
+        (width, height),
+        Image.Resampling.LANCZOS,
+        box=(left, top, left + crop_w, top + crop_h),
+        reducing_gap=2.0,
+    )
+
+
 class _Painter:
     """Draws on one sheet and remembers every text line and photo box it placed."""
 
@@ -224,9 +241,7 @@ class _Painter:
         fitted = self._resized.get(key)
         if fitted is None:
             # Cover the box, cutting the excess; keep a little more of the top, where the head is.
-            fitted = ImageOps.fit(
-                photo.convert("RGB"), (box.w, box.h), Image.Resampling.LANCZOS, centering=(0.5, 0.4)
-            )
+            fitted = _cover(photo.convert("RGB"), box.w, box.h)
             if style is not None and style.treatment is not None:
                 fitted = style.treatment(fitted)
             self._resized[key] = fitted

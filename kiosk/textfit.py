@@ -328,19 +328,35 @@ def fit_paragraphs(
 
 class PillowMeasure:
     """A :data:`Measure` for one TrueType font drawn with Pillow (advance width, ascent +
-    descent), which also hands out the font at each size, loaded once and cached."""
+    descent), which also hands out the font at each size, loaded once and cached.
+
+    Widths are remembered: a booth prints the same sentences sale after sale, and the size
+    search measures the same words at the same sizes, so most calls become a dict lookup.
+    """
+
+    MAX_REMEMBERED = 50_000
 
     def __init__(self, font_path: str | Path):
         self.font_path = Path(font_path)
         self._fonts: dict[int, ImageFont.FreeTypeFont] = {}
+        self._heights: dict[int, float] = {}
+        self._widths: dict[tuple[str, int], float] = {}
 
     def font(self, size: int) -> ImageFont.FreeTypeFont:
         face = self._fonts.get(size)
         if face is None:
             face = self._fonts[size] = ImageFont.truetype(str(self.font_path), size)
+            ascent, descent = face.getmetrics()
+            self._heights[size] = float(ascent + descent)
         return face
 
     def __call__(self, text: str, size: int) -> tuple[float, float]:
-        face = self.font(size)
-        ascent, descent = face.getmetrics()
-        return face.getlength(text), float(ascent + descent)
+        key = (text, size)
+        width = self._widths.get(key)
+        if width is None:
+            if len(self._widths) >= self.MAX_REMEMBERED:
+                self._widths.clear()
+            width = self._widths[key] = self.font(size).getlength(text)
+        else:
+            self.font(size)
+        return width, self._heights[size]
