@@ -35,7 +35,7 @@ from ephoto.wire import BATCH_PATH, Batch, SignatureRejected, verify_request
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOTH = "booth-test"
-KEY = "k3y-for-the-test-booth-0123456789"
+KEY = "6b" * 32  # 32 bytes as 64 hexadecimal characters, as the keys file holds them
 
 
 def free_port() -> int:

@@ -14,7 +14,6 @@ import logging
 import os
 import signal
 import threading
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, create_engine
 
 from ephoto.clock import Clock
+from ephoto.wire import BoothKeysError
+from ephoto.wire import load_booth_keys as wire_keys
 from transmitter.dispatch import Backoff, Dispatcher, DrainReport, Uploader
 from transmitter.latency import BoothStage
 from transmitter.outbox import (
@@ -68,24 +69,15 @@ KEYS_FILE = "keys.toml"
 
 
 def load_booth_keys(path: Path) -> dict[str, bytes]:
-    """Booth signing keys from the registry's keys file: ``[booths.BOOTH_ID] key = "..."``.
-
-    The key is the UTF-8 bytes of the string, as the registry reads it.
-    """
+    """Booth signing secrets from the registry's keys file (``ephoto.wire`` reads it, so the
+    booth and the registry can never disagree on the key's encoding)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"booth keys file {path} does not exist") from None
-    booths = data.get("booths")
-    if not isinstance(booths, dict) or not booths:
+        keys = wire_keys(path)
+    except BoothKeysError as exc:
+        raise ValueError(str(exc)) from None
+    if not keys:
         raise ValueError(f"{path} has no [booths.BOOTH_ID] table with a key")
-    keys: dict[str, bytes] = {}
-    for booth_id, entry in booths.items():
-        key = entry.get("key") if isinstance(entry, dict) else None
-        if not isinstance(key, str) or len(key) < 16:
-            raise ValueError(f"{path}: booth {booth_id!r} needs a key of at least 16 characters")
-        keys[booth_id] = key.encode()
-    return keys
+    return {booth_id: key.secret for booth_id, key in keys.items()}
 
 
 def config_from_settings(
