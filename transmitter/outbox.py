@@ -152,6 +152,22 @@ def enqueue(
     )
 
 
+def requeue(conn: Connection, code: str, now: datetime) -> bool:
+    """Send a code again, inside the caller's transaction (the support desk, after a confirmed
+    fault): its row goes back to pending and due at ``now``, whatever state it was in.
+
+    Safe when the registry already has the code: it counts it as a duplicate and changes
+    nothing. Returns False when the code has no outbox row.
+    """
+    now = ensure_utc(now)
+    result = conn.execute(
+        update(outbox)
+        .where(outbox.c.code == code)
+        .values(status=PENDING, due_at=now, retry_at=None, lease_until=None, dead_letter=False)
+    )
+    return result.rowcount == 1
+
+
 @dataclass(frozen=True)
 class OutboxRow:
     """A claimed row, as the uploader needs it."""
