@@ -12,7 +12,9 @@ When several rules could apply, the first in this order wins (the operator's rea
    mistake, and waiting would not help, so this comes before the 72 h rule.
 3. ``used`` then ``expired``: the registry's definitive answers. A number already used (or past
    its 6 months) will not start working by waiting or by retyping, so say so first; a number
-   used and later expired is reported as used, the fact that explains the refusal.
+   used and later expired is reported as used, the fact that explains the refusal. A number that
+   expired without ever having been active is not "expired" for the customer but a fault of
+   ours: it goes to ``refund``.
 4. ``typo``: the customer typed a near miss of their number, which works now or will within the
    72 h: give them the right number (and, if needed, from when it works).
 5. ``works``: the number is active and unused: the problem is the typing; give advice.
@@ -303,12 +305,14 @@ def decide(
             when=registry.used_at,
             notes=_photos_note(printed_photos),
         )
-    if registry.state == "expired":
+    end = registry.expires_at or expires_at(sale.purchased_at)
+    never_active = registry.active_at is not None and registry.active_at >= end
+    if registry.state == "expired" and not never_active:
         return replace(
             base,
             outcome=Outcome.EXPIRED,
             reason="expired",
-            when=registry.expires_at or expires_at(sale.purchased_at),
+            when=end,
             notes=_photos_note(printed_photos),
         )
 
@@ -340,9 +344,9 @@ def decide(
             when=ensure_utc(sale.refunded_at),
             notes=notes,
         )
-    if now >= expires_at(sale.purchased_at):
-        # Never activated in its 6 months: refund, but sending it again would only store an
-        # expired number.
+    if now >= end or registry.state == "expired":
+        # Never activated in its 6 months (not sent in time, or the registry's backlog was
+        # longer than that): refund, but sending it again would only store an expired number.
         reason, requeue = "refund_too_late_to_resend", False
     elif registry.state == "pending":
         reason, requeue = "refund_not_activated", True

@@ -250,3 +250,10 @@ def test_a_swap_of_a_code_not_issued_never_proposes_an_issued_code(seed, positio
     decision = run(Report(typed), SALES, RegistryView("active"))
     assert decision.outcome is Outcome.UNKNOWN_CODE
     assert decision.code is None and decision.sale_id is None
+
+
+def test_a_number_that_expired_without_ever_being_active_is_refunded():
+    end = expires_at(BOUGHT)
+    registry = RegistryView("expired", active_at=end + timedelta(hours=3), expires_at=end)
+    decision = run(Report(CODE), [ephoto_sale()], registry, hours=24 * 200)
+    assert decision.outcome is Outcome.REFUND and decision.refund and not decision.requeue
