@@ -24,12 +24,16 @@ app = typer.Typer(
 )
 code_app = typer.Typer(help="Generate and check ePhoto numbers.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration file tools.", no_args_is_help=True)
+support_app = typer.Typer(
+    help="The support desk: problem reports about ePhoto numbers, refunds.", no_args_is_help=True
+)
 app.add_typer(code_app, name="code")
 app.add_typer(config_app, name="config")
 transmitter_app = typer.Typer(
     help="Send the booth's issued numbers to the registry (runs until SIGTERM or Ctrl-C)."
 )
 app.add_typer(transmitter_app, name="transmitter")
+app.add_typer(support_app, name="support")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -625,6 +629,106 @@ def scenarios_run(
     if json_out:
         typer.echo(json.dumps([o.to_json() for o in outcomes], default=str, indent=2))
     raise typer.Exit(0 if all(o.status == PASSED for o in outcomes) else 1)
+
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="TOML configuration file (default: ./cabine.toml).")
+]
+DataOption = Annotated[
+    Path | None, typer.Option("--data", help="Data folder (default: from the configuration).")
+]
+
+
+def _support_desk(config: Path | None, data: Path | None, registry: str | None):  # type: ignore[no-untyped-def]
+    """The support desk of this machine's booth file, from the configuration."""
+    from support.desk import open_desk
+    from transmitter.outbox import booth_db_path
+
+    overrides = {"data_dir": data} if data is not None else {}
+    settings = load_settings(config, **overrides)
+    section = settings.support
+    return open_desk(
+        section.booth_db or booth_db_path(settings.data_dir),
+        registry or section.registry_url,
+        section.registry_admin_token,
+        settings.clock.make(),
+        load_catalog(),
+        booth_id=settings.kiosk.booth_id,
+        prefixes=(settings.operator.prefix,),
+        timeout=section.registry_timeout_seconds,
+    )
+
+
+@support_app.command("report")
+def support_report(
+    code: Annotated[
+        str | None, typer.Option("--code", help="The ePhoto number as the customer typed it.")
+    ] = None,
+    sale: Annotated[
+        str | None, typer.Option("--sale", help="The sale number printed on the sheet.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    lang: Annotated[str, typer.Option(help="Language of the answer: fr or en.")] = "fr",
+    registry: Annotated[
+        str | None, typer.Option("--registry", help="Registry base URL (default: from config).")
+    ] = None,
+    config: ConfigOption = None,
+    data: DataOption = None,
+) -> None:
+    """Decide on a customer's problem report, record it, and refund if the fault is ours."""
+    from support.desk import RegistryUnavailable
+    from support.rules import Report, explain
+    from support.web import result_json
+
+    try:
+        report = Report(code, sale)
+    except ValueError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    try:
+        with _support_desk(config, data, registry) as desk:
+            result = desk.submit(report)
+    except (RegistryUnavailable, FileNotFoundError) as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(3) from None
+    if json_out:
+        typer.echo(json.dumps(result_json(result), ensure_ascii=False, indent=2))
+        return
+    decision = result.decision
+    console.print(
+        f"[bold]{decision.outcome.value}[/bold]  ({result.reference}"
+        f"{', already answered' if result.replayed else ''})"
+    )
+    console.print(explain(decision, lang), highlight=False)
+
+
+@support_app.command("serve")
+def support_serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    registry: Annotated[
+        str | None, typer.Option("--registry", help="Registry base URL (default: from config).")
+    ] = None,
+    config: ConfigOption = None,
+    data: DataOption = None,
+) -> None:
+    """Serve the report form ("J'ai un problème à déclarer") and the JSON API."""
+    import uvicorn
+
+    from support.web import create_app
+
+    settings = load_settings(config)
+    try:
+        with _support_desk(config, data, registry) as desk:
+            uvicorn.run(
+                create_app(desk),
+                host=host or settings.support.host,
+                port=port or settings.support.port,
+                log_level="warning",
+            )
+    except FileNotFoundError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(3) from None
 
 
 def main() -> None:

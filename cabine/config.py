@@ -23,6 +23,7 @@ from pydantic_settings import (
 from ephoto.settings import ClockSettings, OperatorSettings
 from kiosk.settings import KioskSettings
 from registry.settings import RegistrySettings
+from support.settings import SupportSettings
 from transmitter.settings import TransmitterSettings
 
 DEFAULT_CONFIG_FILE = Path("cabine.toml")
@@ -44,6 +45,7 @@ class Settings(BaseSettings):
     kiosk: KioskSettings = Field(default_factory=KioskSettings)
     transmitter: TransmitterSettings = Field(default_factory=TransmitterSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    support: SupportSettings = Field(default_factory=SupportSettings)
 
     @classmethod
     def settings_customise_sources(

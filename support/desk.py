@@ -1,0 +1,502 @@
+"""The support desk service: takes a problem report, checks the booth's ledger and the registry,
+decides with ``support.rules``, and records the decision, the refund and the re-queue together.
+
+Where things live: the desk works on the booth's SQLite file (the kiosk's ledger and the
+transmitter's outbox), where it adds its own tables: every report received (``support_audit``),
+one decision per distinct report (``support_claims``) and refunds (``support_refunds``, at most one
+per sale). A refund, its decision and the code's return to the outbox commit in one transaction.
+
+Idempotency: a report's key is a hash of what the customer typed (code as typed, sale id). The
+same report again gets the stored decision, word for word, and never a second refund, even when
+two arrive at the same instant (writes are serialised with ``BEGIN IMMEDIATE``; the decision is
+made again inside the lock). One exception, on purpose: a ``wait`` answer tells the customer to
+come back at a given time; the same report after that time is decided again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
+
+from ephoto import code as codes
+from ephoto.clock import Clock, ensure_utc, parse_utc
+from ephoto.dbtypes import UTCDateTime
+from ephoto.money import Money
+from kiosk import ledger as kiosk_ledger
+from kiosk.catalog import Catalog
+from support.rules import (
+    ABSENT,
+    Decision,
+    Outcome,
+    ProductName,
+    RegistryView,
+    Report,
+    Resolution,
+    SaleRecord,
+    decide,
+    resolve,
+)
+from transmitter import outbox as outbox_module
+
+metadata = MetaData()
+
+claims = Table(
+    "support_claims",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("report_key", String(64), nullable=False, unique=True),
+    Column("typed", String(80), nullable=True),
+    Column("sale_ref", String(80), nullable=True),
+    Column("outcome", String(24), nullable=False),
+    Column("decision", Text, nullable=False),
+    Column("decided_at", UTCDateTime, nullable=False),
+    # A wait answer may be decided again from this instant on; None for final answers.
+    Column("recheck_after", UTCDateTime, nullable=True),
+)
+
+refunds = Table(
+    "support_refunds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sale_id", Integer, nullable=False, unique=True),
+    Column("sale_ref", String(80), nullable=False),
+    Column("code", String(22), nullable=True),
+    Column("amount_cents", Integer, nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("report_key", String(64), nullable=False),
+    Column("refunded_at", UTCDateTime, nullable=False),
+    Column("requeued", Boolean, nullable=False),
+)
+
+audit = Table(
+    "support_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("report_key", String(64), nullable=False),
+    Column("typed", String(80), nullable=True),
+    Column("sale_ref", String(80), nullable=True),
+    Column("outcome", String(24), nullable=True),
+    Column("reason", String(40), nullable=True),
+    Column("replayed", Boolean, nullable=False),
+    Column("error", Text, nullable=True),
+)
+
+
+class RegistryUnavailable(RuntimeError):
+    """The registry could not be asked; no decision was made or recorded."""
+
+
+def report_key(report: Report) -> str:
+    """The idempotency key: the same typed code (case kept, spaces removed) and sale id."""
+    canonical = json.dumps({"code": report.code, "sale": report.sale_id}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def reference_of(key: str) -> str:
+    """The short reference shown to the customer; the same report always has the same one."""
+    return "R-" + key[:10].upper()
+
+
+# -- the registry --------------------------------------------------------------------------------
+
+
+class RegistryAdmin:
+    """Reads a code's internal state from the registry's admin API (bearer token)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        timeout: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def code_state(self, code: str) -> RegistryView:
+        try:
+            response = self._client.get(f"/admin/codes/{code}")
+        except httpx.HTTPError as exc:
+            raise RegistryUnavailable(f"registry at {self._client.base_url}: {exc}") from None
+        if response.status_code == 404:
+            return ABSENT
+        if response.status_code in (401, 403):
+            raise RegistryUnavailable(
+                f"registry refused the admin token ({response.status_code}): "
+                "set support.registry_admin_token to the registry's admin_token"
+            )
+        if response.status_code != 200:
+            raise RegistryUnavailable(
+                f"registry answered {response.status_code} for code {code}: {response.text[:200]}"
+            )
+        return registry_view(response.json())
+
+
+def registry_view(data: dict[str, Any]) -> RegistryView:
+    def when(*names: str) -> datetime | None:
+        for name in names:
+            value = data.get(name)
+            if value:
+                return parse_utc(value)
+        return None
+
+    state = data.get("state") or data.get("status")
+    if state not in ("pending", "active", "used", "expired"):
+        raise RegistryUnavailable(f"registry gave an unknown state {state!r} for a code")
+    return RegistryView(
+        state=state,
+        received_at=when("received_at"),
+        active_at=when("active_at"),
+        used_at=when("used_at", "redeemed_at"),
+        expires_at=when("expires_at"),
+    )
+
+
+# -- the booth's ledger --------------------------------------------------------------------------
+
+_SALE_REF = re.compile(r"^(?:(?P<booth>[A-Za-z0-9_-]+)-)?(?P<number>\d{1,12})$")
+
+
+class BoothLedger:
+    """A read-only view of the kiosk's ledger shaped for the rules (``SaleRecord``)."""
+
+    def __init__(self, catalog: Catalog, booth_id: str):
+        self.catalog = catalog
+        self.booth_id = booth_id
+
+    def parse_sale_ref(self, ref: str) -> int | None:
+        """The ledger id in a sale reference as printed (``booth-001-000042``) or typed (42)."""
+        match = _SALE_REF.match(ref.strip())
+        if match is None:
+            return None
+        booth = match.group("booth")
+        if booth is not None and booth != self.booth_id:
+            return None
+        return int(match.group("number"))
+
+    def _query(self):  # type: ignore[no-untyped-def]
+        sales, issued, out = kiosk_ledger.sales, kiosk_ledger.issued_codes, outbox_module.outbox
+        return select(
+            sales,
+            issued.c.code,
+            issued.c.issued_at,
+            out.c.status.label("outbox_status"),
+            refunds.c.refunded_at,
+        ).select_from(
+            sales.outerjoin(issued, issued.c.sale_id == sales.c.id)
+            .outerjoin(out, out.c.code == issued.c.code)
+            .outerjoin(refunds, refunds.c.sale_id == sales.c.id)
+        )
+
+    def _record(self, conn: Connection, row: Any) -> SaleRecord | None:
+        if row is None or row.status not in (kiosk_ledger.PAID, kiosk_ledger.PRINTED):
+            return None  # never paid, cancelled, or already refunded at the booth
+        paid = conn.execute(
+            select(kiosk_ledger.payments.c.amount_cents, kiosk_ledger.payments.c.at)
+            .where(
+                kiosk_ledger.payments.c.sale_id == row.id,
+                kiosk_ledger.payments.c.status == "approved",
+            )
+            .order_by(kiosk_ledger.payments.c.id)
+            .limit(1)
+        ).one_or_none()
+        try:
+            product = self.catalog.get(row.product)
+            name_fr, name_en, site = product.name_fr, product.name_en, product.site
+        except KeyError:
+            name_fr = name_en = row.product
+            site = None
+        purchased_at = row.issued_at or (paid.at if paid else row.closed_at or row.opened_at)
+        return SaleRecord(
+            sale_id=f"{row.booth_id}-{row.id:06d}",
+            product_id=row.product,
+            product_name_fr=name_fr,
+            product_name_en=name_en,
+            ephoto=bool(row.ephoto),
+            site=site,
+            code=row.code,
+            purchased_at=ensure_utc(purchased_at),
+            amount=Money(paid.amount_cents if paid else row.price_cents),
+            refunded_at=row.refunded_at,
+            transmitted=None if row.outbox_status is None else row.outbox_status == "sent",
+        )
+
+    def sale_by_ref(self, conn: Connection, ref: str) -> SaleRecord | None:
+        number = self.parse_sale_ref(ref)
+        if number is None:
+            return None
+        row = conn.execute(self._query().where(kiosk_ledger.sales.c.id == number)).one_or_none()
+        return self._record(conn, row)
+
+    def sale_by_code(self, conn: Connection, code: str) -> SaleRecord | None:
+        row = conn.execute(
+            self._query().where(kiosk_ledger.issued_codes.c.code == code)
+        ).one_or_none()
+        return self._record(conn, row)
+
+    def printed_photos(self, product_id: str) -> int:
+        try:
+            return self.catalog.get(product_id).photos
+        except KeyError:
+            return 0
+
+
+# -- the desk ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    reference: str
+    decision: Decision
+    decided_at: datetime
+    replayed: bool
+    """True when this is the stored answer to the same report made earlier."""
+
+    def to_json(self, message_fr: str, message_en: str) -> dict[str, Any]:
+        d = self.decision
+        return {
+            "reference": self.reference,
+            "outcome": d.outcome.value,
+            "reason": d.reason,
+            "decided_at": self.decided_at.isoformat().replace("+00:00", "Z"),
+            "replayed": self.replayed,
+            "sale_id": d.sale_id,
+            "code": d.code,
+            "code_grouped": codes.group(d.code) if d.code else None,
+            "refund_cents": d.amount.cents if d.refund and d.amount else None,
+            "requeued": d.requeue,
+            "when": d.to_dict()["when"],
+            "message": {"fr": message_fr, "en": message_en},
+        }
+
+
+def open_booth_engine(path: Path) -> Engine:
+    """An engine on the booth file whose every transaction starts with ``BEGIN IMMEDIATE``.
+
+    Immediate transactions take SQLite's write lock up front, so two desks deciding the same
+    report one after the other never both see "no decision yet".
+    """
+    engine = create_engine(f"sqlite:///{path}")
+    outbox_module.configure_sqlite_durability(engine)
+
+    @event.listens_for(engine, "connect")
+    def _manual_transactions(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _immediate(conn):  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    """The desk's own tables; the ledger's and the outbox's belong to the kiosk."""
+    metadata.create_all(engine)
+
+
+class SupportDesk:
+    def __init__(
+        self,
+        engine: Engine,
+        registry: RegistryAdmin,
+        clock: Clock,
+        catalog: Catalog,
+        *,
+        booth_id: str,
+        prefixes: tuple[str, ...] = (codes.DEFAULT_PREFIX,),
+    ):
+        self.engine = engine
+        self.registry = registry
+        self.clock = clock
+        self.catalog = catalog
+        self.ledger = BoothLedger(catalog, booth_id)
+        self.prefixes = prefixes
+        self.ephoto_products = tuple(
+            ProductName(p.id, p.name_fr, p.name_en) for p in catalog.ephoto_products()
+        )
+        create_schema(engine)
+
+    def _resolve(self, conn: Connection, report: Report) -> Resolution:
+        return resolve(
+            report,
+            lambda ref: self.ledger.sale_by_ref(conn, ref),
+            lambda code: self.ledger.sale_by_code(conn, code),
+            self.prefixes,
+        )
+
+    def _stored(self, conn: Connection, key: str, now: datetime) -> ReportResult | None:
+        row = conn.execute(select(claims).where(claims.c.report_key == key)).one_or_none()
+        if row is None or (row.recheck_after is not None and now >= row.recheck_after):
+            return None
+        return ReportResult(
+            reference_of(key), Decision.from_dict(json.loads(row.decision)), row.decided_at, True
+        )
+
+    def _audit(
+        self,
+        conn: Connection,
+        key: str,
+        report: Report,
+        now: datetime,
+        result: ReportResult | None,
+        error: str | None = None,
+    ) -> None:
+        conn.execute(
+            insert(audit).values(
+                received_at=now,
+                report_key=key,
+                typed=report.code,
+                sale_ref=report.sale_id,
+                outcome=result.decision.outcome.value if result else None,
+                reason=result.decision.reason if result else None,
+                replayed=result.replayed if result else False,
+                error=error,
+            )
+        )
+
+    def submit(self, report: Report) -> ReportResult:
+        """Decide on a report, record it, and refund and re-queue when the fault is ours.
+
+        Raises :class:`RegistryUnavailable` (and records the attempt in the audit log) when the
+        registry cannot be asked; nothing else is recorded then.
+        """
+        key = report_key(report)
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            stored = self._stored(conn, key, now)
+            if stored is not None:
+                self._audit(conn, key, report, now, stored)
+                return stored
+            first_look = self._resolve(conn, report)
+
+        # Ask the registry outside any transaction: the booth must not wait on the network.
+        try:
+            view = self._registry_view(first_look)
+        except RegistryUnavailable as exc:
+            with self.engine.begin() as conn:
+                self._audit(conn, key, report, now, None, error=str(exc))
+            raise
+
+        with self.engine.begin() as conn:
+            stored = self._stored(conn, key, now)
+            if stored is not None:
+                self._audit(conn, key, report, now, stored)
+                return stored
+            resolution = self._resolve(conn, report)
+            sale = resolution.sale
+            if sale is not None and first_look.sale is not None:
+                if sale.code != first_look.sale.code:  # cannot happen: codes never change
+                    raise RuntimeError(f"sale {sale.sale_id} changed code during a report")
+            printed = self.ledger.printed_photos(sale.product_id) if sale else 0
+            decision = decide(report, resolution, view, now, self.ephoto_products, printed)
+            if decision.refund and sale is not None and decision.amount is not None:
+                self._refund(conn, key, sale, decision, now)
+            if decision.requeue and decision.code is not None:
+                outbox_module.requeue(conn, decision.code, now)
+            values = dict(
+                typed=report.code,
+                sale_ref=report.sale_id,
+                outcome=decision.outcome.value,
+                decision=json.dumps(decision.to_dict(), ensure_ascii=False),
+                decided_at=now,
+                recheck_after=decision.when if decision.outcome is Outcome.WAIT else None,
+            )
+            updated = conn.execute(
+                update(claims).where(claims.c.report_key == key).values(**values)
+            )
+            if updated.rowcount == 0:
+                conn.execute(insert(claims).values(report_key=key, **values))
+            result = ReportResult(reference_of(key), decision, now, False)
+            self._audit(conn, key, report, now, result)
+            return result
+
+    def _registry_view(self, resolution: Resolution) -> RegistryView:
+        sale = resolution.sale
+        if sale is None or not sale.ephoto or sale.code is None:
+            return ABSENT
+        return self.registry.code_state(sale.code)
+
+    def _refund(
+        self, conn: Connection, key: str, sale: SaleRecord, decision: Decision, now: datetime
+    ) -> None:
+        number = self.ledger.parse_sale_ref(sale.sale_id)
+        assert number is not None and decision.amount is not None
+        conn.execute(
+            insert(refunds).values(
+                sale_id=number,
+                sale_ref=sale.sale_id,
+                code=sale.code,
+                amount_cents=decision.amount.cents,
+                reason=decision.reason,
+                report_key=key,
+                refunded_at=now,
+                requeued=decision.requeue,
+            )
+        )
+
+    # -- reading for the operator and the tests ----------------------------------------------
+
+    def refunds(self) -> list[dict[str, Any]]:
+        with self.engine.begin() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(refunds).order_by(refunds.c.id))]
+
+    def audit_log(self) -> list[dict[str, Any]]:
+        with self.engine.begin() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(audit).order_by(audit.c.id))]
+
+
+@contextmanager
+def open_desk(
+    booth_db: Path,
+    registry_url: str,
+    token: str | None,
+    clock: Clock,
+    catalog: Catalog,
+    *,
+    booth_id: str,
+    prefixes: tuple[str, ...] = (codes.DEFAULT_PREFIX,),
+    timeout: float = 5.0,
+) -> Iterator[SupportDesk]:
+    """A desk on the booth file at ``booth_db``, closed (engine and HTTP client) on exit."""
+    if not booth_db.is_file():
+        raise FileNotFoundError(f"booth ledger {booth_db} does not exist: start the kiosk first")
+    engine = open_booth_engine(booth_db)
+    registry = RegistryAdmin(registry_url, token, timeout=timeout)
+    try:
+        yield SupportDesk(engine, registry, clock, catalog, booth_id=booth_id, prefixes=prefixes)
+    finally:
+        registry.close()
+        engine.dispose()

@@ -1,0 +1,240 @@
+"""The support desk against a real booth ledger and a real registry on loopback, on one
+ManualClock (plus the registry's admin clock): every rule and its 72 h boundary, the audit log,
+refunds at most once per report and per sale, re-queueing, and two identical reports at once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from ephoto import code as codes
+from ephoto.clock import ManualClock
+from ephoto.money import Money
+from ephoto.validity import expires_at
+from support.desk import RegistryUnavailable, claims, report_key
+from support.rules import Outcome, Report, explain
+from tests.pgcluster import free_port
+from tests.registry_server import registry_settings, start_threaded
+from tests.support_world import START, World, make_world
+
+
+@pytest.fixture(scope="module")
+def shared_registry(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("registry")
+    registry = start_threaded(
+        f"sqlite:///{tmp / 'registry.db'}", tmp, registry_settings(), ManualClock(START)
+    )
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture
+def world(tmp_path, shared_registry) -> World:
+    return make_world(tmp_path, shared_registry)
+
+
+def test_rule_wait_at_71_59_and_refund_at_exactly_72_00_when_never_transmitted(world):
+    bought = world.buy()
+    desk = world.desk()
+    world.at(bought, hours=71, minutes=59)
+    waiting = desk.submit(Report(bought.code))
+    assert waiting.decision.outcome is Outcome.WAIT
+    assert waiting.decision.when == bought.at + timedelta(hours=72)
+    assert desk.refunds() == []
+
+    world.at(bought, hours=72)
+    refunded = desk.submit(Report(bought.code))
+    assert refunded.decision.outcome is Outcome.REFUND
+    assert refunded.decision.reason == "refund_never_transmitted"
+    [refund] = desk.refunds()
+    assert refund["amount_cents"] == 800 and refund["sale_ref"] == bought.sale_ref
+    row = world.outbox_row(bought.code)
+    assert row["status"] == "pending" and row["due_at"] == world.clock.now()
+
+
+def test_rule_refund_when_the_registry_still_has_it_pending_after_72h(world):
+    bought = world.buy()
+    desk = world.desk()
+    # Sent 30 s before the promise runs out; the registry needs a minute to register it.
+    world.at(bought, hours=71, minutes=59, seconds=30)
+    world.transmit(bought.code)
+    world.at(bought, hours=72)
+    decision = desk.submit(Report(bought.code)).decision
+    assert decision.outcome is Outcome.REFUND and decision.reason == "refund_not_activated"
+    assert decision.amount == Money(800)
+    assert world.outbox_row(bought.code)["status"] == "pending"
+
+
+def test_rule_works_when_active_and_unused_even_before_72h(world):
+    bought = world.buy()
+    world.at(bought, minutes=20)
+    world.transmit(bought.code)
+    world.at(bought, minutes=22)
+    decision = world.desk().submit(Report(codes.group(bought.code))).decision
+    assert decision.outcome is Outcome.WORKS and not decision.refund
+    assert "capitals" in explain(decision, "en")
+
+
+def test_rule_used_says_when_and_refunds_nothing(world):
+    bought = world.buy()
+    world.at(bought, minutes=20)
+    world.transmit(bought.code)
+    world.at(bought, hours=5)
+    assert world.redeem(bought.code).status_code == 200
+    world.at(bought, hours=80)
+    decision = world.desk().submit(Report(bought.code)).decision
+    assert decision.outcome is Outcome.USED and decision.when == bought.at + timedelta(hours=5)
+    assert world.desk().refunds() == []
+
+
+def test_rule_typo_finds_the_issued_code_from_lowercase_or_a_confusable_swap(world):
+    bought = world.buy()
+    world.at(bought, minutes=20)
+    world.transmit(bought.code)
+    world.at(bought, hours=3)
+    desk = world.desk()
+    swaps = dict(codes.CONFUSABLE_PAIRS) | {b: a for a, b in codes.CONFUSABLE_PAIRS}
+    i = next(i for i, c in enumerate(bought.code) if c in swaps)
+    swapped = bought.code[:i] + swaps[bought.code[i]] + bought.code[i + 1 :]
+    for typed in (bought.code.lower(), swapped):
+        decision = desk.submit(Report(typed)).decision
+        assert decision.outcome is Outcome.TYPO and decision.code == bought.code
+        assert codes.group(bought.code) in explain(decision, "fr")
+
+
+def test_rule_not_ephoto_product_by_sale_id_names_what_would_have_fitted(world):
+    bought = world.buy("passport")
+    assert bought.code is None
+    world.at(bought, hours=1)
+    decision = world.desk().submit(Report(sale_id=bought.sale_ref)).decision
+    assert decision.outcome is Outcome.NOT_EPHOTO_PRODUCT and not decision.refund
+    text = explain(decision, "fr")
+    assert "Photos d'identité passeport" in text and "ePhoto permis de conduire" in text
+
+
+def test_rule_unknown_code_asks_for_the_sale_id(world):
+    world.buy()
+    stranger = codes.SeededCodeGeneratorForSimulation(seed=77).next_code().value
+    decision = world.desk().submit(Report(stranger)).decision
+    assert decision.outcome is Outcome.UNKNOWN_CODE
+    assert "sale number" in explain(decision, "en")
+
+
+def test_the_same_report_twice_gives_the_same_answer_and_one_refund(world):
+    bought = world.buy()
+    desk = world.desk()
+    world.at(bought, hours=80)
+    first = desk.submit(Report(bought.code))
+    # The re-queued number reaches the registry and becomes active...
+    world.transmit(bought.code)
+    world.at(bought, hours=81)
+    again = desk.submit(Report(f"  {codes.group(bought.code)} "))
+    # ...but the customer asking again hears the same answer, and is not refunded twice.
+    assert again.replayed and not first.replayed
+    assert again.decision == first.decision and again.reference == first.reference
+    assert len(desk.refunds()) == 1
+    log = desk.audit_log()
+    assert [(r["outcome"], r["replayed"]) for r in log] == [("refund", False), ("refund", True)]
+
+
+def test_a_second_report_about_a_refunded_sale_says_so_without_refunding_again(world):
+    bought = world.buy()
+    desk = world.desk()
+    world.at(bought, hours=80)
+    desk.submit(Report(bought.code))
+    by_sale = desk.submit(Report(sale_id=bought.sale_ref)).decision
+    assert by_sale.outcome is Outcome.REFUND and by_sale.reason == "refund_already"
+    assert not by_sale.refund and len(desk.refunds()) == 1
+
+
+def test_a_wait_answer_is_decided_again_once_its_time_has_come(world):
+    bought = world.buy()
+    desk = world.desk()
+    world.at(bought, hours=10)
+    assert desk.submit(Report(bought.code)).decision.outcome is Outcome.WAIT
+    world.at(bought, hours=30)
+    repeat = desk.submit(Report(bought.code))
+    assert repeat.replayed and repeat.decision.outcome is Outcome.WAIT
+    world.at(bought, hours=72)
+    later = desk.submit(Report(bought.code))
+    assert not later.replayed and later.decision.outcome is Outcome.REFUND
+    with desk.engine.begin() as conn:
+        assert conn.execute(select(func.count()).select_from(claims)).scalar_one() == 1
+
+
+def at_the_same_instant(desks: list, reports: list[Report]) -> list:
+    start = threading.Barrier(len(desks))
+    results: list = [None] * len(desks)
+
+    def run(i: int) -> None:
+        start.wait()
+        results[i] = desks[i].submit(reports[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(desks))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return results
+
+
+@pytest.mark.parametrize("same_key", [True, False], ids=["same-report", "code-and-sale-id"])
+def test_concurrent_reports_on_two_desks_refund_at_most_once(world, same_key):
+    """Two desks (own engines and HTTP clients, like two processes) get reports about the same
+    sale at the same instant, five times over: one refund each time, one decision per report."""
+    for _ in range(5):
+        bought = world.buy()
+        world.at(bought, hours=90)
+        desks = [world.desk(), world.desk()]
+        reports = [Report(bought.code), Report(bought.code)]
+        if not same_key:
+            reports[1] = Report(sale_id=bought.sale_ref)
+        results = at_the_same_instant(desks, reports)
+        assert all(r is not None for r in results)
+        refunds = [r for r in desks[0].refunds() if r["sale_ref"] == bought.sale_ref]
+        assert len(refunds) == 1
+        assert {r.decision.outcome for r in results} == {Outcome.REFUND}
+        if same_key:
+            assert results[0].decision == results[1].decision
+            assert sorted(r.replayed for r in results) == [False, True]
+        else:
+            assert sorted(r.decision.reason for r in results) == [
+                "refund_already",
+                "refund_never_transmitted",
+            ]
+
+
+def test_registry_down_records_the_attempt_and_decides_nothing(world):
+    bought = world.buy()
+    world.at(bought, hours=80)
+    desk = world.desk(registry_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(RegistryUnavailable):
+        desk.submit(Report(bought.code))
+    assert desk.refunds() == []
+    [entry] = desk.audit_log()
+    assert entry["outcome"] is None and entry["error"]
+    assert entry["report_key"] == report_key(Report(bought.code))
+
+
+def test_rule_expired_through_the_registrys_admin_clock(tmp_path):
+    registry = start_threaded(
+        f"sqlite:///{tmp_path / 'registry.db'}", tmp_path, registry_settings(), ManualClock(START)
+    )
+    try:
+        world = make_world(tmp_path, registry)
+        bought = world.buy()
+        world.at(bought, minutes=20)
+        world.transmit(bought.code)
+        world.at(bought, hours=80)
+        ends = expires_at(bought.at)
+        # Only the registry's clock moves past the 6 months, as QA does with /admin/clock.
+        world.advance_registry((ends - world.clock.now()).total_seconds())
+        decision = world.desk().submit(Report(bought.code)).decision
+        assert decision.outcome is Outcome.EXPIRED and decision.when == ends
+        assert not decision.refund
+        assert "paper" in explain(decision, "en")
+    finally:
+        registry.stop()
