@@ -158,7 +158,7 @@ class Booth:
         self.terminal = SimulatedCardTerminal(seconds=settings.payment_seconds)
         self.monotonic = monotonic
         self.pinpad = PinPad(
-            settings.operator_pin_hash or hash_pin(DEFAULT_PIN),
+            settings.operator_pin_hash or (lambda: hash_pin(DEFAULT_PIN)),
             monotonic,
             max_tries=settings.pin_max_tries,
             lockout_seconds=settings.pin_lockout_seconds,

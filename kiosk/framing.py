@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from PIL import Image
 
 ANALYSIS_HEIGHT = 240
@@ -35,6 +34,8 @@ class FramingReport:
 
 
 def check_framing(image: Image.Image) -> FramingReport:
+    import numpy as np  # only when a photo is checked: keeps the booth's start fast
+
     small = image.convert("RGB")
     scale = ANALYSIS_HEIGHT / small.height
     small = small.resize((max(1, round(small.width * scale)), ANALYSIS_HEIGHT))

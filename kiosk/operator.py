@@ -48,7 +48,7 @@ class PinPad:
 
     def __init__(
         self,
-        stored_hash: str,
+        stored_hash: str | Callable[[], str],
         monotonic: Callable[[], float],
         max_tries: int = 5,
         lockout_seconds: float = 300.0,
@@ -67,6 +67,8 @@ class PinPad:
         locked = self.locked_for()
         if locked > 0:
             return PinVerdict(False, 0, locked)
+        if callable(self._hash):  # hashed on first use, not while the booth starts
+            self._hash = self._hash()
         if pin_matches(pin, self._hash):
             self._wrong = 0
             return PinVerdict(True, self.max_tries, 0.0)

@@ -391,6 +391,8 @@ class ProductScreen(Screen):
     def tile(self, product: Product, rect: tuple[float, float, float, float]) -> Button:
         t = self.t
         price = product.price.format(self.lang)
+        # Bigger tiles get bigger names; text fitting shrinks long names to their box anyway.
+        size = self.app.s(min(60, max(36, rect[3] * 0.12)))
         if product.ephoto:
             detail = t(
                 "product.ephoto_for", procedure=self.procedure_name(product), site=product.site
@@ -404,7 +406,7 @@ class ProductScreen(Screen):
                 badge=t("product.badge_ephoto"),
                 badge_style="ephoto",
                 corner=price,
-                label_size=self.app.s(40),
+                label_size=size,
             )
         if product.category == "identity":
             return self.button(
@@ -416,7 +418,7 @@ class ProductScreen(Screen):
                 badge=t("product.badge_no_ephoto"),
                 badge_style="warning",
                 corner=price,
-                label_size=self.app.s(36),
+                label_size=size,
             )
         return self.button(
             f"product-{product.id}",
@@ -427,7 +429,7 @@ class ProductScreen(Screen):
             badge=t("product.badge_photos"),
             badge_style="primary",
             corner=price,
-            label_size=self.app.s(40),
+            label_size=size,
         )
 
     def layout(self) -> list[Button]:
@@ -556,9 +558,10 @@ class ConfirmScreen(Screen):
             self.text(
                 surface,
                 t("confirm.warning", product=product.name(self.lang)),
-                self.r(240, 210, 1580, 410),
+                self.r(240, 220, 1580, 400),
                 max_size=52,
                 align="left",
+                valign="top",
             )
         else:
             box = self.r(60, 190, 1800, 500)
@@ -658,6 +661,8 @@ class CaptureScreen(Screen):
     def on_work(self, kind: str, result: Any, error: BaseException | None) -> None:
         if error is not None:
             raise error
+        if kind != "photo":
+            return
         image, framing, thumbnail = result
         self.app.view.photo = image
         self.app.view.framing = framing
@@ -822,6 +827,7 @@ class SignatureScreen(Screen):
         self.last = point
         if not was_enough and self.ink >= self.MIN_INK:
             self.refresh()
+            self.app.mark_changed("signed")
 
     def on_pointer_up(self, pos: tuple[int, int]) -> None:
         self.last = None
@@ -876,18 +882,20 @@ class PaymentScreen(Screen):
         t = self.t
         if self.processing:
             return []
-        buttons = [
-            self.button(
-                "card",
-                60,
-                300,
-                860,
-                300,
-                t("payment.card"),
-                style="primary",
-                label_size=self.app.s(64),
-            ),
-        ]
+        buttons = []
+        if not self.app.view.coins.inserted:  # coins started: finish with coins
+            buttons.append(
+                self.button(
+                    "card",
+                    60,
+                    300,
+                    860,
+                    300,
+                    t("payment.card"),
+                    style="primary",
+                    label_size=self.app.s(64),
+                )
+            )
         for i, cents in enumerate(ACCEPTED_COINS_CENTS):
             buttons.append(
                 self.button(
@@ -939,14 +947,15 @@ class PaymentScreen(Screen):
             bold=True,
             align="left",
         )
-        self.text(
-            surface,
-            t("payment.nothing_charged"),
-            self.r(60, 620, 860, 80),
-            max_size=32,
-            colour=MUTED,
-            align="left",
-        )
+        if not self.app.view.coins.inserted:
+            self.text(
+                surface,
+                t("payment.nothing_charged"),
+                self.r(60, 620, 860, 80),
+                max_size=32,
+                colour=MUTED,
+                align="left",
+            )
         panel = self.r(980, 730, 880, 180)
         pygame.draw.rect(surface, (235, 235, 240), panel, border_radius=self.app.s(16))
         self.text(
@@ -991,6 +1000,7 @@ class PaymentScreen(Screen):
                 self.app.session.payment_method = "coins"
                 self.app.fire("paid")
             else:
+                self.refresh()
                 self.app.mark_changed("coins")
         else:
             super().on_button(bid)
@@ -1142,6 +1152,16 @@ class DoneScreen(Screen):
             self.text(
                 surface, t("done.plain"), self.r(80, 250, 1200, 300), max_size=60, align="left"
             )
+            if session.product is not None and session.product.category == "identity":
+                box = self.r(60, 620, 1280, 220)
+                self.panel(surface, box, WARNING_LIGHT, WARNING)
+                self.text(
+                    surface,
+                    t("done.no_ephoto"),
+                    box.inflate(-self.app.s(60), -self.app.s(40)),
+                    max_size=44,
+                    align="left",
+                )
             return
         issued = self.app.view.issued
         product = session.product
@@ -1429,6 +1449,7 @@ class OperatorScreen(Screen):
                     pending=counts.get("pending", 0),
                     sent=counts.get("sent", 0),
                     rejected=counts.get("rejected", 0),
+                    dead=snap.outbox.dead_letter,
                 ),
                 True,
             ),

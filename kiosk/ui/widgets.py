@@ -7,13 +7,12 @@ button faces are cached: a frame only blits surfaces.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pygame
 
 from ephoto.assets import asset
-from kiosk.textfit import FittedText, fit_text
+from kiosk.textfit import FittedText, Measure, fit_text
 
 Colour = tuple[int, int, int]
 
@@ -50,6 +49,9 @@ FONT_FILES = {
 }
 
 
+MEASURE_SIZE = 100
+
+
 def darker(colour: Colour, factor: float = 0.78) -> Colour:
     return (int(colour[0] * factor), int(colour[1] * factor), int(colour[2] * factor))
 
@@ -61,6 +63,7 @@ class TextKit:
         self._fonts: dict[tuple[bool, bool, int], pygame.font.Font] = {}
         self._fits: dict[tuple[object, ...], FittedText] = {}
         self._lines: dict[tuple[object, ...], pygame.Surface] = {}
+        self._widths: dict[tuple[str, bool, bool], int] = {}
         self.record: list[str] | None = None  # texts drawn while set (screens' static layer)
 
     def font(self, size: int, bold: bool = False, mono: bool = False) -> pygame.font.Font:
@@ -71,13 +74,22 @@ class TextKit:
             found = self._fonts[key] = pygame.font.Font(str(path), size)
         return found
 
-    def measure(
-        self, bold: bool = False, mono: bool = False
-    ) -> Callable[[str, int], tuple[float, float]]:
+    def measure(self, bold: bool = False, mono: bool = False) -> Measure:
+        """Text size at any font size, scaled from one reference size.
+
+        Loading a font per candidate size would make every new screen slow; glyph advances
+        scale linearly, and a 3 % margin covers hinting at small sizes.
+        """
+        reference = self.font(MEASURE_SIZE, bold, mono)
+        line = reference.get_linesize()
+
         def _measure(text: str, size: int) -> tuple[float, float]:
-            font = self.font(size, bold, mono)
-            width, _ = font.size(text)
-            return float(width), float(font.get_linesize())
+            key = (text, bold, mono)
+            width = self._widths.get(key)
+            if width is None:
+                width = self._widths[key] = reference.size(text)[0]
+            factor = size / MEASURE_SIZE
+            return width * factor * 1.03, line * factor
 
         return _measure
 
@@ -156,7 +168,7 @@ class Button:
     def face(self, kit: TextKit, pressed: bool) -> pygame.Surface:
         found = self._faces.get(pressed)
         if found is None:
-            found = self._faces[pressed] = self._render(kit, pressed)
+            found = self._faces[pressed] = self._render(kit, pressed).convert_alpha()
         return found
 
     def _render(self, kit: TextKit, pressed: bool) -> pygame.Surface:

@@ -1,0 +1,184 @@
+"""Booth touchscreen speed: frame time per screen at 1920x1080 under SDL's dummy driver, and the
+time from process start to the first attract frame.
+
+Goals: p99 frame under 16 ms on every screen (60 Hz); start under 1.5 s.
+
+    .venv/bin/python bench/kiosk.py [--frames 300] [--starts 5]
+
+A frame is one ``KioskApp.step()``: events, timeouts, drawing and flip (the frame limiter's wait
+is not counted). The frame in which a screen is entered also builds that screen's static layer;
+it is reported apart as "enter". Background work (camera, issuing, rendering, printing) runs in
+worker threads while frames are measured, as in the booth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def child_start(data: str) -> None:
+    """Runs in a fresh interpreter: build the booth and draw the first attract frame."""
+    os.environ["SDL_VIDEODRIVER"] = "dummy"
+    from ephoto.clock import SystemClock
+    from kiosk.booth import Booth
+    from kiosk.settings import KioskSettings
+    from kiosk.ui.app import KioskApp
+
+    booth = Booth(KioskSettings(), Path(data), SystemClock())
+    app = KioskApp(booth, size=(1920, 1080))
+    app.step()
+    assert app.state.value == "attract"
+    print(f"{time.time():.6f}", flush=True)
+    app.close()
+    booth.close()
+
+
+def measure_start(starts: int) -> list[float]:
+    seconds = []
+    for _ in range(starts):
+        with tempfile.TemporaryDirectory() as data:
+            began = time.time()
+            out = subprocess.run(
+                [sys.executable, __file__, "--child-start", data],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            ).stdout
+            seconds.append(float(out.strip().splitlines()[-1]) - began)
+    return seconds
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure_frames(frames: int) -> list[tuple[str, float, float, float, int]]:
+    os.environ["SDL_VIDEODRIVER"] = "dummy"
+    from ephoto.clock import SystemClock
+    from kiosk.booth import Booth
+    from kiosk.settings import KioskSettings
+    from kiosk.ui.app import KioskApp
+    from kiosk.ui.script import ScriptRunner
+
+    results = []
+    with tempfile.TemporaryDirectory() as data:
+        settings = KioskSettings(countdown_seconds=10, payment_seconds=5, print_seconds=30)
+        booth = Booth(settings, Path(data), SystemClock())
+        issue = booth.issue
+
+        def slow_issue(*args):  # keeps the issuing screen up long enough to measure it
+            time.sleep(8)
+            return issue(*args)
+
+        booth.issue = slow_issue  # type: ignore[method-assign]
+        app = KioskApp(booth, size=(1920, 1080))
+        run = ScriptRunner(app)
+        app.record_frames = True
+
+        def sample(label: str, extra=None) -> None:  # type: ignore[no-untyped-def]
+            app.frame_ms.clear()
+            state = app.state
+            for i in range(frames):
+                if extra is not None:
+                    extra(i)
+                app.step()
+            times = [ms for s, ms in app.frame_ms if s is state]
+            results.append(
+                (label, statistics.median(times), percentile(times, 0.99), max(times), len(times))
+            )
+
+        def enter(step: dict) -> float:  # type: ignore[type-arg]
+            app.frame_ms.clear()
+            run.perform(step)
+            return max(ms for _, ms in app.frame_ms)
+
+        enters: dict[str, float] = {}
+        sample("attract")
+        enters["language"] = enter({"tap": "start"})
+        sample("language")
+        enters["category"] = enter({"tap": "lang-fr"})
+        sample("category")
+        enters["product (ID photos)"] = enter({"tap": "category-identity"})
+        sample("product (ID photos)")
+        enters["confirm (no ePhoto)"] = enter({"tap": "product-passport"})
+        sample("confirm (no ePhoto)")
+        enters["product (ePhoto)"] = enter({"tap": "show-ephoto"})
+        sample("product (ePhoto)")
+        enters["confirm (ePhoto)"] = enter({"tap": "product-ephoto-permis"})
+        sample("confirm (ePhoto)")
+        enters["capture"] = enter({"tap": "accept"})
+        sample("capture (countdown)")
+        run.wait_for_state(app.state.__class__("review"), 30)
+        sample("review")
+        enters["signature"] = enter({"tap": "keep"})
+        run.wait_for_state(app.state.__class__("signature"), 10)
+        pad = app.current.pad_rect
+
+        def stroke(i: int) -> None:
+            x = pad.left + 40 + (i * 13) % (pad.width - 80)
+            y = pad.centery + (i % 40) * 4
+            run._post("down" if i % 40 == 0 else "move", (x, y), False)
+
+        sample("signature (drawing)", stroke)
+        run._post("up", pad.center, False)
+        run.frame()
+        enters["payment"] = enter({"tap": "signed"})
+        run.wait_for_state(app.state.__class__("payment"), 10)
+        sample("payment")
+        run.perform({"tap": "card"})
+        sample("payment (card processing)")
+        run.wait_for_state(app.state.__class__("issuing"), 10)
+        sample("issuing")
+        run.wait_for_state(app.state.__class__("printing"), 15)
+        sample("printing (rendering + preview)")
+        run.wait_for_state(app.state.__class__("done"), 60)
+        sample("done (number)")
+        run.perform({"tap": "finish"})
+        app.booth.monotonic = time.monotonic
+        app.close()
+        booth.close()
+    for label, value in enters.items():
+        results.append((f"enter {label}", value, value, value, 1))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--child-start", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_start:
+        child_start(args.child_start)
+        return
+    print("booth frame times at 1920x1080, SDL dummy driver (ms)")
+    print(f"{'screen':34} {'median':>8} {'p99':>8} {'max':>8} {'frames':>7}")
+    rows = measure_frames(args.frames)
+    worst = 0.0
+    for label, median, p99, top, count in rows:
+        print(f"{label:34} {median:8.2f} {p99:8.2f} {top:8.2f} {count:7d}")
+        if not label.startswith("enter"):
+            worst = max(worst, p99)
+    starts = measure_start(args.starts)
+    print()
+    print(f"worst p99 frame over screens: {worst:.2f} ms (goal < 16 ms)")
+    print(
+        f"start to first attract frame, {len(starts)} fresh processes: median "
+        f"{statistics.median(starts):.2f} s, max {max(starts):.2f} s (goal < 1.5 s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
