@@ -134,7 +134,7 @@ def _rows() -> tuple[Transition, ...]:
     ]
     for state in sorted(UNPAID_STATES - {State.CAPTURE}):
         rows.append(t(state, "cancel", s.ATTRACT))
-    for state in sorted(CUSTOMER_STATES | RESTING_STATES):
+    for state in sorted(CUSTOMER_STATES | RESTING_STATES | {State.OPERATOR}):
         rows.append(t(state, "timeout", s.ATTRACT))
     # Any state can fail; the failsafe screen is calm and leads back to attract.
     for state in State:
@@ -223,6 +223,8 @@ class Timeouts:
     def for_state(self, state: State) -> float | None:
         if state is State.PAYMENT:
             return self.payment
+        if state is State.OPERATOR:  # an operator who walks away must not leave the menu open
+            return self.customer
         if state in CUSTOMER_STATES:
             return self.customer
         if state in RESTING_STATES:

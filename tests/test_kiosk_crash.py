@@ -117,6 +117,17 @@ def test_killed_right_after_payment_the_sale_completes_once_on_restart(tmp_path)
     assert printed.kind == "recovery"
     assert qr_texts(Path(printed.path)) == [code_row.code]
 
+    # The operator menu lists the sale as finished after a restart.
+    from ephoto.clock import SystemClock
+    from kiosk.booth import Booth
+    from kiosk.settings import KioskSettings
+
+    booth = Booth(KioskSettings(), data, SystemClock())
+    try:
+        assert [s.id for s in booth.snapshot().recovered] == [sale.id]
+    finally:
+        booth.close()
+
     # A third start finds nothing left to finish.
     third = start_kiosk(data, idle, print_seconds=0.05)
     output, _ = third.communicate(timeout=60)

@@ -180,3 +180,11 @@ def test_once_paid_the_sale_can_be_neither_cancelled_nor_timed_out_before_its_sh
         events = {r.event for r in transitions_from(state)}
         assert not events & {"cancel", "timeout"}, state
     assert "cancel" not in {r.event for r in transitions_from(State.DONE)}
+
+
+def test_the_operator_menu_closes_itself_when_left_alone(ticks):
+    m = machine(ticks)
+    m.fire("operator_gesture")
+    m.fire("pin_ok")
+    ticks.now += 91
+    assert m.tick() is State.ATTRACT

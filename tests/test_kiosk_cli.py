@@ -1,0 +1,91 @@
+"""`cabine kiosk`: the PIN hash helper, size checks, and a scripted headless session that
+leaves a screenshot per state and a sale in the ledger."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from cabine.cli import app
+from kiosk.operator import pin_matches
+
+runner = CliRunner()
+
+
+def test_hash_pin_prints_a_hash_the_pad_accepts():
+    result = runner.invoke(app, ["kiosk", "--hash-pin", "482913"])
+    assert result.exit_code == 0
+    stored = result.output.strip()
+    assert pin_matches("482913", stored) and not pin_matches("482914", stored)
+
+
+def test_a_pin_that_is_not_digits_is_refused():
+    result = runner.invoke(app, ["kiosk", "--hash-pin", "12ab"])
+    assert result.exit_code == 2
+
+
+def test_a_bad_window_size_is_refused_before_anything_opens(tmp_path):
+    result = runner.invoke(app, ["kiosk", "--data", str(tmp_path), "--size", "wide"])
+    assert result.exit_code == 2
+    assert "1920x1080" in result.output
+
+
+def test_a_scripted_headless_session_buys_a_portrait_with_a_screenshot_per_state(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CABINE_KIOSK__COUNTDOWN_SECONDS", "0")
+    monkeypatch.setenv("CABINE_KIOSK__PAYMENT_SECONDS", "0.02")
+    monkeypatch.setenv("CABINE_KIOSK__PRINT_SECONDS", "0.02")
+    monkeypatch.delenv("CABINE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "portrait.toml"
+    script.write_text(
+        "\n".join(
+            [
+                '[[step]]\ntap = "start"',
+                '[[step]]\ntap_text = "English"',
+                '[[step]]\ntap_text = "Souvenir photos"',
+                '[[step]]\ntap = "product-portrait"',
+                '[[step]]\ntap = "accept"',
+                '[[step]]\nwait_for = "review"',
+                '[[step]]\ntap = "keep"',
+                '[[step]]\nwait_for = "payment"',
+                '[[step]]\ntap = "card"',
+                '[[step]]\nwait_for = "done"',
+            ]
+        )
+    )
+    shots = tmp_path / "shots"
+    result = runner.invoke(
+        app,
+        [
+            "kiosk",
+            "--data",
+            str(tmp_path / "data"),
+            "--headless",
+            "--script",
+            str(script),
+            "--screenshots",
+            str(shots),
+            "--size",
+            "960x540",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "payment -> issuing -> printing -> done" in result.output
+    names = sorted(p.name for p in shots.glob("*.png"))
+    for state in ("attract", "language", "category", "product", "review", "payment", "done"):
+        assert any(name.endswith(f"-{state}.png") for name in names), (state, names)
+    assert len(list((tmp_path / "data" / "prints").glob("*.png"))) == 1
+
+
+def test_a_script_step_that_cannot_be_done_fails_naming_the_buttons(tmp_path, monkeypatch):
+    monkeypatch.delenv("CABINE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "bad.toml"
+    script.write_text('[[step]]\ntap = "no-such-button"\ntimeout = 0.2\n')
+    result = runner.invoke(
+        app,
+        ["kiosk", "--data", str(tmp_path / "data"), "--script", str(script), "--size", "800x600"],
+    )
+    assert result.exit_code == 1
+    assert "no button 'no-such-button'" in result.output and "start" in result.output
