@@ -257,7 +257,10 @@ class KioskApp:
         self.corner_since = None
         button, self.pressed = self.pressed, None
         if button is not None:
-            if button.rect.collidepoint(pos) and button in self.current.buttons:
+            # Compare by id: the screen may have rebuilt its buttons (a status refresh)
+            # between press and release, and the tap must still count.
+            same = any(b.id == button.id and b.enabled for b in self.current.buttons)
+            if button.rect.collidepoint(pos) and same:
                 self.machine.touch()
                 self.current.on_button(button.id)
         else:

@@ -146,8 +146,9 @@ class Screen:
         target.blit(self.static, (0, 0))
         self.draw_dynamic(target)
         kit = self.app.kit
+        pressed = self.app.pressed.id if self.app.pressed is not None else None
         for button in self.buttons:
-            target.blit(button.face(kit, button is self.app.pressed), button.rect)
+            target.blit(button.face(kit, button.id == pressed), button.rect)
 
     def draw_dynamic(self, target: pygame.Surface) -> None:
         pass
