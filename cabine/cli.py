@@ -623,8 +623,8 @@ def scenarios_run(
         outcome = run_scenario(each)
         outcomes.append(outcome)
         if not json_out:
-            mark = {"passed": "PASS", "failed": "FAIL", "not_runnable": "NOT RUNNABLE"}
-            line = f"{mark[outcome.status]:<12} {each}: {outcome.summary}"
+            mark = {"passed": "PASS", "failed": "FAIL"}
+            line = f"{mark[outcome.status]:<4} {each}: {outcome.summary}"
             typer.echo(line + (f" ({outcome.detail})" if outcome.detail else ""))
     if json_out:
         typer.echo(json.dumps([o.to_json() for o in outcomes], default=str, indent=2))
