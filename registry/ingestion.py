@@ -16,12 +16,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from statistics import NormalDist
 
 import numpy as np
 
 from ephoto.clock import PARIS, ensure_utc
 
 Z95 = 1.6448536269514722  # standard normal quantile at 0.95
+_STANDARD_NORMAL = NormalDist()
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,16 @@ class BaseDelay:
         return rng.lognormal(math.log(self.median_hours), self.sigma, size)
 
     def for_code(self, code: str) -> float:
-        """A delay drawn from the distribution, the same every time for the same code."""
+        """A delay drawn from the distribution, the same every time for the same code.
+
+        The code's SHA-256 gives a uniform number in (0, 1), turned into the lognormal by the
+        inverse normal CDF: deterministic, and fast enough for every code of a big batch.
+        """
         if self.median_hours == 0:
             return 0.0
-        seed = int.from_bytes(hashlib.sha256(code.encode()).digest()[:8], "big")
-        return float(self.sample_hours(np.random.default_rng(seed), 1)[0])
+        draw = int.from_bytes(hashlib.sha256(code.encode()).digest()[:8], "big")
+        uniform = (draw + 0.5) / 2.0**64
+        return self.median_hours * math.exp(self.sigma * _STANDARD_NORMAL.inv_cdf(uniform))
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    bindparam,
     case,
     create_engine,
     delete,
@@ -382,11 +383,7 @@ class RegistryStore:
         """The stored code (or None) and the registry's "now", in one query: the QA clock
         offset lives in the store so every worker agrees on it."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(registry_state.c.clock_offset_seconds, *_SELECT_CODE.selected_columns)
-                .select_from(registry_state.outerjoin(codes, codes.c.code == code))
-                .where(registry_state.c.id == 1)
-            ).one()
+            row = conn.execute(_LOOKUP, {"code": code}).one()
         now = _synced_now(clock, row[0])
         return (StoredCode(*row[1:]) if row[1] is not None else None), now
 
@@ -511,6 +508,14 @@ _SELECT_CODE = select(
     codes.c.active_at,
     codes.c.redeemed_at,
     codes.c.redeemed_procedure,
+)
+
+
+# Built once: the citizen check runs it on every request.
+_LOOKUP = (
+    select(registry_state.c.clock_offset_seconds, *_SELECT_CODE.selected_columns)
+    .select_from(registry_state.outerjoin(codes, codes.c.code == bindparam("code")))
+    .where(registry_state.c.id == 1)
 )
 
 

@@ -48,6 +48,13 @@ def test_base_delay_matches_its_median_and_p95():
     assert BaseDelay().for_code("9PMTX") == 0.0
 
 
+def test_per_code_delays_follow_the_same_distribution():
+    delay = BaseDelay(median_hours=6, p95_hours=30)
+    per_code = np.array([delay.for_code(f"9PMT{n:018d}") for n in range(40_000)])
+    assert np.median(per_code) == pytest.approx(6, rel=0.03)
+    assert np.quantile(per_code, 0.95) == pytest.approx(30, rel=0.05)
+
+
 def test_vectorised_processing_ends_equal_the_scalar_rule():
     rng = np.random.default_rng(3)
     arrivals = np.sort(rng.uniform(0, 100, 5000))

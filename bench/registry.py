@@ -1,0 +1,266 @@
+"""Speed of the registry: batch ingest against a raw insert of the same rows, and citizen checks.
+
+Run: .venv/bin/python bench/registry.py [--db URL] [--checks N] [--concurrency C]
+
+One registry worker (``cabine registry``, a separate process, SQLite by default) receives signed
+batches of 100 and 1000 codes from one booth, one batch at a time; beside it, in the same run, a
+raw SQLAlchemy ``executemany`` inserts the same rows into the same table of a scratch store, one
+transaction per batch. The ratio of the two is the goal (ingest >= 50 % of the raw rate). Then
+a client keeps C checks in flight on active codes and reports checks/s and latency percentiles
+(goal: 1,500 checks/s on one worker). Everything is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ephoto.clock import SystemClock  # noqa: E402
+from ephoto.code import SeededCodeGeneratorForSimulation  # noqa: E402
+from ephoto.wire import Batch, WireCode, add_booth_key, sign_request  # noqa: E402
+from registry.settings import RegistrySettings  # noqa: E402
+from registry.store import codes, make_engine, metadata  # noqa: E402
+
+SIZES = (100, 1000)
+CODES_PER_SIZE = 20_000
+WALL_LIMIT_SECONDS = 240
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_registry(db_url: str, data: Path, keys: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "CABINE_REGISTRY__RATE_LIMIT_GLOBAL": "1000000/second",
+        "CABINE_REGISTRY__RATE_LIMIT_FAILED_PER_CLIENT": "1000000/hour",
+        # Every code active at once, so the checks below find active codes.
+        "CABINE_REGISTRY__BASE_DELAY_MEDIAN_HOURS": "0",
+        "CABINE_REGISTRY__BASE_DELAY_P95_HOURS": "0",
+        "CABINE_REGISTRY__CAPACITY_PER_HOUR": "1e9",
+        "CABINE_REGISTRY__CAPACITY_BY_MONTH": "{}",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cabine.cli",
+            "registry",
+            "--port",
+            str(port),
+            "--db",
+            db_url,
+            "--data",
+            str(data),
+            "--keys",
+            str(keys),
+            "--workers",
+            "1",
+        ],
+        env=env,
+        cwd=data,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/openapi.json", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("registry did not start within 60 s")
+
+
+def make_batches(size: int, seed: int, booth_id: str) -> list[Batch]:
+    generator = SeededCodeGeneratorForSimulation(seed)
+    now = SystemClock().now() - timedelta(minutes=1)
+    return [
+        Batch(
+            f"bench-{seed}-{n}",
+            booth_id,
+            tuple(WireCode(generator.next_code().value, now, "ephoto-permis") for _ in range(size)),
+        )
+        for n in range(CODES_PER_SIZE // size)
+    ]
+
+
+def ingest_rate(url: str, batches: list[Batch], key: bytes) -> float:
+    bodies = [b.to_json() for b in batches]
+    clock = SystemClock()
+    with httpx.Client(timeout=60) as client:
+        started = time.perf_counter()
+        for batch, body in zip(batches, bodies, strict=True):
+            headers = sign_request(
+                "POST", url + "/v1/batches", body, batch.booth_id, key, clock.now()
+            )
+            response = client.post(url + "/v1/batches", content=body, headers=headers)
+            if response.status_code != 200 or response.json()["accepted"] != len(batch.codes):
+                raise RuntimeError(f"batch refused: {response.status_code} {response.text[:200]}")
+        elapsed = time.perf_counter() - started
+    return sum(len(b.codes) for b in batches) / elapsed
+
+
+def raw_rows(batches: list[Batch], settings: RegistrySettings) -> list[list[dict]]:
+    """The rows the registry stores for these batches, computed the way it computes them."""
+    from ephoto.validity import expires_at
+
+    model = settings.ingestion_model()
+    received = SystemClock().now()
+    tail = None
+    out = []
+    for batch in batches:
+        rows = []
+        for c in batch.codes:
+            end = model.processing_end(received, tail)
+            tail = end
+            delay = model.base_delay.for_code(c.code)
+            rows.append(
+                {
+                    "code": c.code,
+                    "booth_id": batch.booth_id,
+                    "batch_id": batch.batch_id,
+                    "product": c.product,
+                    "issued_at": c.issued_at,
+                    "expires_at": expires_at(c.issued_at),
+                    "received_at": received,
+                    "processing_end": end,
+                    "base_delay_hours": delay,
+                    "active_at": model.activation_at(end, delay),
+                    "redeemed_at": None,
+                    "redeemed_procedure": None,
+                }
+            )
+        out.append(rows)
+    return out
+
+
+def raw_rate(db_url: str, rows_per_batch: list[list[dict]]) -> float:
+    engine = make_engine(db_url)
+    metadata.create_all(engine)
+    started = time.perf_counter()
+    for rows in rows_per_batch:
+        with engine.begin() as conn:
+            conn.execute(codes.insert(), rows)
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return sum(len(r) for r in rows_per_batch) / elapsed
+
+
+async def check_load(
+    url: str, sample: list[str], total: int, concurrency: int
+) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        counter = iter(range(total))
+
+        async def worker() -> None:
+            for n in counter:
+                code = sample[n % len(sample)]
+                t = time.perf_counter()
+                response = await client.get(f"/v1/codes/{code}", params={"procedure": "permis"})
+                latencies.append(time.perf_counter() - t)
+                if response.status_code != 200 or response.json()["status"] != "active":
+                    raise RuntimeError(
+                        f"check failed: {response.status_code} {response.text[:200]}"
+                    )
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return total / elapsed, latencies
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used: what a request costs the worker, whatever
+    else the machine is doing."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="registry store URL (default: SQLite in a temp folder)")
+    parser.add_argument("--raw-db", help="scratch store URL for the raw insert (default: SQLite)")
+    parser.add_argument("--checks", type=int, default=6000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    begun = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="cabine-bench-") as folder:
+        data = Path(folder)
+        keys = data / "keys.toml"
+        key = add_booth_key(keys, "bench-booth", "9PMT")
+        db_url = args.db or f"sqlite:///{data / 'registry.sqlite'}"
+        process, url = start_registry(db_url, data, keys)
+        settings = RegistrySettings(
+            base_delay_median_hours=0,
+            base_delay_p95_hours=0,
+            capacity_per_hour=1e9,
+            capacity_by_month={},
+        )
+        try:
+            print(f"registry: 1 worker, store {db_url.split('@')[-1]}")
+            checked: list[str] = []
+            for seed, size in enumerate(SIZES, start=1):
+                batches = make_batches(size, seed, "bench-booth")
+                rows = raw_rows(batches, settings)
+                raw_url = args.raw_db or f"sqlite:///{data / f'raw-{size}.sqlite'}"
+                raw = raw_rate(raw_url, rows)
+                cpu_before = cpu_seconds(process.pid)
+                ingest = ingest_rate(url, batches, key.secret)
+                cpu = cpu_seconds(process.pid) - cpu_before
+                print(
+                    f"batches of {size:>4}: ingest {ingest:>9,.0f} codes/s, "
+                    f"raw executemany {raw:>9,.0f} codes/s, ratio {ingest / raw:.0%} "
+                    f"(goal >= 50 %); worker CPU {cpu / CODES_PER_SIZE * 1e6:.0f} us/code"
+                )
+                checked += [c.code for b in batches[:2] for c in b.codes]
+                if time.monotonic() - begun > WALL_LIMIT_SECONDS:
+                    raise SystemExit("bench took too long; stopping")
+            cpu_before = cpu_seconds(process.pid)
+            rate, latencies = asyncio.run(check_load(url, checked, args.checks, args.concurrency))
+            cpu_per_check = (cpu_seconds(process.pid) - cpu_before) / args.checks
+            print(
+                f"citizen checks: {rate:,.0f} checks/s with {args.concurrency} in flight "
+                f"(goal 1,500), latency p50 {statistics.median(latencies) * 1000:.1f} ms, "
+                f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, {len(latencies)} checks"
+            )
+            print(
+                f"worker CPU per check {cpu_per_check * 1e6:.0f} us: one free core would serve "
+                f"{1 / cpu_per_check:,.0f} checks/s"
+            )
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
