@@ -477,7 +477,7 @@ def _draw_id_guides(p: _Painter) -> None:
 
 # ---- portrait, strip, filter ------------------------------------------------------------------
 
-_PORTRAIT_SLOTS = (Box(59, 59, mm(90), mm(120)),)
+_PORTRAIT_SLOTS = (Box(59, 88, mm(90), mm(120)),)
 
 _STRIP_FRAME = 384
 _STRIP_PAD = 28
@@ -502,8 +502,8 @@ _STRIP_SLOTS = tuple(
     for i in range(4)
 )
 
-_FILTER_FRAME = Box(60, 60, _W - 120, 1400)
-_FILTER_SLOTS = (Box(100, 100, _W - 200, 1320),)
+_FILTER_FRAME = Box(60, 100, _W - 120, 1400)
+_FILTER_SLOTS = (Box(100, 140, _W - 200, 1320),)
 
 
 def _caption(p: _Painter, info: SheetInfo, t: Texts, lang: str, top: int) -> None:
