@@ -69,6 +69,7 @@ def metrics(run: FleetRun) -> dict[str, Any]:
         else 0.0,
         "registry_wait_hours": _hours_summary(run.registry_wait_hours),
         "backlog_max": run.backlog_max,
+        "registry_pending_mean": round(run.extras.get("pending_time_average", 0.0), 2),
         "by_month": by_month,
         "citizen_attempts": run.attempts,
         "reports": run.reports,
@@ -112,7 +113,13 @@ def _plots(run: FleetRun, out: Path) -> dict[str, Path]:
     ax.set_ylabel("share of codes active")
     ax.set_title("Activation delay (cumulative)")
     ax.set_ylim(0, 1.01)
-    ax.set_xlim(0, max(float(points[-1]) * 1.02, PROMISE_HOURS * 1.2))
+    # The lognormal base delay has a long tail; stop at the 99.9th percentile so the body shows.
+    shown = float(np.quantile(activation, 0.999)) if activation.size else 0.0
+    ax.set_xlim(0, max(shown * 1.05, PROMISE_HOURS * 1.3))
+    if activation.size and shown < float(points[-1]):
+        ax.set_xlabel(
+            f"hours from purchase to activation (longest {float(points[-1]):.0f} h, off the chart)"
+        )
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()

@@ -202,3 +202,40 @@ def test_numbers_tried_six_calendar_months_after_issue_are_expired(days, expired
 @pytest.mark.parametrize("name", ["off-season", "summer-peak", "national-summer"])
 def test_bundled_scenarios_describe_themselves(name):
     assert load_scenario(name).description
+
+
+def test_vectorised_departures_equal_the_transmitters_booth_stage():
+    # The fleet's outages, applied over arrays, give what BoothStage.departure_at gives per code.
+    from datetime import UTC, datetime
+
+    from simulation.booths import sample_outages
+    from transmitter.latency import BoothStage, Outage
+
+    t0 = datetime(2026, 6, 1, tzinfo=UTC)
+    rng = np.random.default_rng(12)
+    outages = sample_outages(rng, booths=6, horizon_hours=240, rate_per_day=0.8, mean_hours=9)
+    issued = rng.uniform(0, 260, 3000)
+    booth = rng.integers(0, 6, 3000)
+    window = timedelta(minutes=15)
+    departures = departure_hours(issued + 0.25, booth, outages)
+
+    def at(hours):
+        return t0 + timedelta(hours=float(hours))
+
+    stages = {
+        b: BoothStage(
+            batch_window=window,
+            outages=tuple(
+                Outage(at(s), at(e))
+                for ob, s, e in zip(outages.booth, outages.start, outages.end, strict=True)
+                if ob == b
+            ),
+        )
+        for b in range(6)
+    }
+    expected = [
+        (stages[b].departure_at(at(h)) - t0).total_seconds() / 3600
+        for h, b in zip(issued, booth, strict=True)
+    ]
+    np.testing.assert_allclose(departures, expected, atol=1e-5)
+    assert (departures > issued + 0.25 + 1e-6).sum() > 100  # outages really held codes back
