@@ -729,6 +729,67 @@ def support_serve(
     except FileNotFoundError as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(3) from None
+@app.command()
+def demo(
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Data folder (default from the config).")
+    ] = None,
+    scale: Annotated[
+        float, typer.Option(min=1, help="Domain seconds per real second (3600: 1 h per second).")
+    ] = 3600.0,
+    headless: Annotated[
+        bool,
+        typer.Option(help="No window: a scripted customer (the default without a display)."),
+    ] = False,
+    registry_port: Annotated[int, typer.Option(help="Port of the registry.")] = 8700,
+    support_port: Annotated[int, typer.Option(help="Port of the support desk.")] = 8710,
+    lang: Annotated[str | None, typer.Option(help="Language: fr or en.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Configuration file.")] = None,
+) -> None:
+    """Run the whole booth on one machine: registry, transmitter and support desk on loopback,
+    then the kiosk in a window, or a scripted customer when there is no display."""
+    from cabine.demo import DemoError, has_display, run_demo
+
+    overrides = {"data_dir": data} if data is not None else {}
+    settings = load_settings(config, **overrides)
+    chosen_lang = lang or settings.lang
+    if chosen_lang not in ("fr", "en"):
+        err_console.print(f"[red]language {chosen_lang!r}: choose fr or en[/red]")
+        raise typer.Exit(2)
+    if not headless and not has_display():
+        console.print("no display found: running headless with a scripted customer")
+        headless = True
+
+    def show_table(rows: list[list[str]], columns: list[str], title: str) -> None:
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+
+    try:
+        result = run_demo(
+            settings,
+            scale=scale,
+            headless=headless,
+            registry_port=registry_port,
+            support_port=support_port,
+            lang=chosen_lang,
+            say=console.print,
+            show_table=show_table,
+        )
+    except DemoError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        console.print("stopped; every process of the demo has been ended")
+        raise typer.Exit(130) from None
+    if result is not None:
+        console.print(
+            f"demo finished in {result.wall_seconds:.0f} s. Look in {result.data_dir.resolve()}: "
+            f"summary.html (open it in a browser), screenshots/, prints/, logs/"
+        )
 
 
 def main() -> None:

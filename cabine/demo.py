@@ -1,0 +1,600 @@
+"""`cabine demo`: the whole booth on one machine, on one scaled clock.
+
+The registry, the transmitter and the support desk run as child processes on loopback, sharing
+one data folder; the booth runs in this process, in a window, or headless with a scripted
+customer when there is no display. Every process gets the same clock (epoch, scale, origin) so
+they agree on "now": at the default scale an hour passes every second, and a number bought now
+activates within about 72 s.
+
+A second demo reuses the data folder: domain time continues from where the last one stopped, so
+numbers still pending are picked up, never seen going back in time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ephoto.clock import Clock, ScaledClock, SystemClock, ensure_utc, parse_utc
+
+DEFAULT_SCALE = 3600.0
+DEFAULT_REGISTRY_PORT = 8700
+DEFAULT_SUPPORT_PORT = 8710
+HOST = "127.0.0.1"
+SESSION_FILE = "demo-session.json"
+STOP_GRACE_SECONDS = 10.0
+
+
+class DemoError(RuntimeError):
+    """The demo cannot start or go on; the message says why and what to do."""
+
+
+def port_is_free(port: int, host: str = HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports(ports: dict[str, tuple[int, str]]) -> None:
+    """Refuse to start when a port is taken, naming the port and the option that changes it."""
+    for role, (port, option) in ports.items():
+        if not port_is_free(port):
+            raise DemoError(
+                f"port {port} for the {role} is already in use on {HOST}; "
+                f"stop what uses it or choose another port with {option}"
+            )
+
+
+@dataclass
+class DemoSession:
+    """What a demo keeps in its data folder between runs."""
+
+    data_dir: Path
+    admin_token: str
+    domain_time: datetime | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.data_dir / SESSION_FILE
+
+    @classmethod
+    def open(cls, data_dir: Path) -> DemoSession:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = data_dir / SESSION_FILE
+        if path.is_file():
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            last = raw.get("domain_time")
+            return cls(data_dir, raw["admin_token"], parse_utc(last) if last else None)
+        session = cls(data_dir, secrets.token_urlsafe(24))
+        session.save()
+        return session
+
+    def save(self) -> None:
+        payload = {
+            "admin_token": self.admin_token,
+            "domain_time": self.domain_time.isoformat() if self.domain_time else None,
+        }
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def clock(self, scale: float) -> ScaledClock:
+        """A scaled clock from now on; it continues the last run's domain time if that is ahead."""
+        wall = SystemClock().now()
+        origin = max(wall, self.domain_time) if self.domain_time else wall
+        return ScaledClock(wall, scale, origin=origin)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Ask Linux to stop the child if the demo itself dies, so nothing is left running."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+@dataclass
+class Children:
+    """The demo's child processes; stopped in reverse order, gently then firmly."""
+
+    log_dir: Path
+    env: dict[str, str]
+    started: list[Child] = field(default_factory=list)
+
+    def start(self, name: str, *args: str) -> Child:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"{name}.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cabine.cli", *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                start_new_session=True,  # Ctrl-C reaches the demo only; it stops them in order
+                preexec_fn=_die_with_parent,
+            )
+        child = Child(name, process, log)
+        self.started.append(child)
+        return child
+
+    def check_alive(self) -> None:
+        for child in self.started:
+            code = child.process.poll()
+            if code is not None:
+                raise DemoError(
+                    f"the {child.name} stopped unexpectedly (exit {code}); "
+                    f"its log is {child.log}:\n{tail(child.log)}"
+                )
+
+    def stop(self) -> None:
+        for child in reversed(self.started):
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in reversed(self.started):
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                child.process.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait(timeout=5)
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+def wait_until_serving(url: str, child: Child, children: Children, timeout: float = 30.0) -> None:
+    """Poll ``url`` until it answers, failing early if the child dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children.check_alive()
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise DemoError(
+        f"the {child.name} did not answer on {url} within {timeout:.0f} s:\n{tail(child.log)}"
+    )
+
+
+@dataclass(frozen=True)
+class Services:
+    registry_url: str
+    support_url: str
+    admin_token: str
+
+
+def child_environment(
+    data_dir: Path,
+    clock: ScaledClock,
+    registry_port: int,
+    support_port: int,
+    admin_token: str,
+    lang: str,
+) -> dict[str, str]:
+    """The configuration every child reads (environment overrides the TOML file)."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "CABINE_DATA_DIR": str(data_dir.resolve()),
+            "CABINE_LANG": lang,
+            "CABINE_CLOCK__EPOCH": clock.epoch.isoformat(),
+            "CABINE_CLOCK__ORIGIN": clock.origin.isoformat(),
+            "CABINE_CLOCK__SCALE": repr(clock.scale),
+            "CABINE_REGISTRY__HOST": HOST,
+            "CABINE_REGISTRY__PORT": str(registry_port),
+            "CABINE_REGISTRY__ADMIN_ENABLED": "true",
+            "CABINE_REGISTRY__ADMIN_TOKEN": admin_token,
+            "CABINE_TRANSMITTER__REGISTRY_URL": f"http://{HOST}:{registry_port}",
+            "CABINE_SUPPORT__HOST": HOST,
+            "CABINE_SUPPORT__PORT": str(support_port),
+            "CABINE_SUPPORT__REGISTRY_URL": f"http://{HOST}:{registry_port}",
+            "CABINE_SUPPORT__REGISTRY_ADMIN_TOKEN": admin_token,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+@contextlib.contextmanager
+def running_services(
+    data_dir: Path,
+    clock: ScaledClock,
+    registry_port: int,
+    support_port: int,
+    admin_token: str,
+    lang: str,
+    say: Callable[[str], None],
+) -> Iterator[Services]:
+    """Start the registry, the transmitter and the support desk; stop them all on exit."""
+    env = child_environment(data_dir, clock, registry_port, support_port, admin_token, lang)
+    children = Children(data_dir / "logs", env)
+    registry_url = f"http://{HOST}:{registry_port}"
+    support_url = f"http://{HOST}:{support_port}"
+    try:
+        registry = children.start("registry")
+        wait_until_serving(f"{registry_url}/", registry, children)
+        say(f"registry     {registry_url}/  (citizen check page)")
+        children.start("transmitter", "transmitter")
+        support = children.start("support desk", "support", "serve")
+        wait_until_serving(f"{support_url}/", support, children)
+        say(f"support desk {support_url}/  (problem report form)")
+        children.check_alive()
+        yield Services(registry_url, support_url, admin_token)
+        children.check_alive()
+    finally:
+        children.stop()
+
+
+def registry_admin(services: Services, code: str) -> dict[str, Any] | None:
+    response = httpx.get(
+        f"{services.registry_url}/admin/codes/{code}",
+        headers={"Authorization": f"Bearer {services.admin_token}"},
+        timeout=5.0,
+    )
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    return response.json()
+
+
+def hours_between(start: datetime, end: datetime) -> float:
+    return (ensure_utc(end) - ensure_utc(start)).total_seconds() / 3600
+
+
+@dataclass
+class TimelineEvent:
+    hours: float
+    step: str  # a key of assets/text/demo.*.toml under [step]
+
+
+@dataclass
+class Timeline:
+    """What happened to one number, in domain hours since it was issued."""
+
+    code: str
+    issued_at: datetime
+    events: list[TimelineEvent] = field(default_factory=list)
+
+    def add(self, when: datetime, step: str) -> TimelineEvent:
+        event = TimelineEvent(round(hours_between(self.issued_at, when), 2), step)
+        self.events.append(event)
+        return event
+
+
+def follow_number(
+    code: str,
+    issued_at: datetime,
+    outbox_state: Callable[[str], tuple[str, datetime | None]],
+    services: Services,
+    clock: Clock,
+    say: Callable[[str], None],
+    lang: str = "fr",
+    max_domain_hours: float = 400.0,
+    poll_seconds: float = 0.2,
+) -> Timeline:
+    """Watch a number leave the booth's outbox and become active in the registry."""
+    from ephoto.texts import texts
+
+    t = texts("demo", lang)
+    timeline = Timeline(code, issued_at)
+
+    def note(when: datetime, step: str) -> None:
+        event = timeline.add(when, step)
+        say(f"+{event.hours:6.1f} h  {t.get('step.' + step)}")
+
+    note(issued_at, "issued")
+    seen_sent = seen_received = False
+    while True:
+        status, sent_at = outbox_state(code)
+        if status == "sent" and not seen_sent:
+            seen_sent = True
+            note(sent_at or clock.now(), "uploaded")
+        if status == "rejected":
+            raise DemoError(f"the registry rejected {code}; see the transmitter's log")
+        stored = registry_admin(services, code)
+        if stored is not None and not seen_received:
+            seen_received = True
+            note(parse_utc(stored["received_at"]), "received")
+        if stored is not None and stored["state"] == "active":
+            note(parse_utc(stored["active_at"]), "active")
+            return timeline
+        if hours_between(issued_at, clock.now()) > max_domain_hours:
+            raise DemoError(
+                f"{code} is still not active {max_domain_hours:.0f} h after issue "
+                f"(outbox: {status}, registry: {stored['state'] if stored else 'absent'})"
+            )
+        time.sleep(poll_seconds)
+
+
+def redeem(services: Services, code: str, procedure: str, lang: str) -> tuple[int, dict[str, Any]]:
+    response = httpx.post(
+        f"{services.registry_url}/v1/codes/{code}/redeem",
+        json={"procedure": procedure},
+        headers={"Accept-Language": lang},
+        timeout=5.0,
+    )
+    return response.status_code, response.json()
+
+
+def purchase_steps(product_id: str, category: str, ephoto: bool, lang: str) -> list[dict[str, Any]]:
+    """The taps of a customer buying one product, by button id (see kiosk.ui.script)."""
+    steps: list[dict[str, Any]] = [
+        {"wait_for": "attract"},
+        {"tap": "start"},
+        {"tap": f"lang-{lang}"},
+        {"tap": f"category-{category}"},
+        {"tap": f"product-{product_id}"},
+        {"screenshot": f"confirm-{product_id}"},
+        {"tap": "accept"},
+        {"wait_for": "review", "timeout": 30},
+        {"tap": "keep"},
+    ]
+    if ephoto:
+        steps += [{"wait_for": "signature"}, {"sign": True}, {"tap": "signed"}]
+    steps += [
+        {"wait_for": "payment"},
+        {"tap": "card"},
+        {"wait_for": "done", "timeout": 60},
+        {"screenshot": f"done-{product_id}"},
+        {"tap": "finish"},
+        {"wait_for": "attract"},
+    ]
+    return steps
+
+
+@dataclass
+class DemoResult:
+    data_dir: Path
+    ephoto_code: str
+    ephoto_sale: str
+    classic_sale: str
+    timeline: Timeline
+    first_redeem: tuple[int, dict[str, Any]]
+    second_redeem: tuple[int, dict[str, Any]]
+    support_answer: dict[str, Any]
+    screenshots: list[Path]
+    sheets: list[Path]
+    wall_seconds: float
+    summary: Path | None = None
+
+
+def has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+DEMO_KIOSK_TIMINGS = {"countdown_seconds": 1, "payment_seconds": 0.5, "print_seconds": 0.5}
+
+
+def outbox_reader(engine: Any) -> Callable[[str], tuple[str, datetime | None]]:
+    from sqlalchemy import select
+
+    from transmitter.outbox import outbox
+
+    def state(code: str) -> tuple[str, datetime | None]:
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(outbox.c.status, outbox.c.sent_at).where(outbox.c.code == code)
+            ).one_or_none()
+        return (row.status, row.sent_at) if row is not None else ("absent", None)
+
+    return state
+
+
+def outbox_issued_at(engine: Any, code: str) -> datetime:
+    from sqlalchemy import select
+
+    from transmitter.outbox import outbox
+
+    with engine.connect() as conn:
+        issued: datetime = conn.execute(
+            select(outbox.c.issued_at).where(outbox.c.code == code)
+        ).scalar_one()
+    return issued
+
+
+def scripted_customer(
+    settings: Any,
+    clock: ScaledClock,
+    services: Services,
+    say: Callable[[str], None],
+    show_table: Callable[[list[list[str]], list[str], str], None],
+    lang: str,
+) -> DemoResult:
+    """Buy an ePhoto for a driving licence and a classic ID sheet, then follow the number."""
+    from kiosk.booth import Booth
+    from kiosk.ui.script import run_headless
+
+    started = time.monotonic()
+    data_dir: Path = settings.data_dir
+    shots = data_dir / "screenshots"
+    booth = Booth(
+        settings.kiosk.model_copy(update=DEMO_KIOSK_TIMINGS),
+        data_dir,
+        clock,
+        operator_prefix=settings.operator.prefix,
+        batch_window=timedelta(minutes=settings.transmitter.batch_window_minutes),
+        default_lang=lang,
+    )
+    try:
+        permis = booth.catalog.get("ephoto-permis")
+        classic = booth.catalog.get("id-card-adult")
+        say(f"customer buys '{permis.name(lang)}' then '{classic.name(lang)}' on the touchscreen")
+        steps = purchase_steps(permis.id, permis.category, True, lang) + purchase_steps(
+            classic.id, classic.category, False, lang
+        )
+        report = run_headless(booth, steps, shots, (settings.kiosk.width, settings.kiosk.height))
+        if not report.ok:
+            raise DemoError(f"the scripted customer could not finish: {report.error}")
+        recent = booth.ledger.last_sales(2)
+        by_product = {sale.product: sale for sale in recent}
+        ephoto_sale, classic_sale = by_product[permis.id], by_product[classic.id]
+        if ephoto_sale.code is None or classic_sale.code is not None:
+            raise DemoError("the ledger does not show one number for the ePhoto sale only")
+        rows = [
+            [
+                sale.display_id(),
+                sale.product,
+                sale.status,
+                f"{sale.price_cents / 100:.2f} EUR",
+                sale.code or "(no ePhoto number)",
+            ]
+            for sale in booth.ledger.last_sales(6)
+        ]
+        show_table(rows, ["sale", "product", "status", "price", "ePhoto number"], "booth ledger")
+
+        issued = outbox_issued_at(booth.ledger.engine, ephoto_sale.code)
+        say(f"following {ephoto_sale.code} from the outbox to the registry (domain hours):")
+        timeline = follow_number(
+            ephoto_sale.code,
+            issued,
+            outbox_reader(booth.ledger.engine),
+            services,
+            clock,
+            say,
+            lang,
+        )
+        first = redeem(services, ephoto_sale.code, permis.procedure or "permis", lang)
+        say(f"citizen uses it on {permis.site}: HTTP {first[0]} {first[1].get('status', '')}")
+        second = redeem(services, ephoto_sale.code, permis.procedure or "permis", lang)
+        say(f"citizen tries it again:        HTTP {second[0]} {second[1].get('status', '')}")
+        answer = httpx.post(
+            f"{services.support_url}/v1/reports",
+            json={"sale_id": classic_sale.display_id()},
+            timeout=10.0,
+        )
+        answer.raise_for_status()
+        support = answer.json()
+        say(f"support desk, classic ID sheet {classic_sale.display_id()}: {support['outcome']}")
+        sheets = sorted(booth.paths.prints.glob("*.png"))
+        return DemoResult(
+            data_dir=data_dir,
+            ephoto_code=ephoto_sale.code,
+            ephoto_sale=ephoto_sale.display_id(),
+            classic_sale=classic_sale.display_id(),
+            timeline=timeline,
+            first_redeem=first,
+            second_redeem=second,
+            support_answer=support,
+            screenshots=list(report.screenshots),
+            sheets=sheets,
+            wall_seconds=time.monotonic() - started,
+        )
+    finally:
+        booth.close()
+
+
+def write_summary(result: DemoResult, lang: str) -> Path:
+    """A short HTML page in the data folder: the number's story, the sheets, the screens."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from ephoto.assets import asset
+    from ephoto.code import group
+    from ephoto.texts import texts
+
+    env = Environment(
+        loader=FileSystemLoader(asset("templates")), autoescape=select_autoescape(["html"])
+    )
+    html = env.get_template("demo/summary.html").render(
+        lang=lang,
+        t=texts("demo", lang),
+        result=result,
+        grouped=group(result.ephoto_code),
+        rel=lambda path: Path(path).resolve().relative_to(result.data_dir.resolve()).as_posix(),
+    )
+    out = result.data_dir / "summary.html"
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
+
+
+def run_demo(
+    settings: Any,
+    *,
+    scale: float,
+    headless: bool,
+    registry_port: int,
+    support_port: int,
+    lang: str,
+    say: Callable[[str], None],
+    show_table: Callable[[list[list[str]], list[str], str], None],
+) -> DemoResult | None:
+    """The whole demo; returns the scripted customer's result when headless."""
+    data_dir: Path = settings.data_dir
+    check_ports(
+        {
+            "registry": (registry_port, "--registry-port"),
+            "support desk": (support_port, "--support-port"),
+        }
+    )
+    session = DemoSession.open(data_dir)
+    clock = session.clock(scale)
+    say(f"data folder {data_dir.resolve()}; one hour passes every {3600 / scale:g} s")
+    from ephoto.wire import add_booth_key  # the keys file shared by registry and transmitter
+
+    add_booth_key(data_dir / "keys.toml", settings.kiosk.booth_id, settings.operator.prefix)
+    try:
+        with running_services(
+            data_dir, clock, registry_port, support_port, session.admin_token, lang, say
+        ) as services:
+            if headless:
+                result = scripted_customer(settings, clock, services, say, show_table, lang)
+                result.summary = write_summary(result, lang)
+                return result
+            from kiosk.booth import Booth
+            from kiosk.ui.app import KioskApp
+
+            booth = Booth(
+                settings.kiosk,
+                data_dir,
+                clock,
+                operator_prefix=settings.operator.prefix,
+                batch_window=timedelta(minutes=settings.transmitter.batch_window_minutes),
+                default_lang=lang,
+            )
+            try:
+                say("booth window open; close it (or Ctrl-C) to stop everything")
+                KioskApp(
+                    booth,
+                    size=(settings.kiosk.width, settings.kiosk.height),
+                    fullscreen=settings.kiosk.fullscreen,
+                ).run()
+            finally:
+                booth.close()
+            return None
+    finally:
+        session.domain_time = clock.now()
+        session.save()
