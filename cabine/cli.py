@@ -746,8 +746,10 @@ def demo(
     lang: Annotated[str | None, typer.Option(help="Language: fr or en.")] = None,
     config: Annotated[Path | None, typer.Option(help="Configuration file.")] = None,
 ) -> None:
-    """Run the whole booth on one machine: registry, transmitter and support desk on loopback,
-    then the kiosk in a window, or a scripted customer when there is no display."""
+    """Run the whole booth on one machine (registry, transmitter, support desk and kiosk).
+
+    The services run on loopback on one scaled clock; the kiosk opens in a window, or a scripted
+    customer buys and follows a number when there is no display."""
     from cabine.demo import DemoError, has_display, run_demo
 
     overrides = {"data_dir": data} if data is not None else {}

@@ -244,7 +244,7 @@ def running_services(
     registry_url = f"http://{HOST}:{registry_port}"
     support_url = f"http://{HOST}:{support_port}"
     try:
-        registry = children.start("registry")
+        registry = children.start("registry", "registry")
         wait_until_serving(f"{registry_url}/", registry, children)
         say(f"registry     {registry_url}/  (citizen check page)")
         children.start("transmitter", "transmitter")
