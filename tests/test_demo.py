@@ -1,0 +1,129 @@
+"""`cabine demo --headless` end to end from a clean data folder: every step a newcomer sees."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zxingcpp
+from PIL import Image
+
+from cabine.demo import DemoError, DemoSession, check_ports, port_is_free
+from ephoto import code as codes
+from ephoto.clock import SystemClock
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_demo(data: Path, *extra: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "cabine.cli", "demo", "--data", str(data), *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def qr_texts(path: Path) -> list[str]:
+    with Image.open(path) as image:
+        return [b.text for b in zxingcpp.read_barcodes(np.asarray(image.convert("L")))]
+
+
+def test_headless_demo_runs_every_step_and_leaves_nothing_running(tmp_path):
+    data = tmp_path / "demo-data"
+    registry_port, support_port = free_port(), free_port()
+    result = run_demo(
+        data,
+        "--scale",
+        "7200",
+        "--registry-port",
+        str(registry_port),
+        "--support-port",
+        str(support_port),
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    # Without a display the demo says it runs a scripted customer.
+    assert "no display found: running headless" in out
+    # The ledger shows one ePhoto number for the ePhoto sale and none for the classic sheet.
+    assert re.search(r"ephoto-permis\s*│\s*printed", out)
+    assert re.search(r"id-card-adult\s*│\s*printed\s*│[^│]*│\s*\(no ePhoto number\)", out)
+    code = re.search(r"following (9PMT[A-Z0-9]{18}) from the outbox", out).group(1)
+    assert codes.is_valid(code)
+    # The timeline goes from the outbox to the registry to active, in scaled hours.
+    hours = {
+        step: float(h)
+        for h, step in re.findall(r"\+\s*([\d.]+) h\s+(émis|reçu|la cabine a reçu|actif)", out)
+    }
+    assert hours["émis"] == 0.0
+    assert 0 < hours["reçu"] <= hours["actif"] <= 72.0
+    # Redeemed once, refused the second time; the classic sheet gets no refund.
+    assert "HTTP 200 redeemed" in out and "HTTP 409 used" in out
+    assert "booth-001-000002: not_ephoto_product" in out
+    assert out.strip().splitlines()[-1].startswith(("screenshots/", "demo finished")) or (
+        "summary.html" in out.strip().splitlines()[-2] + out.strip().splitlines()[-1]
+    )
+    # What it leaves behind: screenshots, both sheets (the ePhoto one with the code's QR), a
+    # summary page naming the code, logs; and the ports are free again.
+    shots = sorted((data / "screenshots").glob("*.png"))
+    assert len(shots) >= 20
+    sheets = sorted((data / "prints").glob("*.png"))
+    assert len(sheets) == 2
+    assert [qr_texts(s) for s in sheets].count([code]) == 1
+    assert [] in [qr_texts(s) for s in sheets]
+    summary = (data / "summary.html").read_text(encoding="utf-8")
+    assert codes.group(code) in summary and "not_ephoto_product" in summary
+    for shot in shots[:3]:
+        assert f'src="screenshots/{shot.name}"' in summary
+    assert port_is_free(registry_port) and port_is_free(support_port)
+    leftover = subprocess.run(["pgrep", "-f", str(data)], capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""
+    session = json.loads((data / "demo-session.json").read_text())
+    assert session["domain_time"] is not None
+
+
+def test_a_port_in_use_is_named_with_the_option_that_changes_it():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(DemoError, match=rf"port {port} for the registry .* --registry-port"):
+            check_ports({"registry": (port, "--registry-port")})
+
+
+def test_the_cli_reports_a_busy_port_and_exits_1(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_demo(tmp_path / "d", "--registry-port", str(port), timeout=60)
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr and "--registry-port" in result.stderr
+
+
+def test_a_second_demo_continues_the_domain_time_of_the_first(tmp_path):
+    session = DemoSession.open(tmp_path)
+    later = SystemClock().now() + timedelta(days=4)
+    session.domain_time = later
+    session.save()
+    again = DemoSession.open(tmp_path)
+    assert again.admin_token == session.admin_token
+    assert again.clock(3600).now() >= later
