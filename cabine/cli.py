@@ -269,11 +269,17 @@ def kiosk(
         err_console.print(f"[red]script {script} does not exist[/red]")
         raise typer.Exit(2)
     from kiosk.booth import Booth
+    from kiosk.ui.webcam import open_camera
 
+    if headless or script is not None:
+        from kiosk.ui.app import use_dummy_video
+
+        use_dummy_video()
     booth = Booth(
         settings.kiosk,
         settings.data_dir,
         settings.clock.make(),
+        camera=open_camera(settings.kiosk.camera, settings.kiosk.camera_device),
         operator_prefix=settings.operator.prefix,
         batch_window=timedelta(minutes=settings.transmitter.batch_window_minutes),
         default_lang=settings.lang,

@@ -23,7 +23,16 @@ from ephoto.clock import Clock
 from ephoto.money import Money
 from kiosk.catalog import Catalog, Product, load_catalog
 from kiosk.framing import FramingReport, check_framing
-from kiosk.ledger import BOOTH_DB_FILE, DayCounters, Issued, IssueFailed, Ledger, OutboxStatus, Sale
+from kiosk.ledger import (
+    BOOTH_DB_FILE,
+    MAINTENANCE,
+    DayCounters,
+    Issued,
+    IssueFailed,
+    Ledger,
+    OutboxStatus,
+    Sale,
+)
 from kiosk.operator import PinPad, hash_pin
 from kiosk.payment import PaymentResult, SimulatedCardTerminal
 from kiosk.printer import FolderPrinter, Printer, PrintJob
@@ -163,7 +172,15 @@ class Booth:
             max_tries=settings.pin_max_tries,
             lockout_seconds=settings.pin_lockout_seconds,
         )
-        self.maintenance_requested = False
+
+    @property
+    def maintenance_requested(self) -> bool:
+        """The operator put the booth in maintenance; kept in the ledger across restarts."""
+        return self.ledger.counter(MAINTENANCE) == 1
+
+    @maintenance_requested.setter
+    def maintenance_requested(self, value: bool) -> None:
+        self.ledger.set_counter(MAINTENANCE, 1 if value else 0)
 
     # -- guards (None: go on; else the message key saying why not) ------------------------------
     def booth_open(self, _machine: SaleMachine | None = None) -> str | None:

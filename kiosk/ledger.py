@@ -112,6 +112,7 @@ counters = Table(
 
 PAPER_LEFT = "paper_left"
 SHEETS_PRINTED = "sheets_printed"
+MAINTENANCE = "maintenance"  # 1 while the operator keeps the booth in maintenance
 MIN_FREE_BYTES = 5 * 1024 * 1024
 
 
@@ -192,7 +193,11 @@ class Ledger:
         metadata.create_all(self.engine)
         outbox_module.create_schema(self.engine)
         with self.engine.begin() as conn:
-            for name, start in ((PAPER_LEFT, paper_capacity), (SHEETS_PRINTED, 0)):
+            for name, start in (
+                (PAPER_LEFT, paper_capacity),
+                (SHEETS_PRINTED, 0),
+                (MAINTENANCE, 0),
+            ):
                 exists = conn.execute(
                     select(counters.c.value).where(counters.c.name == name)
                 ).scalar_one_or_none()
@@ -438,8 +443,11 @@ class Ledger:
             )
 
     def set_paper_left(self, sheets: int) -> None:
+        self.set_counter(PAPER_LEFT, sheets)
+
+    def set_counter(self, name: str, value: int) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(counters).where(counters.c.name == PAPER_LEFT).values(value=sheets))
+            conn.execute(update(counters).where(counters.c.name == name).values(value=value))
 
     def today(self) -> DayCounters:
         """Today's counters, "today" being the Paris calendar day."""

@@ -61,3 +61,17 @@ def test_an_empty_frame_fails_every_subject_check():
     empty = Image.new("RGB", (827, 1063), (214, 222, 232))
     ImageDraw.Draw(empty)
     assert set(check_framing(empty).failed()) >= {"centred", "head_top", "head_size"}
+
+
+def test_maintenance_set_by_the_operator_survives_a_restart(tmp_path):
+    from tests.kiosk_harness import make_booth
+
+    booth = make_booth(tmp_path / "data")
+    booth.maintenance_requested = True
+    assert booth.booth_open() == "refused.maintenance"
+    booth.close()
+    again = make_booth(tmp_path / "data")
+    assert again.maintenance_requested and again.needs_maintenance()
+    again.maintenance_requested = False
+    assert again.booth_open() is None
+    again.close()
