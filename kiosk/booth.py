@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -127,7 +129,51 @@ def default_renderer(request: SheetRequest, folder: Path) -> RenderedSheet:
     )
     sheet = compose_sheet(info, [request.photo], request.lang)
     png, pdf = save_to_prints(sheet.image, folder, request.sale.display_id())
-    return RenderedSheet(png=png, pdf=pdf, preview=sheet.image)
+    preview = sheet.image.copy()
+    preview.thumbnail(PREVIEW_SIZE, Image.Resampling.LANCZOS)
+    return RenderedSheet(png=png, pdf=pdf, preview=preview)
+
+
+PREVIEW_SIZE = (800, 1200)  # the largest the screens show the sheet
+
+
+class ProcessRenderer:
+    """Renders sheets in a separate process, so drawing, PNG and PDF encoding never compete
+    with the touchscreen's frames for the interpreter lock. Started in the background at
+    start-up; the worker exits with the booth (or when the booth's process dies)."""
+
+    def __init__(self) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
+        self._pool.submit(_warm_up)
+
+    def __call__(self, request: SheetRequest, folder: Path) -> RenderedSheet:
+        return self._pool.submit(default_renderer, request, folder).result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In the render worker: leave as soon as the booth's process is gone (even SIGKILLed)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def _warm_up() -> None:
+    import kiosk.receipt  # noqa: F401 - load the renderer's modules before the first sale
 
 
 class Booth:
@@ -160,6 +206,8 @@ class Booth:
             paper_capacity=settings.paper_capacity,
         )
         self.camera = camera or default_camera(settings)
+        if renderer is None and settings.render_in_process:
+            renderer = ProcessRenderer()
         self.renderer = renderer or default_renderer
         self.printer = printer or FolderPrinter(
             self.paths.prints, self.ledger.paper_left, seconds=settings.print_seconds
@@ -339,6 +387,9 @@ class Booth:
         )
 
     def close(self) -> None:
+        closer = getattr(self.renderer, "close", None)
+        if closer is not None:
+            closer()
         self.ledger.dispose()
 
 

@@ -57,6 +57,10 @@ class KioskSettings(BaseModel):
     print_seconds: float = Field(
         default=2.0, ge=0, le=600, description="How long the simulated printer takes per sheet."
     )
+    render_in_process: bool = Field(
+        default=True,
+        description="Render printed sheets in a separate process so the screen stays smooth.",
+    )
     paper_capacity: int = Field(
         default=400, ge=1, le=10000, description="Sheets in a full paper roll (refill restores it)."
     )

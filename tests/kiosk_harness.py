@@ -39,7 +39,7 @@ class FakeMonotonic:
         self.now += seconds
 
 
-FAST = dict(countdown_seconds=0, payment_seconds=0.02, print_seconds=0.02)
+FAST = dict(countdown_seconds=0, payment_seconds=0.02, print_seconds=0.02, render_in_process=False)
 
 
 def make_booth(data: Path, monotonic=None, camera=None, **settings) -> Booth:

@@ -108,7 +108,8 @@ class KioskApp:
         self._shot_pending: str | None = None
         self._shots = 0
         self.saved_screenshots: list[Path] = []
-        self.frame_ms: list[tuple[State, float]] = []
+        # (state, wall ms, this thread's CPU ms) per frame while record_frames is on
+        self.frame_ms: list[tuple[State, float, float]] = []
         self.record_frames = False
         from kiosk.ui.screens import SCREENS
 
@@ -298,6 +299,7 @@ class KioskApp:
     def step(self) -> None:
         """One frame: handle what happened, check timeouts, draw. Never waits on I/O."""
         started = time.perf_counter()
+        cpu_started = time.thread_time()
         for event in pygame.event.get():
             self._safely(self.handle, event)
         self._safely(self.machine.tick)
@@ -306,7 +308,13 @@ class KioskApp:
         self._safely(self.draw)
         pygame.display.flip()
         if self.record_frames:
-            self.frame_ms.append((self.state, (time.perf_counter() - started) * 1000))
+            self.frame_ms.append(
+                (
+                    self.state,
+                    (time.perf_counter() - started) * 1000,
+                    (time.thread_time() - cpu_started) * 1000,
+                )
+            )
         if self._shot_pending and self.screenshots is not None:
             self.save_screenshot(self._shot_pending)
         self._shot_pending = None
