@@ -9,13 +9,20 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from ephoto.code import SeededCodeGeneratorForSimulation
-from kiosk.camera import synthetic_portrait
-from kiosk.catalog import load_catalog
-from kiosk.receipt import LAYOUTS, SheetInfo, pdf_bytes, png_bytes, render_sheet
+# Other scripts in bench/ are named like cabine's packages (kiosk.py, registry.py); running this
+# file puts bench/ first on the import path, where they would hide the real packages.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from ephoto.code import SeededCodeGeneratorForSimulation  # noqa: E402
+from kiosk.camera import synthetic_portrait  # noqa: E402
+from kiosk.catalog import load_catalog  # noqa: E402
+from kiosk.receipt import LAYOUTS, SheetInfo, pdf_bytes, png_bytes, render_sheet  # noqa: E402
 
 GOAL_MS = 150.0
 

@@ -140,7 +140,18 @@ def _vivid(image: Image.Image) -> Image.Image:
 
 
 def _painted(image: Image.Image) -> Image.Image:
-    return ImageOps.posterize(image.filter(ImageFilter.SMOOTH_MORE), 3)
+    """A cartoon look: flattened colours with dark outlines along the edges."""
+    flat = ImageOps.posterize(
+        ImageEnhance.Color(image).enhance(1.4).filter(ImageFilter.SMOOTH_MORE), 3
+    )
+    edges = ImageOps.invert(
+        image.convert("L").filter(ImageFilter.FIND_EDGES).point(lambda v: 255 if v > 24 else 0)
+    )
+    edges = edges.filter(ImageFilter.MinFilter(3))
+    # The edge filter sees the picture's own border as an edge: no outline there.
+    width, height = image.size
+    edges = ImageOps.expand(edges.crop((3, 3, width - 3, height - 3)), border=3, fill=255)
+    return Image.composite(flat, Image.new("RGB", image.size, (20, 16, 28)), edges)
 
 
 STYLES: dict[str, Style] = {
