@@ -290,11 +290,15 @@ def enqueue_codes(
     clock: Clock,
     per_transaction: int = 10,
     batch_window: timedelta = timedelta(0),
-    pause: float = 0.0,
+    spread_seconds: float = 0.0,
 ) -> None:
+    """Sell ``codes`` like a kiosk: small transactions, spread evenly over ``spread_seconds``."""
     from transmitter.outbox import enqueue
 
-    for start in range(0, len(codes), per_transaction):
+    chunks = range(0, len(codes), per_transaction)
+    step = spread_seconds / max(1, len(chunks))
+    start_at = time.monotonic()
+    for i, start in enumerate(chunks):
         with engine.begin() as conn:
             for code in codes[start : start + per_transaction]:
                 enqueue(
@@ -305,8 +309,9 @@ def enqueue_codes(
                     booth_id=BOOTH,
                     batch_window=batch_window,
                 )
-        if pause:
-            time.sleep(pause)
+        wait = start_at + (i + 1) * step - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
 
 
 # -- fork server: transmitters that start in milliseconds, to be killed -----------------------
@@ -339,6 +344,9 @@ def forkserver(data: Path, registry_url: str, batch_size: int, poll: float) -> N
     """Reads commands on stdin: ``spawn`` forks a transmitter and prints its pid; ``wait PID``
     waits for that child and prints its exit status. Children that die are reaped."""
     import transmitter.service  # noqa: F401  (imported once here, so children start fast)
+    from transmitter.dispatch import tls_context
+
+    tls_context()
 
     print("ready", flush=True)
     for line in sys.stdin:

@@ -9,9 +9,11 @@ and its codes, so a retry of the same rows is the same request and the registry 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +39,15 @@ def clock_scale(clock: Clock) -> float:
     if isinstance(clock, OffsetClock):
         return clock_scale(clock.base)
     return 1.0
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: building it (loading the CA bundle) costs more
+    than everything else a transmitter does at start."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def batch_id_for(booth_id: str, codes: Sequence[str]) -> str:
@@ -107,7 +118,7 @@ class Uploader:
         self.keys = dict(keys)
         self.clock = clock
         self.scale = clock_scale(clock)
-        self.client = client or httpx.Client(timeout=timeout_seconds)
+        self.client = client or httpx.Client(timeout=timeout_seconds, verify=tls_context())
 
     def close(self) -> None:
         self.client.close()

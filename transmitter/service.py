@@ -233,6 +233,9 @@ class Transmitter:
         )
 
     def start(self) -> BackgroundScheduler:
+        # A run that finds the previous one still draining is skipped on purpose
+        # (max_instances=1): the running drain takes what is due. APScheduler would log each.
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         scheduler = BackgroundScheduler(timezone=UTC, job_defaults=dict(JOB_DEFAULTS))
         scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
         scheduler.add_job(

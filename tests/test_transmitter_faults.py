@@ -1,0 +1,361 @@
+"""The transmitter under real failures: SIGKILL at random moments, a faulty registry, a
+registry gone for 72 (scaled) hours, a full disk while the kiosk issues a code.
+
+Real processes on loopback: the registry in its own process, transmitters started as
+``cabine transmitter`` or forked from a warm process so hundreds of kill cycles stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, insert, select
+from sqlalchemy.exc import OperationalError
+
+from ephoto.clock import ScaledClock, SystemClock
+from tests.transmitter_chaos import run_chaos
+from tests.transmitter_harness import (
+    BOOTH,
+    ROOT,
+    RegistryProcess,
+    enqueue_codes,
+    free_port,
+    new_codes,
+    write_keys,
+)
+from transmitter.outbox import (
+    BOOTH_DB_FILE,
+    booth_db_url,
+    configure_sqlite_durability,
+    create_schema,
+    enqueue,
+    open_outbox_engine,
+    outbox,
+    read_status,
+)
+
+CABINE = [sys.executable, "-m", "cabine.cli"]
+
+
+def transmitter_env(**extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "CABINE_TRANSMITTER__BATCH_WINDOW_MINUTES": "0",
+        "CABINE_TRANSMITTER__POLL_SECONDS": "0.2",
+        "CABINE_TRANSMITTER__REQUEST_TIMEOUT_SECONDS": "0.5",
+        "CABINE_TRANSMITTER__BACKOFF_BASE_SECONDS": "0.05",
+        "CABINE_TRANSMITTER__BACKOFF_CAP_SECONDS": "0.5",
+    }
+    env.pop("CABINE_CONFIG", None)
+    env.update(extra)
+    return env
+
+
+def start_transmitter(data: Path, registry_url: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*CABINE, "transmitter", "--data", str(data), "--registry", registry_url],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_until_sent(engine, expected: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if read_status(engine, SystemClock().now()).counts["sent"] >= expected:
+            return
+        time.sleep(0.1)
+    raise AssertionError(
+        f"not all {expected} codes sent after {seconds} s: "
+        f"{read_status(engine, SystemClock().now())}"
+    )
+
+
+def booth(tmp_path: Path) -> tuple[Path, object]:
+    data = tmp_path / "booth"
+    data.mkdir()
+    write_keys(data / "keys.toml")
+    return data, open_outbox_engine(booth_db_url(data))
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_loses_no_code_and_delivers_each_once(tmp_path):
+    result = run_chaos(tmp_path, kills=200, codes=5000, max_life=0.5, batch_size=10, seed=5)
+    print(f"\nchaos: {result}")
+    assert result.kills == 200
+    assert (result.missing, result.unexpected) == (0, 0)
+    assert result.in_registry == 5000 and result.pending_left == 0
+    assert result.integrity == "ok"
+    assert result.final_exit == 0
+    # Redeliveries (registry applied, transmitter killed before recording) are expected and
+    # harmless; they are reported above. They can never exceed what was actually re-sent.
+    assert result.redelivered_codes <= result.requests * 10
+
+
+@pytest.mark.slow
+def test_a_faulty_registry_loses_nothing_applies_nothing_twice_and_is_never_hurried(tmp_path):
+    data, engine = booth(tmp_path)
+    registry = RegistryProcess(tmp_path)
+    registry.faults(
+        error_rate=0.3,
+        retry_after_share=0.5,
+        retry_after_seconds=1,
+        timeout_after_apply_rate=0.1,
+        hang_seconds=1.0,
+        latency_ms=5,
+    )
+    codes = new_codes(1500)
+    enqueue_codes(engine, codes, SystemClock(), per_transaction=100)
+    proc = start_transmitter(
+        data, registry.url, transmitter_env(CABINE_TRANSMITTER__BATCH_SIZE="50")
+    )
+    try:
+        wait_until_sent(engine, len(codes), 90)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    state = registry.get("/admin/state")
+    held = registry.get("/admin/codes")
+    registry.stop()
+    print(f"\nregistry: {state}\ntransmitter: {out.strip()}")
+    assert proc.returncode == 0, err[-2000:]
+    assert sorted(held) == sorted(codes)  # 0 lost, and the registry holds each code once
+    assert len(held) == len(set(held))
+    assert state["faults_5xx"] > 0 and state["faults_timeout"] > 0  # the faults did happen
+    assert state["early_requests"] == 0  # never a request before the Retry-After it was given
+    assert state["signature_rejections"] == 0
+    status = read_status(engine, SystemClock().now())
+    assert status.counts == {"pending": 0, "sent": 1500, "rejected": 0}
+    assert "transmitter stopped" in out
+
+
+@pytest.mark.slow
+def test_registry_down_for_72_scaled_hours_then_everything_arrives_and_no_run_is_dropped(
+    tmp_path,
+):
+    scale = 21600.0  # 72 h pass in 12 s
+    epoch = datetime.now(UTC)
+    clock = ScaledClock(epoch, scale)
+    data, engine = booth(tmp_path)
+    port = free_port()  # nobody listens there yet: the registry is down
+    codes = new_codes(400)
+    enqueue_codes(engine, codes, clock, per_transaction=50, batch_window=timedelta(minutes=15))
+    env = transmitter_env(
+        CABINE_CLOCK__SCALE=str(scale),
+        CABINE_CLOCK__EPOCH=epoch.isoformat(),
+        CABINE_TRANSMITTER__BATCH_WINDOW_MINUTES="15",
+        CABINE_TRANSMITTER__BACKOFF_CAP_SECONDS="1",
+    )
+    proc = start_transmitter(data, f"http://127.0.0.1:{port}", env)
+    registry = None
+    try:
+        time.sleep(4)
+        # The booth computer is suspended for a while: every run due meanwhile is late. With
+        # misfire_grace_time=None they still run (coalesced) instead of being dropped.
+        proc.send_signal(signal.SIGSTOP)
+        time.sleep(3)
+        proc.send_signal(signal.SIGCONT)
+        while clock.now() < epoch + timedelta(hours=72):
+            time.sleep(0.1)
+        assert read_status(engine, clock.now()).counts["sent"] == 0
+        # The signature window is the registry's policy; here it spans 60 real seconds so the
+        # scaled clock does not turn loopback latency into staleness.
+        registry = RegistryProcess(
+            tmp_path, port=port, scale=scale, epoch=epoch, window_seconds=60 * scale
+        )
+        wait_until_sent(engine, len(codes), 30)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        if registry is not None:
+            held = registry.get("/admin/codes")
+            registry.stop()
+    print(f"\ntransmitter: {out.strip()}")
+    assert proc.returncode == 0, err[-2000:]
+    assert sorted(held) == sorted(codes)
+    assert "0 missed runs" in out
+    status = read_status(engine, clock.now())
+    assert status.counts["pending"] == 0 and status.dead_letter == 0
+    assert status.last_error.startswith("connection failed")
+
+
+# -- a full disk while the kiosk issues a code ------------------------------------------------
+
+sales_meta = MetaData()
+sales = Table(
+    "test_sales",
+    sales_meta,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(22), nullable=False),
+)
+
+SELL_SCRIPT = r"""
+import json, resource, signal, sys
+from datetime import UTC, datetime
+from sqlalchemy import create_engine, insert
+from tests.test_transmitter_faults import sales
+from transmitter.outbox import configure_sqlite_durability, enqueue
+from ephoto.code import generate
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit, write() fails with EFBIG
+engine = create_engine(sys.argv[1])
+configure_sqlite_durability(engine)
+with engine.connect() as conn:
+    conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+size = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+issued, errors = [], []
+for _ in range(4000):
+    code = generate().value
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(sales).values(code=code))
+            enqueue(conn, code, datetime.now(UTC), "ephoto-permis", booth_id="b1")
+    except Exception as exc:
+        errors.append({"code": code, "error": f"{type(exc).__name__}: {exc}"[:200]})
+        if len(errors) >= 5:
+            break
+    else:
+        issued.append(code)
+print(json.dumps({"issued": issued, "errors": errors}))
+"""
+
+
+def _sell_until_the_disk_is_full(url: str, limit_bytes: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", SELL_SCRIPT, url, str(limit_bytes)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout)
+
+
+def test_a_full_disk_on_enqueue_is_an_error_and_no_code_is_issued(tmp_path):
+    """The process may not write past 400 kB (RLIMIT_FSIZE: the kernel refuses the write, as
+    on a full disk). Each sale that cannot commit raises to the caller, and neither its sale
+    row nor its outbox row exists afterwards; every sale that did commit is intact."""
+    url = f"sqlite:///{tmp_path / BOOTH_DB_FILE}"
+    engine = create_engine(url)
+    configure_sqlite_durability(engine)
+    create_schema(engine)
+    sales_meta.create_all(engine)
+    engine.dispose()
+    result = _sell_until_the_disk_is_full(url, 400_000)
+    assert result["errors"], "the size limit was never reached"
+    assert all(
+        "full" in e["error"] or "I/O" in e["error"] or "disk" in e["error"]
+        for e in result["errors"]
+    ), result["errors"]
+    failed = {e["code"] for e in result["errors"]}
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        in_outbox = set(conn.execute(select(outbox.c.code)).scalars())
+        in_sales = set(conn.execute(select(sales.c.code)).scalars())
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    assert in_outbox == in_sales == set(result["issued"])
+    assert not failed & in_outbox
+
+
+def test_the_database_full_error_rolls_back_the_whole_sale(tmp_path):
+    """SQLite's own "database or disk is full" (max_page_count reached) inside the sale's
+    transaction: the caller gets the error and the sale is not recorded either."""
+    engine = open_outbox_engine(f"sqlite:///{tmp_path / BOOTH_DB_FILE}")
+    sales_meta.create_all(engine)
+    with engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+
+    @__import__("sqlalchemy").event.listens_for(engine, "connect")
+    def _cap(dbapi_conn, _record):
+        dbapi_conn.execute(f"PRAGMA max_page_count={pages + 2}")
+
+    engine.dispose()
+    issued = 0
+    with pytest.raises(OperationalError, match="full"):
+        for code in new_codes(2000):
+            with engine.begin() as conn:
+                conn.execute(insert(sales).values(code=code))
+                enqueue(conn, code, datetime.now(UTC), "ephoto-permis", booth_id=BOOTH)
+            issued += 1
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == issued
+        assert conn.execute(select(func.count()).select_from(sales)).scalar_one() == issued
+    assert issued > 0
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_transmitter_once_drains_what_is_due_and_status_reports_it(tmp_path):
+    data, engine = booth(tmp_path)
+    registry = RegistryProcess(tmp_path)
+    clock = SystemClock()
+    due = new_codes(120)
+    enqueue_codes(engine, due, clock, per_transaction=120)
+    later = new_codes(3)
+    enqueue_codes(engine, later, clock, batch_window=timedelta(hours=1))
+    env = transmitter_env(CABINE_TRANSMITTER__BATCH_SIZE="50")
+    try:
+        once = subprocess.run(
+            [*CABINE, "transmitter", "--data", str(data), "--registry", registry.url, "--once"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        held = registry.get("/admin/codes")
+    finally:
+        registry.stop()
+    assert once.returncode == 0, once.stderr[-2000:]
+    assert "120 codes sent in 3 batches" in once.stdout
+    assert sorted(held) == sorted(due)
+    status = subprocess.run(
+        [*CABINE, "transmitter", "status", "--data", str(data), "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    report = json.loads(status.stdout)
+    assert report["counts"] == {"pending": 3, "sent": 120, "rejected": 0}
+    assert 0 <= report["oldest_pending_age_seconds"] < 600
+    table = subprocess.run(
+        [*CABINE, "transmitter", "status", "--data", str(data)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "pending" in table.stdout and "last error: none" in table.stdout
+    with sqlite3.connect(data / BOOTH_DB_FILE) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_status_of_a_missing_booth_database_is_a_clear_error(tmp_path):
+    result = subprocess.run(
+        [*CABINE, "transmitter", "status", "--data", str(tmp_path / "nowhere")],
+        cwd=ROOT,
+        env=transmitter_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "no booth database" in result.stderr
+    assert not (tmp_path / "nowhere").exists()
