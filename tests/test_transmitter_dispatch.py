@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ephoto.clock import ManualClock
-from tests.transmitter_harness import BOOTH, KEY, Faults, free_port, new_codes, serve_registry
+from tests.transmitter_harness import BOOTH, Faults, free_port, new_codes, serve_registry
 from transmitter.dispatch import (
     Backoff,
     Dispatcher,
@@ -31,7 +31,7 @@ from transmitter.outbox import (
 from transmitter.service import JOB_DEFAULTS, Transmitter, TransmitterConfig
 
 T0 = datetime(2026, 6, 1, 8, tzinfo=UTC)
-KEYS = {BOOTH: KEY.encode()}
+KEYS = {BOOTH: bytes(range(32))}
 
 
 class FakeMonotonic:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -26,6 +27,7 @@ from tests.transmitter_chaos import run_chaos
 from tests.transmitter_harness import (
     BOOTH,
     ROOT,
+    RealRegistry,
     RegistryProcess,
     enqueue_codes,
     free_port,
@@ -91,54 +93,80 @@ def booth(tmp_path: Path) -> tuple[Path, object]:
 
 
 @pytest.mark.slow
-def test_kill_9_at_random_moments_loses_no_code_and_delivers_each_once(tmp_path):
-    result = run_chaos(tmp_path, kills=200, codes=5000, max_life=0.5, batch_size=10, seed=5)
+def test_kill_9_at_random_moments_loses_no_code_and_delivers_each_once(tmp_path, record_property):
+    """200 transmitters killed with SIGKILL at random moments (starting, claiming, uploading,
+    recording) while 5,000 codes are sold; the real registry serves the whole run."""
+    result = run_chaos(tmp_path, kills=200, codes=5000, max_life=0.3, batch_size=50, seed=5)
     print(f"\nchaos: {result}")
+    record_property("redelivered_codes", result.redelivered_codes)
     assert result.kills == 200
-    assert (result.missing, result.unexpected) == (0, 0)
+    assert (result.missing, result.unexpected, result.stored_twice) == (0, 0, 0)
     assert result.in_registry == 5000 and result.pending_left == 0
     assert result.integrity == "ok"
-    assert result.final_exit == 0
-    # Redeliveries (registry applied, transmitter killed before recording) are expected and
-    # harmless; they are reported above. They can never exceed what was actually re-sent.
-    assert result.redelivered_codes <= result.requests * 10
+    assert result.final_exit == 0  # the last one, stopped with SIGTERM, exits cleanly
+    # Codes sent again after a kill between the registry's answer and the booth's record are
+    # counted and printed above (redelivered_codes); the registry stored each of them once.
 
 
-@pytest.mark.slow
-def test_a_faulty_registry_loses_nothing_applies_nothing_twice_and_is_never_hurried(tmp_path):
-    data, engine = booth(tmp_path)
-    registry = RegistryProcess(tmp_path)
-    registry.faults(
-        error_rate=0.3,
-        retry_after_share=0.5,
-        retry_after_seconds=1,
-        timeout_after_apply_rate=0.1,
-        hang_seconds=1.0,
-        latency_ms=5,
-    )
-    codes = new_codes(1500)
+def run_against(registry, data: Path, engine, codes: list[str], batch_size: int) -> str:
+    """Start ``cabine transmitter``, wait until every code is sent, stop it with SIGTERM;
+    its summary line."""
     enqueue_codes(engine, codes, SystemClock(), per_transaction=100)
-    proc = start_transmitter(
-        data, registry.url, transmitter_env(CABINE_TRANSMITTER__BATCH_SIZE="50")
-    )
+    env = transmitter_env(CABINE_TRANSMITTER__BATCH_SIZE=str(batch_size))
+    proc = start_transmitter(data, registry.url, env)
     try:
         wait_until_sent(engine, len(codes), 90)
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
-    state = registry.get("/admin/state")
-    held = registry.get("/admin/codes")
-    registry.stop()
-    print(f"\nregistry: {state}\ntransmitter: {out.strip()}")
     assert proc.returncode == 0, err[-2000:]
-    assert sorted(held) == sorted(codes)  # 0 lost, and the registry holds each code once
-    assert len(held) == len(set(held))
-    assert state["faults_5xx"] > 0 and state["faults_timeout"] > 0  # the faults did happen
-    assert state["early_requests"] == 0  # never a request before the Retry-After it was given
-    assert state["signature_rejections"] == 0
-    status = read_status(engine, SystemClock().now())
-    assert status.counts == {"pending": 0, "sent": 1500, "rejected": 0}
     assert "transmitter stopped" in out
+    return out.strip()
+
+
+@pytest.mark.slow
+def test_a_faulty_registry_loses_nothing_and_applies_nothing_twice(tmp_path):
+    """The real registry answers 30 % of uploads with 503, applies 10 % and then holds the
+    answer past the booth's timeout, and adds latency to every one."""
+    data = tmp_path / "booth"
+    registry = RealRegistry(tmp_path, data, fault_hold_seconds=1.0)
+    engine = open_outbox_engine(booth_db_url(data))
+    registry.faults(p_error_5xx=0.3, p_timeout_after_apply=0.1, extra_latency_ms=5)
+    codes = new_codes(1200)
+    try:
+        out = run_against(registry, data, engine, codes, batch_size=40)
+        stored = registry.codes()
+        wire = registry.wire()
+    finally:
+        registry.stop()
+    print(f"\nwire: {wire}\ntransmitter: {out}")
+    assert sorted(stored) == sorted(codes)  # 0 lost, and no code stored twice
+    status = read_status(engine, SystemClock().now())
+    assert status.counts == {"pending": 0, "sent": 1200, "rejected": 0}
+    # The faults did happen: some uploads failed and some codes crossed the wire again.
+    assert int(re.search(r"(\d+) failed attempts", out).group(1)) > 0
+    assert wire["redelivered_codes"] > 0
+
+
+@pytest.mark.slow
+def test_a_registry_asking_for_retry_after_is_never_hurried(tmp_path):
+    """The real registry's injected 503s carry no Retry-After, so this one runs on the
+    stand-in, which asks for 1 s on half of its 503s and counts any request that comes
+    earlier."""
+    data, engine = booth(tmp_path)
+    registry = RegistryProcess(data)
+    registry.faults(error_rate=0.3, retry_after_share=0.5, retry_after_seconds=1)
+    codes = new_codes(600)
+    try:
+        out = run_against(registry, data, engine, codes, batch_size=40)
+        state = registry.wire()
+        held = registry.codes()
+    finally:
+        registry.stop()
+    print(f"\nregistry: {state}\ntransmitter: {out}")
+    assert sorted(held) == sorted(codes)
+    assert state["faults_5xx"] > 0
+    assert state["early_requests"] == 0
 
 
 @pytest.mark.slow
@@ -170,17 +198,18 @@ def test_registry_down_for_72_scaled_hours_then_everything_arrives_and_no_run_is
         while clock.now() < epoch + timedelta(hours=72):
             time.sleep(0.1)
         assert read_status(engine, clock.now()).counts["sent"] == 0
-        # The signature window is the registry's policy; here it spans 60 real seconds so the
-        # scaled clock does not turn loopback latency into staleness.
+        # The stand-in, not the real registry: the real one's signature window is a fixed 300
+        # domain seconds, 14 ms of real time at this scale, so loopback latency would make
+        # signatures stale. Here the window spans 60 real seconds.
         registry = RegistryProcess(
-            tmp_path, port=port, scale=scale, epoch=epoch, window_seconds=60 * scale
+            data, port=port, scale=scale, epoch=epoch, window_seconds=60 * scale
         )
         wait_until_sent(engine, len(codes), 30)
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
         if registry is not None:
-            held = registry.get("/admin/codes")
+            held = registry.codes()
             registry.stop()
     print(f"\ntransmitter: {out.strip()}")
     assert proc.returncode == 0, err[-2000:]
@@ -301,8 +330,9 @@ def test_the_database_full_error_rolls_back_the_whole_sale(tmp_path):
 
 
 def test_transmitter_once_drains_what_is_due_and_status_reports_it(tmp_path):
-    data, engine = booth(tmp_path)
-    registry = RegistryProcess(tmp_path)
+    data = tmp_path / "booth"
+    registry = RealRegistry(tmp_path, data)
+    engine = open_outbox_engine(booth_db_url(data))
     clock = SystemClock()
     due = new_codes(120)
     enqueue_codes(engine, due, clock, per_transaction=120)
@@ -318,7 +348,7 @@ def test_transmitter_once_drains_what_is_due_and_status_reports_it(tmp_path):
             text=True,
             timeout=120,
         )
-        held = registry.get("/admin/codes")
+        held = registry.codes()
     finally:
         registry.stop()
     assert once.returncode == 0, once.stderr[-2000:]

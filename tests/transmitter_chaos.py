@@ -2,7 +2,8 @@
 
 A booth database fills with codes while transmitters are started and killed with SIGKILL at
 random moments (forked from a process that has already imported everything, so a cycle costs
-milliseconds, not an interpreter start). One registry serves the whole run. At the end a last
+milliseconds, not an interpreter start). One registry serves the whole run: the real one
+(``cabine registry``) behind a proxy that counts the codes crossing the wire. At the end a last
 transmitter drains the rest and the run reports what the registry holds.
 """
 
@@ -20,10 +21,10 @@ from pathlib import Path
 from ephoto.clock import SystemClock
 from tests.transmitter_harness import (
     ForkServer,
+    RealRegistry,
     RegistryProcess,
     enqueue_codes,
     new_codes,
-    write_keys,
 )
 from transmitter.outbox import BOOTH_DB_FILE, booth_db_url, open_outbox_engine, read_status
 
@@ -35,12 +36,13 @@ class ChaosResult:
     in_registry: int
     missing: int
     unexpected: int
+    stored_twice: int
     redelivered_codes: int
-    replayed_batches: int
     requests: int
     integrity: str
     pending_left: int
     seconds: float
+    phases: tuple[float, float, float]  # kill cycles, waiting for the last sales, final drain
     final_exit: int
 
 
@@ -52,14 +54,13 @@ def run_chaos(
     max_life: float = 0.25,
     batch_size: int = 25,
     seed: int = 0,
-    registry: RegistryProcess | None = None,
+    registry: RealRegistry | RegistryProcess | None = None,
 ) -> ChaosResult:
     rng = random.Random(seed)
     data = tmp / "booth"
     data.mkdir(parents=True, exist_ok=True)
-    write_keys(data / "keys.toml")
     own_registry = registry is None
-    registry = registry or RegistryProcess(tmp)
+    registry = registry or RealRegistry(tmp, data)
     engine = open_outbox_engine(booth_db_url(data))
     clock = SystemClock()
     all_codes = new_codes(codes)
@@ -77,7 +78,9 @@ def run_chaos(
             time.sleep(rng.uniform(0.0, max_life))
             os.kill(pid, signal.SIGKILL)
             server.wait(pid)
+        killed_at = time.monotonic()
         seller.join()
+        sold_at = time.monotonic()
         # A last transmitter, stopped cleanly once everything is in.
         pid = server.spawn()
         deadline = time.monotonic() + 60
@@ -87,11 +90,13 @@ def run_chaos(
             time.sleep(0.1)
         os.kill(pid, signal.SIGTERM)
         final_exit = server.wait(pid)
+        drained_at = time.monotonic()
     finally:
         server.close()
         seller.join()
-    held = set(registry.get("/admin/codes"))
-    state = registry.get("/admin/state")
+    rows = registry.codes()
+    held = set(rows)
+    wire = registry.wire()
     if own_registry:
         registry.stop()
     status = read_status(engine, clock.now())
@@ -105,11 +110,16 @@ def run_chaos(
         in_registry=len(held),
         missing=len(expected - held),
         unexpected=len(held - expected),
-        redelivered_codes=int(state["redelivered_codes"]),
-        replayed_batches=int(state["replayed_batches"]),
-        requests=int(state["requests"]),
+        stored_twice=len(rows) - len(held),
+        redelivered_codes=int(wire["redelivered_codes"]),
+        requests=int(wire["requests"]),
         integrity=integrity,
         pending_left=status.counts["pending"],
         seconds=time.monotonic() - started,
+        phases=(
+            round(killed_at - started, 1),
+            round(sold_at - killed_at, 1),
+            round(drained_at - sold_at, 1),
+        ),
         final_exit=final_exit,
     )

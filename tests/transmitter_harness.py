@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,13 +30,22 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
+
 from ephoto.clock import Clock, ScaledClock, SystemClock
 from ephoto.code import generate
-from ephoto.wire import BATCH_PATH, Batch, SignatureRejected, verify_request
+from ephoto.wire import (
+    BATCH_PATH,
+    Batch,
+    SignatureRejected,
+    add_booth_key,
+    load_booth_keys,
+    verify_request,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOTH = "booth-test"
-KEY = "6b" * 32  # 32 bytes as 64 hexadecimal characters, as the keys file holds them
+OPERATOR = "9PMT"
 
 
 def free_port() -> int:
@@ -44,13 +54,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_keys(path: Path, booths: dict[str, str] | None = None) -> Path:
-    booths = booths or {BOOTH: KEY}
-    lines = []
-    for booth_id, key in booths.items():
-        lines += [f"[booths.{booth_id}]", f'key = "{key}"', 'operator = "9PMT"', ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+def write_keys(path: Path, booth_id: str = BOOTH) -> bytes:
+    """A keys file (the registry's format) with a fresh key for ``booth_id``; its secret."""
+    return add_booth_key(path, booth_id, OPERATOR).secret
+
+
+def read_keys(path: Path) -> dict[str, bytes]:
+    return {b: k.secret for b, k in load_booth_keys(path).items()}
 
 
 # -- the stand-in registry ------------------------------------------------------------------
@@ -228,19 +238,19 @@ def serve_registry(
 
 
 class RegistryProcess:
-    """The stand-in registry in its own process, on a loopback port."""
+    """The stand-in registry in its own process, on a loopback port, with the keys of the
+    booth whose data folder is ``data`` (written there by :func:`write_keys`)."""
 
     def __init__(
         self,
-        tmp: Path,
+        data: Path,
         port: int | None = None,
         scale: float = 1.0,
-        epoch=None,
+        epoch: datetime | None = None,
         window_seconds: float = 300.0,
     ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        keys = write_keys(tmp / "registry-keys.toml")
         args = [
             sys.executable,
             "-m",
@@ -249,7 +259,7 @@ class RegistryProcess:
             "--port",
             str(self.port),
             "--keys",
-            str(keys),
+            str(data / "keys.toml"),
             "--scale",
             str(scale),
             "--window",
@@ -263,18 +273,135 @@ class RegistryProcess:
             raise RuntimeError(f"stand-in registry did not start: {line!r}")
 
     def get(self, path: str):
-        import httpx
-
         return httpx.get(self.url + path, timeout=10).json()
 
-    def faults(self, **faults: float) -> None:
-        import httpx
+    def codes(self) -> list[str]:
+        return self.get("/admin/codes")
 
+    def wire(self) -> dict[str, int]:
+        return self.get("/admin/state")
+
+    def faults(self, **faults: float) -> None:
         httpx.post(self.url + "/admin/faults", json=faults, timeout=10).raise_for_status()
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+
+
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        pass  # a transmitter killed mid-request resets its connection: expected here
+
+
+class CountingProxy:
+    """Sits between the transmitter and the real registry and counts every code that crosses
+    the wire, so repeated deliveries can be reported. The signature covers method, path and
+    body, not the host, so forwarding leaves it valid."""
+
+    def __init__(self, target: str):
+        self.target = target
+        self.seen: dict[str, int] = {}
+        self.requests = 0
+        self.lock = threading.Lock()
+        self.client = httpx.Client(timeout=60)
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                try:
+                    codes = [c["code"] for c in json.loads(body)["codes"]]
+                except (ValueError, KeyError, TypeError):
+                    codes = []
+                with proxy.lock:
+                    proxy.requests += 1
+                    for code in codes:
+                        proxy.seen[code] = proxy.seen.get(code, 0) + 1
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() not in ("host", "content-length", "connection")
+                }
+                try:
+                    answer = proxy.client.post(
+                        proxy.target + self.path, content=body, headers=headers
+                    )
+                except httpx.HTTPError:
+                    self.close_connection = True
+                    return
+                try:
+                    self.send_response(answer.status_code)
+                    for k, v in answer.headers.items():
+                        if k.lower() in ("content-type", "retry-after"):
+                            self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(answer.content)))
+                    self.end_headers()
+                    self.wfile.write(answer.content)
+                except OSError:
+                    self.close_connection = True  # the transmitter gave up waiting
+
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wire(self) -> dict[str, int]:
+        with self.lock:
+            return {
+                "requests": self.requests,
+                "codes_on_the_wire": sum(self.seen.values()),
+                "redelivered_codes": sum(n - 1 for n in self.seen.values()),
+            }
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.client.close()
+
+
+class RealRegistry:
+    """The real registry (``cabine registry``, its own process, SQLite store) behind a
+    :class:`CountingProxy`; the booth in ``data`` gets a key in the registry's keys file."""
+
+    def __init__(self, tmp: Path, data: Path, workers: int = 1, **settings: object):
+        from tests.registry_server import start_process
+
+        folder = tmp / "registry"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.db_url = f"sqlite:///{folder / 'registry.db'}"
+        self.process = start_process(self.db_url, folder, workers=workers, **settings)
+        add_booth_key(self.process.keys_file, BOOTH, OPERATOR)
+        data.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.process.keys_file, data / "keys.toml")
+        self.proxy = CountingProxy(self.process.url)
+        self.url = self.proxy.url
+
+    def faults(self, **faults: float) -> None:
+        with self.process.admin() as admin:
+            admin.post("/admin/faults", json=faults).raise_for_status()
+
+    def codes(self) -> list[str]:
+        """Every code row in the registry's store (a code stored twice would appear twice)."""
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.db_url)
+        try:
+            with engine.connect() as conn:
+                return list(conn.execute(text("SELECT code FROM codes")).scalars())
+        finally:
+            engine.dispose()
+
+    def wire(self) -> dict[str, int]:
+        return self.proxy.wire()
+
+    def stop(self) -> None:
+        self.proxy.stop()
+        self.process.stop()
 
 
 # -- filling an outbox ----------------------------------------------------------------------
@@ -323,14 +450,13 @@ def transmitter_child(data: Path, registry_url: str, batch_size: int, poll: floa
     from transmitter.service import (
         Transmitter,
         TransmitterConfig,
-        load_booth_keys,
         run_until_signalled,
     )
 
     config = TransmitterConfig(
         outbox_url=booth_db_url(data),
         registry_url=registry_url,
-        keys=load_booth_keys(data / "keys.toml"),
+        keys=read_keys(data / "keys.toml"),
         batch_size=batch_size,
         poll_seconds=poll,
         request_timeout_seconds=2.0,
@@ -431,8 +557,6 @@ def main() -> None:
     fs.add_argument("--poll", type=float, default=0.2)
     args = parser.parse_args()
     if args.what == "registry":
-        from transmitter.service import load_booth_keys
-
         clock: Clock = SystemClock()
         if args.scale != 1.0:
             epoch = datetime.fromisoformat(args.epoch) if args.epoch else datetime.now(UTC)
@@ -440,7 +564,7 @@ def main() -> None:
         # Block the stop signals before any thread starts, then wait for one of them here.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
         server, _ = serve_registry(
-            args.port, load_booth_keys(args.keys), clock, timedelta(seconds=args.window)
+            args.port, read_keys(args.keys), clock, timedelta(seconds=args.window)
         )
         print("ready", flush=True)
         signal.sigwait({signal.SIGTERM, signal.SIGINT})

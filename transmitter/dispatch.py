@@ -23,6 +23,7 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 
 import httpx
+from sqlalchemy import Connection
 
 from ephoto.clock import Clock, OffsetClock, ScaledClock, ensure_utc
 from ephoto.wire import BATCH_PATH, Batch, WireCode, sign_request
@@ -30,6 +31,8 @@ from transmitter.latency import BoothStage
 from transmitter.outbox import DEFAULT_DEAD_LETTER_AGE, Outbox, OutboxRow
 
 log = logging.getLogger("cabine.transmitter")
+
+Recorder = Callable[[Connection], None]
 
 
 def clock_scale(clock: Clock) -> float:
@@ -81,6 +84,7 @@ class UploadResult:
     status_code: int | None = None
     retry_after_seconds: float | None = None
     resent_codes: tuple[str, ...] = ()
+    resent_count: int = 0  # codes the registry already had (it may answer with a count only)
 
 
 def parse_retry_after(value: str | None, now: datetime, scale: float) -> float | None:
@@ -140,8 +144,9 @@ class Uploader:
             return UploadResult("retry", f"connection failed: {type(exc).__name__}: {exc}")
         status = response.status_code
         if 200 <= status < 300:
+            codes, count = _duplicates(response, batch)
             return UploadResult(
-                "sent", f"HTTP {status}", status, resent_codes=_duplicates(response, batch)
+                "sent", f"HTTP {status}", status, resent_codes=codes, resent_count=count
             )
         detail = f"HTTP {status}: {_reason(response)}"
         if status == 429 or status >= 500 or status == 408:
@@ -164,21 +169,20 @@ def _reason(response: httpx.Response) -> str:
     return str(data)[:300]
 
 
-def _duplicates(response: httpx.Response, batch: Batch) -> tuple[str, ...]:
-    """Codes the registry says it already had (a list of codes, or all of them when it
-    answers a replayed batch id with only counts)."""
+def _duplicates(response: httpx.Response, batch: Batch) -> tuple[tuple[str, ...], int]:
+    """Codes the registry says it already had, and how many: it answers with a list of codes
+    or a count; a count covering the whole batch names them all."""
     try:
         data = response.json()
     except ValueError:
-        return ()
-    if not isinstance(data, dict):
-        return ()
-    dups = data.get("duplicates")
+        return (), 0
+    dups = data.get("duplicates") if isinstance(data, dict) else None
     if isinstance(dups, list):
-        return tuple(str(c) for c in dups)
-    if isinstance(dups, int) and dups >= len(batch.codes):
-        return tuple(c.code for c in batch.codes)
-    return ()
+        return tuple(str(c) for c in dups), len(dups)
+    if isinstance(dups, int) and dups > 0:
+        named = tuple(c.code for c in batch.codes) if dups >= len(batch.codes) else ()
+        return named, dups
+    return (), 0
 
 
 class Backoff:
@@ -280,19 +284,33 @@ class Dispatcher:
     def drain(self, max_batches: int | None = None) -> DrainReport:
         """Upload what is due until nothing is, the registry needs a pause, or stop is set.
 
-        The batch in flight always finishes and is recorded before stop takes effect.
+        The batch in flight always finishes and is recorded before stop takes effect. A batch's
+        answer is recorded in the same commit that claims the next batch (one durable write per
+        batch); a crash between the two leaves the rows claimed, and their lease brings them
+        back: the registry then sees the same batch again and applies nothing twice.
         """
         with self._lock:
             report = DrainReport()
             self.outbox.flag_dead_letters(self.clock.now(), self.dead_letter_age)
+            record: Recorder | None = None
             done = 0
-            while not self.stop.is_set() and (max_batches is None or done < max_batches):
-                if self.backoff.wait_seconds() > 0:
-                    break
+            while True:
                 now = self.clock.now()
-                if self.stage.offline_until(now) is not None:
-                    break
-                rows = self.outbox.claim_due(now, self.batch_size, self.lease)
+                go_on = (
+                    not self.stop.is_set()
+                    and (max_batches is None or done < max_batches)
+                    and self.backoff.wait_seconds() == 0
+                    and self.stage.offline_until(now) is None
+                )
+                with self.outbox.engine.begin() as conn:
+                    if record is not None:
+                        record(conn)
+                        record = None
+                    rows = (
+                        self.outbox.claim_due(now, self.batch_size, self.lease, conn=conn)
+                        if go_on
+                        else []
+                    )
                 if not rows:
                     break
                 batches = form_batches(rows, self.batch_size)
@@ -301,11 +319,19 @@ class Dispatcher:
                         rest = [r.id for b in batches[index:] for r in b]
                         self.outbox.release(rest, self.clock.now())
                         break
-                    self._send(rows_of_batch, report)
+                    record = self._send(rows_of_batch, report)
                     done += 1
+                    if index < len(batches) - 1:
+                        with self.outbox.engine.begin() as conn:
+                            record(conn)
+                        record = None
+            if record is not None:
+                with self.outbox.engine.begin() as conn:
+                    record(conn)
             return report
 
-    def _send(self, rows: list[OutboxRow], report: DrainReport) -> None:
+    def _send(self, rows: list[OutboxRow], report: DrainReport) -> Recorder:
+        """Upload one batch; what to write down about it (run in the next commit)."""
         booth_id = rows[0].booth_id
         codes = [r.code for r in rows]
         batch = Batch(
@@ -318,31 +344,27 @@ class Dispatcher:
         now = self.clock.now()
         if result.outcome == "sent":
             self.backoff.success()
-            self.outbox.mark_sent(
-                ids, now, batch_id=batch.batch_id, resent_codes=result.resent_codes
-            )
             report.batches_sent += 1
             report.codes_sent += len(ids)
-            report.codes_resent += len(result.resent_codes)
-        elif result.outcome == "rejected":
-            self.outbox.mark_rejected(ids, result.detail, attempted_at=now, batch_id=batch.batch_id)
+            report.codes_resent += result.resent_count
+            return lambda conn: self.outbox.mark_sent(
+                ids, now, batch_id=batch.batch_id, resent_codes=result.resent_codes, conn=conn
+            )
+        if result.outcome == "rejected":
             report.codes_rejected += len(ids)
             report.errors.append(result.detail)
             log.warning("batch %s rejected: %s", batch.batch_id, result.detail)
-        else:
-            delay = self.backoff.failure(result.retry_after_seconds)
-            self.outbox.mark_failed(
-                ids,
-                result.detail,
-                now + self.domain(delay),
-                attempted_at=now,
-                batch_id=batch.batch_id,
+            return lambda conn: self.outbox.mark_rejected(
+                ids, result.detail, attempted_at=now, batch_id=batch.batch_id, conn=conn
             )
-            report.failed_attempts += 1
-            report.errors.append(result.detail)
-            log.info(
-                "batch %s failed (%s); next try in %.2f s", batch.batch_id, result.detail, delay
-            )
+        delay = self.backoff.failure(result.retry_after_seconds)
+        report.failed_attempts += 1
+        report.errors.append(result.detail)
+        log.info("batch %s failed (%s); next try in %.2f s", batch.batch_id, result.detail, delay)
+        retry_at = now + self.domain(delay)
+        return lambda conn: self.outbox.mark_failed(
+            ids, result.detail, retry_at, attempted_at=now, batch_id=batch.batch_id, conn=conn
+        )
 
     def next_wake_seconds(self) -> float | None:
         """Real seconds until there may be something to send, or None when the outbox has no

@@ -17,7 +17,8 @@ journal and ``synchronous=FULL``. A central outbox is a PostgreSQL URL instead.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,7 +35,6 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
-    event,
     func,
     insert,
     select,
@@ -43,6 +43,7 @@ from sqlalchemy import (
 
 from ephoto.clock import ensure_utc
 from ephoto.dbtypes import UTCDateTime
+from ephoto.dbtypes import configure_sqlite_durability as configure_sqlite_durability
 from transmitter.latency import DEFAULT_BATCH_WINDOW
 
 metadata = MetaData()
@@ -94,20 +95,6 @@ def booth_db_url(data_dir: Path) -> str:
 
 def create_schema(engine: Engine) -> None:
     metadata.create_all(engine)
-
-
-def configure_sqlite_durability(engine: Engine) -> None:
-    """WAL journal and synchronous=FULL: a committed row survives a crash or power loss."""
-    if engine.dialect.name != "sqlite":
-        return
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.close()
 
 
 def open_outbox_engine(url: str) -> Engine:
@@ -235,12 +222,26 @@ def _ids(rows: Collection[int]) -> list[int]:
 
 
 class Outbox:
-    """The outbox's operations for the transmitter; one ``engine.begin()`` per unit of work."""
+    """The outbox's operations for the transmitter; one ``engine.begin()`` per unit of work.
+
+    Each operation runs in its own transaction, or in the caller's when ``conn`` is given (the
+    dispatcher records a batch's answer and claims the next batch in one commit).
+    """
 
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxRow]:
+    @contextmanager
+    def _unit(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.begin() as own:
+                yield own
+
+    def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, *, conn: Connection | None = None
+    ) -> list[OutboxRow]:
         """Take up to ``limit`` due pending rows, oldest first, for ``lease``.
 
         Claimed rows are not due again until the lease ends, so a worker that dies holding them
@@ -271,8 +272,8 @@ class Outbox:
                 outbox.c.batch_id,
             )
         )
-        with self.engine.begin() as conn:
-            rows = [OutboxRow(*r) for r in conn.execute(claim)]
+        with self._unit(conn) as unit:
+            rows = [OutboxRow(*r) for r in unit.execute(claim)]
         rows.sort(key=lambda r: (r.issued_at, r.id))
         return rows
 
@@ -283,12 +284,13 @@ class Outbox:
         *,
         batch_id: str,
         resent_codes: Collection[str] = (),
+        conn: Connection | None = None,
     ) -> None:
         """The registry has these rows' codes. ``resent_codes`` it already had before."""
         ids = _ids(ids)
         sent_at = ensure_utc(sent_at)
-        with self.engine.begin() as conn:
-            conn.execute(
+        with self._unit(conn) as unit:
+            unit.execute(
                 update(outbox)
                 .where(outbox.c.id.in_(ids), outbox.c.status != SENT)
                 .values(
@@ -301,7 +303,7 @@ class Outbox:
                 )
             )
             if resent_codes:
-                conn.execute(
+                unit.execute(
                     update(outbox)
                     .where(outbox.c.id.in_(ids), outbox.c.code.in_(list(resent_codes)))
                     .values(resent=True)
@@ -315,13 +317,14 @@ class Outbox:
         *,
         attempted_at: datetime,
         batch_id: str,
+        conn: Connection | None = None,
     ) -> None:
         """The upload failed in a way worth retrying: the rows come back at ``retry_at``,
         grouped under the same batch id so the retry is the same request."""
         ids = _ids(ids)
         retry_at = ensure_utc(retry_at)
-        with self.engine.begin() as conn:
-            conn.execute(
+        with self._unit(conn) as unit:
+            unit.execute(
                 update(outbox)
                 .where(outbox.c.id.in_(ids), outbox.c.status == PENDING)
                 .values(
@@ -336,12 +339,18 @@ class Outbox:
             )
 
     def mark_rejected(
-        self, ids: Collection[int], reason: str, *, attempted_at: datetime, batch_id: str
+        self,
+        ids: Collection[int],
+        reason: str,
+        *,
+        attempted_at: datetime,
+        batch_id: str,
+        conn: Connection | None = None,
     ) -> None:
         """The registry refused these rows for good: park them with the reason."""
         ids = _ids(ids)
-        with self.engine.begin() as conn:
-            conn.execute(
+        with self._unit(conn) as unit:
+            unit.execute(
                 update(outbox)
                 .where(outbox.c.id.in_(ids), outbox.c.status == PENDING)
                 .values(

@@ -71,13 +71,12 @@ KEYS_FILE = "keys.toml"
 def load_booth_keys(path: Path) -> dict[str, bytes]:
     """Booth signing secrets from the registry's keys file (``ephoto.wire`` reads it, so the
     booth and the registry can never disagree on the key's encoding)."""
-    try:
-        keys = wire_keys(path)
-    except BoothKeysError as exc:
-        raise ValueError(str(exc)) from None
+    keys = {booth_id: key.secret for booth_id, key in wire_keys(path).items()}
     if not keys:
-        raise ValueError(f"{path} has no [booths.BOOTH_ID] table with a key")
-    return {booth_id: key.secret for booth_id, key in keys.items()}
+        raise BoothKeysError(
+            f"{path} has no [booths.BOOTH_ID] table with a key: add one with `cabine booth-key`"
+        )
+    return keys
 
 
 def config_from_settings(
@@ -236,6 +235,7 @@ class Transmitter:
         # A run that finds the previous one still draining is skipped on purpose
         # (max_instances=1): the running drain takes what is due. APScheduler would log each.
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+        logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
         scheduler = BackgroundScheduler(timezone=UTC, job_defaults=dict(JOB_DEFAULTS))
         scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
         scheduler.add_job(
@@ -247,6 +247,12 @@ class Transmitter:
         )
         self.scheduler = scheduler
         scheduler.start()
+        log.info(
+            "transmitter started: outbox %s, registry %s, batches of %d",
+            self.engine.url.render_as_string(hide_password=True),
+            self.config.registry_url,
+            self.config.batch_size,
+        )
         return scheduler
 
     def stop(self) -> None:
