@@ -59,4 +59,3 @@ def test_missing_signature_is_rejected():
 
 def test_batch_json_round_trips():
     assert Batch.from_json(BODY) == Batch.from_json(Batch.from_json(BODY).to_json())
-
