@@ -12,14 +12,21 @@ Run: .venv/bin/python bench/simulate.py [SCENARIO] [--fraction 0.1]
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
-import numpy as np
-import simpy
+# Scripts here are named after what they measure (bench/registry.py): drop this folder from the
+# import path so they do not shadow the packages of the same name.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-from simulation.fleet import PROMISE_HOURS, simulate
-from simulation.scenario import Scenario, load_scenario
+import numpy as np  # noqa: E402
+import simpy  # noqa: E402
+
+from simulation.fleet import PROMISE_HOURS, simulate  # noqa: E402
+from simulation.scenario import Scenario, load_scenario  # noqa: E402
 
 
 def simpy_model(scenario: Scenario, seed: int) -> tuple[int, float, float]:
