@@ -735,6 +735,8 @@ def support_serve(
     except FileNotFoundError as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(3) from None
+
+
 @app.command()
 def demo(
     data: Annotated[

@@ -28,6 +28,7 @@ from kiosk.framing import FramingReport, check_framing
 from kiosk.ledger import (
     BOOTH_DB_FILE,
     MAINTENANCE,
+    PAID,
     DayCounters,
     Issued,
     IssueFailed,
@@ -214,6 +215,7 @@ class Booth:
         )
         self.terminal = SimulatedCardTerminal(seconds=settings.payment_seconds)
         self.monotonic = monotonic
+        self._print_lock = threading.RLock()
         self.pinpad = PinPad(
             settings.operator_pin_hash or (lambda: hash_pin(DEFAULT_PIN)),
             monotonic,
@@ -345,10 +347,21 @@ class Booth:
             row = conn.execute(select(issued_codes).where(issued_codes.c.sale_id == sale.id)).one()
         return Issued(sale.id, row.code, row.issued_at, row.expires_at)
 
-    def print_sheet(self, sale_id: int, sheet: RenderedSheet, kind: str = "sale") -> PrintOutcome:
-        printed = self.printer.print_sheet(PrintJob(sale_id, sheet.png, sheet.pdf, kind))
-        left = self.ledger.record_print(sale_id, printed, kind)
-        return PrintOutcome(sale_id, sheet, printed, left)
+    def print_sheet(
+        self, sale_id: int, sheet: RenderedSheet, kind: str = "sale"
+    ) -> PrintOutcome | None:
+        """Print a sale's sheet; None if it was printed meanwhile (a sale prints once).
+
+        Printing is serialised and the sale's status checked under the lock, so the sale
+        screen and crash recovery can never both print the same sale.
+        """
+        with self._print_lock:
+            if kind != "reprint" and self.ledger.sale(sale_id).status != PAID:
+                log.info("sale %s already printed: not printing it again", sale_id)
+                return None
+            printed = self.printer.print_sheet(PrintJob(sale_id, sheet.png, sheet.pdf, kind))
+            left = self.ledger.record_print(sale_id, printed, kind)
+            return PrintOutcome(sale_id, sheet, printed, left)
 
     def render_and_print(self, sale_id: int, issued: Issued | None, kind: str = "sale"):  # noqa: ANN201
         return self.print_sheet(sale_id, self.render(sale_id, issued), kind)
@@ -360,8 +373,11 @@ class Booth:
             if self.printer_ready() is not None:
                 log.warning("sale %s waits for paper to be finished", sale.id)
                 break
-            self.render_and_print(sale.id, None, kind="recovery")
-            finished.append(sale.id)
+            with self._print_lock:
+                if self.ledger.sale(sale.id).status != PAID:
+                    continue  # the sale screen printed it meanwhile
+                if self.render_and_print(sale.id, None, kind="recovery") is not None:
+                    finished.append(sale.id)
         return finished
 
     def reprint_last(self) -> PrintOutcome | None:

@@ -75,3 +75,24 @@ def test_maintenance_set_by_the_operator_survives_a_restart(tmp_path):
     again.maintenance_requested = False
     assert again.booth_open() is None
     again.close()
+
+
+def test_a_paid_sale_is_printed_once_whoever_gets_there_first(tmp_path):
+    """The sale screen and crash recovery may both try to print a paid sale (an error during
+    printing sends the booth to the failsafe screen, which runs recovery)."""
+    from kiosk.catalog import load_catalog
+    from tests.kiosk_harness import counts, make_booth
+
+    booth = make_booth(tmp_path / "data")
+    try:
+        sale_id = booth.ledger.open_sale(load_catalog().get("ephoto-permis"), "fr")
+        issued = booth.issue(sale_id, "card", load_catalog().get("ephoto-permis").price)
+        sheet = booth.render(sale_id, issued)
+        assert booth.recover() == [sale_id]
+        assert booth.print_sheet(sale_id, sheet) is None, "the screen's late print is skipped"
+        assert booth.recover() == []
+        assert counts(booth).prints == 1
+        assert booth.reprint_last() is not None, "an operator reprint is always allowed"
+        assert counts(booth).prints == 2
+    finally:
+        booth.close()

@@ -404,3 +404,23 @@ def test_prints_record_one_sheet_per_sale(booth, app):
         kinds = conn.execute(select(prints.c.kind)).scalars().all()
     assert kinds == ["sale", "sale"]
     assert booth.ledger.paper_left() == booth.settings.paper_capacity - 2
+
+
+def test_operator_reprints_the_last_sheet_and_it_is_counted(tmp_path):
+    ticks = FakeMonotonic()
+    booth = make_booth(tmp_path / "data", monotonic=ticks)
+    app = make_app(booth)
+    assert buy(app, "portrait").ok
+    hold_corner(app, ticks, 3.1)
+    run = runner(app)
+    pin_checked(app, run, "1234")
+    run.wait_for_state(State.OPERATOR, 5)
+    run.tap({"tap": "reprint"})
+    until(run, lambda: counts(booth).prints == 2)
+    with booth.ledger.engine.connect() as conn:
+        kinds = conn.execute(select(prints.c.kind).order_by(prints.c.id)).scalars().all()
+    assert kinds == ["sale", "reprint"]
+    assert booth.ledger.paper_left() == booth.settings.paper_capacity - 2
+    until(run, lambda: "Planche réimprimée" in " ".join(app.current.visible_texts()))
+    app.close()
+    booth.close()

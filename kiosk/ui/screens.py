@@ -1121,7 +1121,8 @@ class PrintingScreen(Screen):
             assert session.sale_id is not None
             self.app.submit("print", self.app.booth.print_sheet, session.sale_id, sheet)
         elif kind == "print":
-            self.app.session.sheet_path = str(result.printed)
+            # None: crash recovery printed this sale first; the sheet is out either way.
+            self.app.session.sheet_path = str(result.printed) if result is not None else None
             self.app.fire("printed")
 
 
