@@ -226,3 +226,33 @@ def test_not_json_is_refused_422(registry, booth):
 def test_a_booth_added_to_the_keys_file_while_running_can_upload(registry):
     newcomer = registry.booth("booth-" + uuid.uuid4().hex[:8])
     assert newcomer.upload(newcomer.batch(newcomer.new_codes(1))).status_code == 200
+
+
+def test_stored_times_follow_the_ingestion_model_with_base_delay_and_season(tmp_path):
+    """The store applies registry.ingestion as is: the month's capacity, then the code's own
+    base delay (BaseDelay.for_code) after the FIFO."""
+    from datetime import UTC, datetime
+
+    from registry.ingestion import BaseDelay, Capacity, IngestionModel
+    from registry.store import IncomingCode, RegistryStore, state_of
+    from tests.registry_server import seeded_codes
+
+    model = IngestionModel(Capacity(per_hour=120, by_month={9: 30}), BaseDelay(6, 30))
+    store = RegistryStore.from_url(f"sqlite:///{tmp_path / 'r.sqlite'}", model)
+    september = datetime(2026, 9, 10, 8, tzinfo=UTC)
+    codes = seeded_codes(7, 3)
+    items = [IncomingCode(c, september, "ephoto-permis") for c in codes]
+    result = store.ingest(
+        "b1", "booth-001", items, received_at=september, nonce="n1", nonce_forget_after=september
+    )
+    assert result.accepted == 3
+    for n, code in enumerate(codes, start=1):
+        stored = store.find(code)
+        assert stored.processing_end == september + timedelta(minutes=2 * n)  # 30 per hour
+        assert stored.base_delay_hours == model.base_delay.for_code(code) > 0
+        assert stored.active_at == model.activation_at(
+            stored.processing_end, stored.base_delay_hours
+        )
+        assert state_of(stored, stored.active_at - timedelta(microseconds=1)) == "pending"
+        assert state_of(stored, stored.active_at) == "active"
+    store.dispose()
