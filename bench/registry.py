@@ -93,6 +93,44 @@ def start_registry(db_url: str, data: Path, keys: Path) -> tuple[subprocess.Pope
     raise RuntimeError("registry did not start within 60 s")
 
 
+FLOOR_APP = """
+import sys, uvicorn
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+app = FastAPI()
+
+@app.get("/v1/codes/{code}")
+async def check(code: str):
+    return JSONResponse({"status": "active", "message": "m" * 160})
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+def floor_cpu_per_request(total: int, concurrency: int) -> float:
+    """CPU per request of a FastAPI app that answers a constant: what this machine charges for
+    HTTP and the framework alone, right now."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", FLOOR_APP, str(port)])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url + "/v1/codes/x", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        before = cpu_seconds(process.pid)
+        asyncio.run(check_load(url, ["x"], total, concurrency))
+        return (cpu_seconds(process.pid) - before) / total
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
 def make_batches(size: int, seed: int, booth_id: str) -> list[Batch]:
     generator = SeededCodeGeneratorForSimulation(seed)
     now = SystemClock().now() - timedelta(minutes=1)
@@ -255,6 +293,11 @@ def main() -> None:
             print(
                 f"worker CPU per check {cpu_per_check * 1e6:.0f} us: one free core would serve "
                 f"{1 / cpu_per_check:,.0f} checks/s"
+            )
+            floor = floor_cpu_per_request(args.checks, args.concurrency)
+            print(
+                f"same machine, same moment: a FastAPI endpoint answering a constant costs "
+                f"{floor * 1e6:.0f} us CPU per request ({1 / floor:,.0f}/s on a free core)"
             )
         finally:
             process.terminate()

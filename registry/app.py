@@ -289,6 +289,16 @@ def create_app(
     batch_schema = BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
     batch_schema.pop("$defs", None)
 
+    def receive_batch(
+        method: str, url: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[JSONResponse | None, datetime, Faults]:
+        """Read the clock and fault knobs; with no fault to apply first, handle the batch in
+        the same trip to the thread pool."""
+        now, faults = store.control(registry_clock)
+        if faults.extra_latency_ms > 0 or faults.p_error_5xx > 0:
+            return None, now, faults
+        return apply_batch(method, url, headers, body, now), now, faults
+
     @app.post(
         BATCH_PATH,
         response_model=BatchOut,
@@ -310,14 +320,14 @@ def create_app(
     )
     async def post_batch(request: Request) -> JSONResponse:
         body = await request.body()
-        now, faults = await run_in_threadpool(store.control, registry_clock)
-        if faults.extra_latency_ms > 0:
-            await asyncio.sleep(faults.extra_latency_ms / 1000)
-        if faults.p_error_5xx > 0 and rng.random() < faults.p_error_5xx:
-            return _problem(503, "injected fault: the registry is unavailable, retry later")
-        response = await run_in_threadpool(
-            apply_batch, request.method, str(request.url), list(request.headers.items()), body, now
-        )
+        method, url, headers = request.method, str(request.url), list(request.headers.items())
+        response, now, faults = await run_in_threadpool(receive_batch, method, url, headers, body)
+        if response is None:
+            if faults.extra_latency_ms > 0:
+                await asyncio.sleep(faults.extra_latency_ms / 1000)
+            if faults.p_error_5xx > 0 and rng.random() < faults.p_error_5xx:
+                return _problem(503, "injected fault: the registry is unavailable, retry later")
+            response = await run_in_threadpool(apply_batch, method, url, headers, body, now)
         if (
             response.status_code == 200
             and faults.p_timeout_after_apply > 0
@@ -352,7 +362,7 @@ def create_app(
         text = normalize(code)
         answer = malformed_answer(text, prefixes(), lang)
         if answer is None:
-            stored, now = store.lookup(text, registry_clock)
+            stored, now = store.check_lookup(text, registry_clock)
             answer = check_answer(stored, procedure, now, lang, products)
         if answer.status in (MALFORMED, NOT_FOUND):
             limits.record_failure(client)
@@ -485,7 +495,9 @@ def create_app(
         return HTMLResponse(render(chosen, code="", procedure="permis", result=None))
 
     @app.post("/", response_class=HTMLResponse, include_in_schema=False)
-    def check_page_submit(
+    # Async like the API check: both run on the event loop's thread, which keeps the one
+    # read connection the store holds for checks.
+    async def check_page_submit(
         request: Request,
         code: Annotated[str, Form(max_length=200)] = "",
         procedure: Annotated[str, Form()] = "permis",

@@ -23,7 +23,7 @@ from stdnum.iso7064 import mod_37_36
 from ephoto.clock import format_paris
 from ephoto.code import ALPHABET, Problem, describe, problems_in
 from ephoto.texts import LANGUAGES, texts
-from registry.store import ACTIVE, EXPIRED, PENDING, USED, StoredCode, state_of
+from registry.store import ACTIVE, EXPIRED, PENDING, USED, CodeTimes, StoredCode, state_of
 
 PROCEDURES = ("permis", "titre-sejour")
 MALFORMED = "malformed"
@@ -82,7 +82,7 @@ def malformed_answer(text: str, prefixes: tuple[str, ...] | None, lang: str) -> 
 
 
 def check_answer(
-    stored: StoredCode | None,
+    stored: StoredCode | CodeTimes | None,
     procedure: str,
     now: datetime,
     lang: str,

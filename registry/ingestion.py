@@ -15,7 +15,7 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from statistics import NormalDist
 
 import numpy as np
@@ -79,6 +79,15 @@ class Capacity:
             if month and not 1 <= month <= 12:
                 raise ValueError(f"month must be 1-12, got {month}")
 
+    def next_change_after(self, when: datetime) -> datetime | None:
+        """The first instant after ``when`` at which the capacity may differ (the next Paris
+        month), or None when it never changes."""
+        if not self.by_month:
+            return None
+        local = ensure_utc(when).astimezone(PARIS)
+        year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+        return datetime(year, month, 1, tzinfo=PARIS).astimezone(UTC)
+
     def at(self, when: datetime) -> float:
         if not self.by_month:
             return self.per_hour
@@ -96,6 +105,23 @@ class IngestionModel:
         received_at = ensure_utc(received_at)
         start = received_at if previous_end is None else max(received_at, previous_end)
         return start + timedelta(hours=1.0 / self.capacity.at(start))
+
+    def processing_ends(
+        self, received_at: datetime, previous_end: datetime | None, count: int
+    ) -> list[datetime]:
+        """``processing_end`` of ``count`` codes received together, in queue order: exactly
+        the loop over :meth:`processing_end`, but the capacity is looked up again only when
+        service crosses into another Paris month (a batch of 1000 pays for it once)."""
+        received_at = ensure_utc(received_at)
+        start = received_at if previous_end is None else max(received_at, previous_end)
+        ends: list[datetime] = []
+        while len(ends) < count:
+            step = timedelta(hours=1.0 / self.capacity.at(start))
+            boundary = self.capacity.next_change_after(start)
+            while len(ends) < count and (boundary is None or start < boundary):
+                start = start + step
+                ends.append(start)
+        return ends
 
     def activation_at(self, processing_end: datetime, base_delay_hours: float) -> datetime:
         return ensure_utc(processing_end) + timedelta(hours=base_delay_hours)

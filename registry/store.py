@@ -17,6 +17,7 @@ background job flips states.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     Engine,
     Float,
     Integer,
@@ -40,7 +42,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ephoto.clock import OffsetClock, ensure_utc
 from ephoto.dbtypes import UTCDateTime, configure_sqlite_durability
@@ -158,6 +160,18 @@ class StoredCode:
 
 
 @dataclass(frozen=True)
+class CodeTimes:
+    """What a citizen check needs to know about a stored code (a slimmer read than
+    :class:`StoredCode`)."""
+
+    code: str
+    product: str
+    active_at: datetime
+    expires_at: datetime
+    redeemed_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Faults:
     p_error_5xx: float = 0.0
     p_timeout_after_apply: float = 0.0
@@ -172,7 +186,7 @@ class Stats:
     queue_tail: datetime | None
 
 
-def state_of(row: StoredCode, now: datetime) -> str:
+def state_of(row: StoredCode | CodeTimes, now: datetime) -> str:
     """pending, active, used or expired at ``now``.
 
     Used wins over everything (it happened); an expired code is expired even if it never
@@ -214,6 +228,7 @@ class RegistryStore:
         self.engine = engine
         self.model = model
         self._batches_since_purge = 0
+        self._readers = threading.local()
 
     @classmethod
     def from_url(cls, url: str, model: IngestionModel) -> RegistryStore:
@@ -242,6 +257,7 @@ class RegistryStore:
                     pass  # another worker created it first
 
     def dispose(self) -> None:
+        self._drop_reader()
         self.engine.dispose()
 
     # --- booth uploads -------------------------------------------------------------------
@@ -336,17 +352,19 @@ class RegistryStore:
             stored.update(
                 conn.execute(select(codes.c.code).where(codes.c.code.in_(chunk))).scalars()
             )
-        rows: list[dict[str, Any]] = []
+        fresh: list[IncomingCode] = []
         duplicates = 0
-        model = self.model
-        delay = model.base_delay
         for item in items:
             if item.code in stored:
                 duplicates += 1
                 continue
             stored.add(item.code)
-            end = model.processing_end(received_at, tail)
-            tail = end
+            fresh.append(item)
+        model = self.model
+        delay = model.base_delay
+        ends = model.processing_ends(received_at, tail, len(fresh))
+        rows: list[dict[str, Any]] = []
+        for item, end in zip(fresh, ends, strict=True):
             base_hours = delay.for_code(item.code)
             rows.append(
                 {
@@ -359,11 +377,13 @@ class RegistryStore:
                     "received_at": received_at,
                     "processing_end": end,
                     "base_delay_hours": base_hours,
-                    "active_at": model.activation_at(end, base_hours),
+                    "active_at": end + timedelta(hours=base_hours),
                     "redeemed_at": None,
                     "redeemed_procedure": None,
                 }
             )
+        if ends:
+            tail = ends[-1]
         return rows, duplicates, tail
 
     def _maybe_purge_nonces(self, conn: Any, now: datetime) -> None:
@@ -386,6 +406,34 @@ class RegistryStore:
             row = conn.execute(_LOOKUP, {"code": code}).one()
         now = _synced_now(clock, row[0])
         return (StoredCode(*row[1:]) if row[1] is not None else None), now
+
+    def check_lookup(self, code: str, clock: OffsetClock) -> tuple[CodeTimes | None, datetime]:
+        """Like :meth:`lookup` with only what a citizen check needs, on a connection the
+        calling thread keeps (autocommit, so each read sees the latest commits): the hottest
+        read of the registry skips the pool and most of the row decoding."""
+        try:
+            row = self._reader().execute(_CHECK_LOOKUP, {"code": code}).one()
+        except DBAPIError:
+            self._drop_reader()  # a broken connection (database restarted): retry on a new one
+            row = self._reader().execute(_CHECK_LOOKUP, {"code": code}).one()
+        now = _synced_now(clock, row[0])
+        return (CodeTimes(*row[1:]) if row[1] is not None else None), now
+
+    def _reader(self) -> Connection:
+        conn = getattr(self._readers, "conn", None)
+        if conn is None or conn.closed:
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._readers.conn = conn
+        return conn
+
+    def _drop_reader(self) -> None:
+        conn = getattr(self._readers, "conn", None)
+        self._readers.conn = None
+        if conn is not None:
+            try:
+                conn.invalidate()
+            except DBAPIError:
+                pass
 
     def now(self, clock: OffsetClock) -> datetime:
         """The registry's "now": ``clock`` brought up to the offset QA set in the store."""
@@ -514,6 +562,20 @@ _SELECT_CODE = select(
 # Built once: the citizen check runs it on every request.
 _LOOKUP = (
     select(registry_state.c.clock_offset_seconds, *_SELECT_CODE.selected_columns)
+    .select_from(registry_state.outerjoin(codes, codes.c.code == bindparam("code")))
+    .where(registry_state.c.id == 1)
+)
+
+
+_CHECK_LOOKUP = (
+    select(
+        registry_state.c.clock_offset_seconds,
+        codes.c.code,
+        codes.c.product,
+        codes.c.active_at,
+        codes.c.expires_at,
+        codes.c.redeemed_at,
+    )
     .select_from(registry_state.outerjoin(codes, codes.c.code == bindparam("code")))
     .where(registry_state.c.id == 1)
 )

@@ -101,3 +101,16 @@ def test_capacity_schedule_steps_at_paris_month_starts():
     # 1 September 00:00 Paris is 31 August 22:00 UTC: 16 days and 22 hours after the origin.
     assert list(schedule.starts_hours) == [0.0, 16 * 24 + 22, (16 + 30) * 24 + 22]
     assert list(schedule.per_hour) == [10, 4, 10]
+
+
+def test_processing_ends_of_a_batch_equal_the_one_by_one_rule_across_a_month_change():
+    model = IngestionModel(Capacity(per_hour=100, by_month={9: 40}))
+    # 31 August 21:00 UTC is 23:00 in Paris: September (capacity 40) starts an hour later.
+    received = datetime(2026, 8, 31, 21, tzinfo=UTC)
+    previous = received - timedelta(minutes=5)
+    expected, end = [], previous
+    for _ in range(250):
+        end = model.processing_end(received, end)
+        expected.append(end)
+    assert model.processing_ends(received, previous, 250) == expected
+    assert model.processing_ends(received, None, 0) == []
