@@ -16,7 +16,9 @@ When several rules could apply, the first in this order wins (the operator's rea
    expired without ever having been active is not "expired" for the customer but a fault of
    ours: it goes to ``refund``.
 4. ``typo``: the customer typed a near miss of their number, which works now or will within the
-   72 h: give them the right number (and, if needed, from when it works).
+   72 h: give them the right number (and, if needed, from when it works). Only a near miss
+   counts: a report that names the sale by its number but types something else gets the other
+   answers with the number masked, since sale numbers are sequential and guessable.
 5. ``works``: the number is active and unused: the problem is the typing; give advice.
 6. ``wait``: not active yet and less than 72 h since purchase (exactly 72 h counts as passed).
 7. ``refund``: 72 h have passed and the number is still not active in the registry, or the booth
@@ -49,6 +51,9 @@ class Outcome(StrEnum):
     REFUND = "refund"
     UNKNOWN_CODE = "unknown_code"
 
+
+SHOWN_WHEN_HIDDEN = 4
+"""Characters of a hidden code shown at its end, so the customer can match it with the sheet."""
 
 RegistryState = Literal["absent", "pending", "active", "used", "expired"]
 """The registry's internal state of a code; ``absent`` when the registry never received it."""
@@ -195,6 +200,9 @@ class Decision:
     """Put the code back in the booth's outbox for another transmission."""
     notes: tuple[str, ...] = field(default=())
     """Extra text keys appended to the reason (the right code after a typo, photos on paper)."""
+    code_hidden: bool = False
+    """The customer did not type this number or a near miss of it (a report by sale number):
+    show only its last characters."""
     problems: tuple[tuple[str, str], ...] = ()
     """(rule, customer text key params as JSON) of the typed code, for unknown_code."""
 
@@ -217,6 +225,7 @@ class Decision:
             "requeue": self.requeue,
             "notes": list(self.notes),
             "problems": [list(p) for p in self.problems],
+            "code_hidden": self.code_hidden,
         }
 
     @classmethod
@@ -239,7 +248,21 @@ class Decision:
             requeue=data["requeue"],
             notes=tuple(data["notes"]),
             problems=tuple((rule, params) for rule, params in data["problems"]),
+            code_hidden=data.get("code_hidden", False),
         )
+
+    def shown_code(self) -> str | None:
+        """The code as the customer may see it: grouped, masked but for its last 4 characters
+        when ``code_hidden``."""
+        if self.code is None:
+            return None
+        if not self.code_hidden:
+            return codes.group(self.code)
+        shown = SHOWN_WHEN_HIDDEN
+        masked = self.code[: codes.PREFIX_LENGTH] + "•" * (
+            len(self.code) - codes.PREFIX_LENGTH - shown
+        )
+        return codes.group(masked + self.code[-shown:])
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -319,9 +342,14 @@ def decide(
     retry_at = ensure_utc(sale.purchased_at) + ACTIVATION_PROMISE
     promise_passed = now >= retry_at
     active = registry.state == "active"
-    corrected = resolution.matched_by == "typo" or (
-        report.code is not None and report.code != sale.code
+    # The full number is shown only to someone who typed it or a near miss of it. A sale
+    # number alone is sequential and printed in clear, so it must not reveal the code.
+    proven = report.code is not None and (
+        report.code == sale.code or sale.code in codes.candidates(report.code, prefixes=None)
     )
+    corrected = proven and report.code != sale.code
+    if not proven:
+        base = replace(base, code_hidden=True)
 
     if corrected and (active or not promise_passed):
         return replace(
@@ -387,7 +415,7 @@ def explain(decision: Decision, lang: str = "fr") -> str:
     text = texts("support", lang)
     product = decision.product_name_fr if lang == "fr" else decision.product_name_en
     values: dict[str, object] = {
-        "code": codes.group(decision.code) if decision.code else "",
+        "code": decision.shown_code() or "",
         "typed": decision.typed or "",
         "sale_id": decision.sale_id or "",
         "product": product or "",

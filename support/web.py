@@ -15,7 +15,6 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 
-from ephoto import code as codes
 from ephoto.assets import asset
 from ephoto.texts import DEFAULT_LANGUAGE, LANGUAGES, texts
 from support.desk import RegistryUnavailable, ReportResult, SupportDesk
@@ -125,7 +124,7 @@ def create_app(desk: SupportDesk) -> FastAPI:
                 "outcome": decision.outcome.value,
                 "title": t(f"outcome.{decision.outcome.value}"),
                 "message": explain(decision, chosen),
-                "code": codes.group(decision.code) if decision.code else None,
+                "code": decision.shown_code(),
                 "reference": t("form.reference", reference=result.reference),
             },
         )

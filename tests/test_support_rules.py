@@ -191,9 +191,22 @@ def test_unknown_sale_id_asks_to_check_it():
     assert "S-9999" in explain(decision, "fr")
 
 
-def test_sale_id_wins_over_a_mistyped_code_and_gives_the_right_one():
-    decision = run(Report("9PMTWRONG", "S-0001"), [ephoto_sale()], RegistryView("active"))
+def test_sale_id_with_a_near_miss_of_its_code_gives_the_right_one():
+    decision = run(Report(CODE.lower(), "S-0001"), [ephoto_sale()], RegistryView("active"))
     assert decision.outcome is Outcome.TYPO and decision.code == CODE
+    assert codes.group(CODE) in explain(decision, "en")
+
+
+@pytest.mark.parametrize("typed", [None, "9PMTWRONG"])
+def test_a_sale_number_alone_never_reveals_the_whole_code(typed):
+    """Sale numbers are sequential and printed in clear: whoever types one must not learn the
+    number it bought, only its last 4 characters to compare with the sheet."""
+    decision = run(Report(typed, "S-0001"), [ephoto_sale()], RegistryView("active"))
+    assert decision.outcome is Outcome.WORKS and decision.code_hidden
+    for lang in LANGUAGES:
+        text = explain(decision, lang)
+        assert CODE not in text and codes.group(CODE) not in text
+        assert codes.group(CODE)[-5:] in text and "••••" in text
 
 
 def test_a_report_needs_a_code_or_a_sale_id():

@@ -63,6 +63,16 @@ def test_api_answers_a_report_in_both_languages(site):
     assert body["reference"].startswith("R-")
 
 
+def test_api_by_sale_number_alone_masks_the_code(site):
+    url, _, sales = site
+    active = sales["active"]
+    response = httpx.post(f"{url}/v1/reports", json={"sale_id": active.sale_ref})
+    body = response.json()
+    assert body["outcome"] == "works" and body["code"] is None and body["code_hidden"]
+    assert body["code_shown"].endswith(codes.group(active.code)[-5:])
+    assert active.code not in response.text and codes.group(active.code) not in response.text
+
+
 def test_api_refuses_an_empty_report_with_the_rule(site):
     url, _, _ = site
     response = httpx.post(f"{url}/v1/reports", json={"code": " ", "sale_id": ""})
