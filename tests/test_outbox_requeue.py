@@ -43,6 +43,7 @@ def test_a_requeued_code_is_pending_and_due_at_once_whatever_it_was(engine, stat
         assert requeue(conn, "9PMTA", later)
     again = row(engine)
     assert again.status == "pending" and again.due_at == later and again.lease_until is None
+    assert again.batch_id is None
     assert [r.code for r in box.claim_due(later, 10, lease=timedelta(minutes=5))] == ["9PMTA"]
 
 

@@ -150,7 +150,16 @@ def requeue(conn: Connection, code: str, now: datetime) -> bool:
     result = conn.execute(
         update(outbox)
         .where(outbox.c.code == code)
-        .values(status=PENDING, due_at=now, retry_at=None, lease_until=None, dead_letter=False)
+        # A fresh send: no lease, no retry time, and no old batch id, so it leaves with the next
+        # batch instead of repeating a batch the registry already answered.
+        .values(
+            status=PENDING,
+            due_at=now,
+            retry_at=None,
+            lease_until=None,
+            dead_letter=False,
+            batch_id=None,
+        )
     )
     return result.rowcount == 1
 
