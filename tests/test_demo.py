@@ -61,6 +61,14 @@ def test_headless_demo_runs_every_step_and_leaves_nothing_running(tmp_path):
     )
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
+    try:
+        check_demo_output(out, data, registry_port, support_port)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- demo output ---\n{out}\n{result.stderr}") from None
+
+
+def check_demo_output(out: str, data: Path, registry_port: int, support_port: int) -> None:
+    """Each step of the headless demo, from its output and the files it leaves."""
     # Without a display the demo says it runs a scripted customer.
     assert "no display found: running headless" in out
     # The ledger shows one ePhoto number for the ePhoto sale and none for the classic sheet.
