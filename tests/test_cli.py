@@ -82,3 +82,14 @@ def test_environment_overrides_the_file(tmp_path, monkeypatch):
     path.write_text("[registry]\nport = 8801\n")
     monkeypatch.setenv("CABINE_REGISTRY__PORT", "8802")
     assert load_settings(path).registry.port == 8802
+
+
+def test_the_committed_example_config_is_the_one_the_schema_generates():
+    from pathlib import Path
+
+    from cabine.config import example_toml
+
+    committed = Path(__file__).resolve().parent.parent / "docs" / "cabine.example.toml"
+    assert committed.read_text(encoding="utf-8") == example_toml(), (
+        "docs/cabine.example.toml is stale: run `cabine config example --out docs/cabine.example.toml`"
+    )
