@@ -67,11 +67,28 @@ def fill(box: Outbox, n: int, at: datetime = T0) -> list[str]:
 
 
 def make_dispatcher(
-    box, registry, clock, *, batch_size=10, keys=KEYS, timeout=5.0, stage=None, monotonic=None
+    box,
+    registry,
+    clock,
+    *,
+    batch_size=10,
+    keys=KEYS,
+    timeout=5.0,
+    stage=None,
+    monotonic=None,
+    parallel=1,
 ):
     uploader = Uploader(registry.url, keys, clock, timeout_seconds=timeout)
     backoff = Backoff(0.5, 8.0, rng=random.Random(7), monotonic=monotonic or FakeMonotonic())
-    return Dispatcher(box, uploader, clock, batch_size=batch_size, stage=stage, backoff=backoff)
+    return Dispatcher(
+        box,
+        uploader,
+        clock,
+        batch_size=batch_size,
+        stage=stage,
+        backoff=backoff,
+        parallel_uploads=parallel,
+    )
 
 
 def test_due_codes_reach_the_registry_in_signed_batches_of_the_configured_size(box, registry):
@@ -121,6 +138,32 @@ def test_503_with_retry_after_holds_every_request_until_then(box, registry):
     registry.faults = Faults()
     monotonic.now += 0.1
     assert dispatcher.drain().codes_sent == 30
+
+
+def test_with_two_uploads_in_flight_nothing_new_starts_after_a_503(box, registry):
+    """Both batches already under way get their 503; no third request starts before the
+    Retry-After, however many codes wait."""
+    fill(box, 50)
+    clock = registry.clock
+    monotonic = FakeMonotonic()
+    registry.faults = Faults(error_rate=1.0, retry_after_share=1.0, retry_after_seconds=30)
+    dispatcher = make_dispatcher(box, registry, clock, monotonic=monotonic, parallel=2)
+    report = dispatcher.drain()
+    assert report.failed_attempts == 2 and registry.requests == 2
+    monotonic.now += 29
+    assert dispatcher.drain().failed_attempts == 0 and registry.requests == 2
+    registry.faults = Faults()
+    monotonic.now += 1
+    clock.advance(timedelta(seconds=30))
+    assert dispatcher.drain().codes_sent == 50
+    assert read_status(box.engine, clock.now()).counts["sent"] == 50
+
+
+def test_two_uploads_in_flight_deliver_every_code_once(box, registry):
+    codes = fill(box, 95)
+    report = make_dispatcher(box, registry, registry.clock, parallel=2).drain()
+    assert report.codes_sent == 95 and report.batches_sent == 10
+    assert sorted(registry.codes) == sorted(codes) and registry.redelivered_codes == 0
 
 
 def test_a_refused_batch_is_parked_with_the_registry_reason_and_not_resent(box, registry):

@@ -114,6 +114,10 @@ class RegistryState:
 def make_handler(state: RegistryState) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # One write per answer, sent at once: headers and body in separate small segments
+        # would wait for a delayed ACK (40 ms a request on loopback).
+        wbufsize = -1
+        disable_nagle_algorithm = True
 
         def log_message(self, *args: object) -> None:  # quiet
             pass
@@ -309,6 +313,8 @@ class CountingProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = -1  # one write per answer (see the stand-in's handler)
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -16,7 +16,9 @@ import random
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -262,6 +264,7 @@ class Dispatcher:
         dead_letter_age: timedelta = DEFAULT_DEAD_LETTER_AGE,
         backoff: Backoff | None = None,
         stop: threading.Event | None = None,
+        parallel_uploads: int = 2,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -276,6 +279,10 @@ class Dispatcher:
         self.dead_letter_age = dead_letter_age
         self.backoff = backoff or Backoff()
         self.stop = stop or threading.Event()
+        if parallel_uploads < 1:
+            raise ValueError(f"parallel_uploads must be at least 1, got {parallel_uploads}")
+        self.parallel_uploads = parallel_uploads
+        self._pool = ThreadPoolExecutor(parallel_uploads, thread_name_prefix="upload")
         self._lock = threading.Lock()
 
     def domain(self, real_seconds: float) -> timedelta:
@@ -284,63 +291,94 @@ class Dispatcher:
     def drain(self, max_batches: int | None = None) -> DrainReport:
         """Upload what is due until nothing is, the registry needs a pause, or stop is set.
 
-        The batch in flight always finishes and is recorded before stop takes effect. A batch's
-        answer is recorded in the same commit that claims the next batch (one durable write per
-        batch); a crash between the two leaves the rows claimed, and their lease brings them
-        back: the registry then sees the same batch again and applies nothing twice.
+        Up to ``parallel_uploads`` batches are in flight at once. Batches in flight always
+        finish and are recorded before stop takes effect. Answers are recorded in the same
+        commit that claims the next rows (one durable write per batch); a crash before that
+        commit leaves the rows claimed, their lease brings them back, and the registry then
+        sees the same batch again and applies nothing twice.
         """
         with self._lock:
             report = DrainReport()
             self.outbox.flag_dead_letters(self.clock.now(), self.dead_letter_age)
-            record: Recorder | None = None
-            done = 0
+            records: list[Recorder] = []
+            claimed: deque[list[OutboxRow]] = deque()
+            in_flight: deque[tuple[list[OutboxRow], Batch, Future[UploadResult]]] = deque()
+            started = 0
+            exhausted = False  # the last claim found nothing due
             while True:
                 now = self.clock.now()
                 go_on = (
                     not self.stop.is_set()
-                    and (max_batches is None or done < max_batches)
+                    and (max_batches is None or started < max_batches)
                     and self.backoff.wait_seconds() == 0
                     and self.stage.offline_until(now) is None
                 )
-                with self.outbox.engine.begin() as conn:
-                    if record is not None:
-                        record(conn)
-                        record = None
-                    rows = (
-                        self.outbox.claim_due(now, self.batch_size, self.lease, conn=conn)
-                        if go_on
-                        else []
-                    )
-                if not rows:
-                    break
-                batches = form_batches(rows, self.batch_size)
-                for index, rows_of_batch in enumerate(batches):
-                    if self.stop.is_set() or self.backoff.wait_seconds() > 0:
-                        rest = [r.id for b in batches[index:] for r in b]
-                        self.outbox.release(rest, self.clock.now())
-                        break
-                    record = self._send(rows_of_batch, report)
-                    done += 1
-                    if index < len(batches) - 1:
-                        with self.outbox.engine.begin() as conn:
+                need_rows = (
+                    go_on
+                    and not exhausted
+                    and not claimed
+                    and len(in_flight) < self.parallel_uploads
+                )
+                if records or need_rows:
+                    with self.outbox.engine.begin() as conn:
+                        for record in records:
                             record(conn)
-                        record = None
-            if record is not None:
+                        records = []
+                        rows = (
+                            self.outbox.claim_due(now, self.batch_size, self.lease, conn=conn)
+                            if need_rows
+                            else []
+                        )
+                    claimed.extend(form_batches(rows, self.batch_size))
+                    exhausted = need_rows and not rows
+                while (
+                    go_on
+                    and claimed
+                    and len(in_flight) < self.parallel_uploads
+                    and (max_batches is None or started < max_batches)
+                ):
+                    rows_of_batch = claimed.popleft()
+                    batch = self._batch(rows_of_batch)
+                    in_flight.append(
+                        (rows_of_batch, batch, self._pool.submit(self.uploader.upload, batch))
+                    )
+                    started += 1
+                if not in_flight:
+                    break
+                if (
+                    len(in_flight) < self.parallel_uploads
+                    and go_on
+                    and not exhausted
+                    and (max_batches is None or started < max_batches)
+                ):
+                    continue  # claim the next batch while these are in flight
+                rows_of_batch, batch, future = in_flight.popleft()
+                records.append(self._outcome(rows_of_batch, batch, future.result(), report))
+                exhausted = False
+            leftover = [r.id for rows_of_batch in claimed for r in rows_of_batch]
+            if records or leftover:
                 with self.outbox.engine.begin() as conn:
-                    record(conn)
+                    for record in records:
+                        record(conn)
+                    if leftover:
+                        self.outbox.release(leftover, self.clock.now(), conn=conn)
             return report
 
-    def _send(self, rows: list[OutboxRow], report: DrainReport) -> Recorder:
-        """Upload one batch; what to write down about it (run in the next commit)."""
+    @staticmethod
+    def _batch(rows: list[OutboxRow]) -> Batch:
         booth_id = rows[0].booth_id
-        codes = [r.code for r in rows]
-        batch = Batch(
-            batch_id=batch_id_for(booth_id, codes),
+        return Batch(
+            batch_id=batch_id_for(booth_id, [r.code for r in rows]),
             booth_id=booth_id,
             codes=tuple(WireCode(r.code, r.issued_at, r.product) for r in rows),
         )
+
+    def _outcome(
+        self, rows: list[OutboxRow], batch: Batch, result: UploadResult, report: DrainReport
+    ) -> Recorder:
+        """What the registry's answer means for the rows: counted now, written down in the
+        next commit."""
         ids = [r.id for r in rows]
-        result = self.uploader.upload(batch)
         now = self.clock.now()
         if result.outcome == "sent":
             self.backoff.success()
@@ -365,6 +403,9 @@ class Dispatcher:
         return lambda conn: self.outbox.mark_failed(
             ids, result.detail, retry_at, attempted_at=now, batch_id=batch.batch_id, conn=conn
         )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
     def next_wake_seconds(self) -> float | None:
         """Real seconds until there may be something to send, or None when the outbox has no

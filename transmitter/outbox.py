@@ -372,11 +372,13 @@ class Outbox:
                 )
             )
 
-    def release(self, ids: Collection[int], due_at: datetime) -> None:
+    def release(
+        self, ids: Collection[int], due_at: datetime, *, conn: Connection | None = None
+    ) -> None:
         """Hand claimed rows back unsent (the worker is stopping or the registry is failing):
         no attempt is counted."""
-        with self.engine.begin() as conn:
-            conn.execute(
+        with self._unit(conn) as unit:
+            unit.execute(
                 update(outbox)
                 .where(outbox.c.id.in_(_ids(ids)), outbox.c.status == PENDING)
                 .values(lease_until=None, due_at=ensure_utc(due_at))

@@ -56,6 +56,7 @@ class TransmitterConfig:
     registry_url: str
     keys: Mapping[str, bytes]
     batch_size: int = 200
+    parallel_uploads: int = 2
     poll_seconds: float = 5.0
     request_timeout_seconds: float = 10.0
     lease_seconds: float = 120.0
@@ -89,6 +90,7 @@ def config_from_settings(
         registry_url=registry_url or settings.registry_url,
         keys=load_booth_keys(keys_file),
         batch_size=settings.batch_size,
+        parallel_uploads=settings.parallel_uploads,
         poll_seconds=settings.poll_seconds,
         request_timeout_seconds=settings.request_timeout_seconds,
         lease_seconds=settings.lease_seconds,
@@ -162,6 +164,7 @@ class Transmitter:
             self.uploader,
             clock,
             batch_size=config.batch_size,
+            parallel_uploads=config.parallel_uploads,
             stage=config.stage,
             lease_seconds=config.lease_seconds,
             dead_letter_age=config.dead_letter_age,
@@ -263,6 +266,7 @@ class Transmitter:
         self.close()
 
     def close(self) -> None:
+        self.dispatcher.close()
         self.uploader.close()
         self.engine.dispose()
         if self._lock_file is not None:

@@ -27,6 +27,12 @@ class TransmitterSettings(BaseModel):
         description="Codes wait this long after issue so they leave in batches (booth stage).",
     )
     batch_size: int = Field(default=200, ge=1, le=5000, description="Codes per upload.")
+    parallel_uploads: int = Field(
+        default=2,
+        ge=1,
+        le=8,
+        description="Batches in flight at once (a registry with several workers takes more).",
+    )
     poll_seconds: float = Field(
         default=5.0,
         gt=0,
