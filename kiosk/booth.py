@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from PIL import Image
 
@@ -140,26 +140,37 @@ PREVIEW_SIZE = (800, 1200)  # the largest the screens show the sheet
 
 class ProcessRenderer:
     """Renders sheets in a separate process, so drawing, PNG and PDF encoding never compete
-    with the touchscreen's frames for the interpreter lock. Started in the background at
-    start-up; the worker exits with the booth (or when the booth's process dies)."""
+    with the touchscreen's frames for the interpreter lock. The worker starts on
+    :meth:`warm_up` (the touchscreen calls it once the first screen is up, so it does not slow
+    the start) or at the first sheet; it exits with the booth, even if the booth is killed."""
 
     def __init__(self) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        self._pool: Any = None
+        self._lock = threading.Lock()
 
-        self._pool = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_exit_with_parent,
-            initargs=(os.getpid(),),
-        )
-        self._pool.submit(_warm_up)
+    def _started(self) -> Any:
+        with self._lock:
+            if self._pool is None:
+                import multiprocessing
+
+                self._pool = multiprocessing.get_context("spawn").Pool(
+                    1, initializer=_exit_with_parent, initargs=(os.getpid(),)
+                )
+            return self._pool
+
+    def warm_up(self) -> None:
+        self._started().apply_async(_warm_up)
 
     def __call__(self, request: SheetRequest, folder: Path) -> RenderedSheet:
-        return self._pool.submit(default_renderer, request, folder).result()
+        return self._started().apply_async(default_renderer, (request, folder)).get()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the worker now: a half-rendered sheet is redone by recovery at the next start."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.terminate()
+                self._pool.join()
+                self._pool = None
 
 
 def _exit_with_parent(parent: int) -> None:

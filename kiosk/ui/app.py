@@ -111,6 +111,7 @@ class KioskApp:
         # (state, wall ms, this thread's CPU ms) per frame while record_frames is on
         self.frame_ms: list[tuple[State, float, float]] = []
         self.record_frames = False
+        self._warmed = False
         from kiosk.ui.screens import SCREENS
 
         self.screens = {state: cls(self) for state, cls in SCREENS.items()}
@@ -315,6 +316,13 @@ class KioskApp:
                     (time.thread_time() - cpu_started) * 1000,
                 )
             )
+        if not self._warmed:
+            # After the first frame: start slow helpers (the sheet renderer's process) now
+            # rather than before the attract screen is up.
+            self._warmed = True
+            warm_up = getattr(self.booth.renderer, "warm_up", None)
+            if warm_up is not None:
+                self._safely(warm_up)
         if self._shot_pending and self.screenshots is not None:
             self.save_screenshot(self._shot_pending)
         self._shot_pending = None
