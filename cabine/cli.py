@@ -708,6 +708,55 @@ def support_report(
     console.print(explain(decision, lang), highlight=False)
 
 
+@support_app.command("log")
+def support_log(
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many recent reports.")] = 20,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    config: ConfigOption = None,
+    data: DataOption = None,
+) -> None:
+    """The last reports received with their decisions, and every refund made, for the operator."""
+    from ephoto.clock import format_paris
+    from ephoto.money import Money
+
+    try:
+        with _support_desk(config, data, None) as desk:
+            reports = desk.audit_log()[-limit:]
+            refunds = desk.refunds()
+    except FileNotFoundError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(3) from None
+    if json_out:
+        typer.echo(json.dumps({"reports": reports, "refunds": refunds}, default=str, indent=2))
+        return
+    table = Table(title="support reports (Paris time)")
+    for column in ("received", "code typed", "sale", "decision", "reason", "repeat"):
+        table.add_column(column)
+    for r in reports:
+        table.add_row(
+            format_paris(r["received_at"]),
+            r["typed"] or "-",
+            r["sale_ref"] or "-",
+            r["outcome"] or f"[red]not decided: {r['error']}[/red]",
+            r["reason"] or "-",
+            "yes" if r["replayed"] else "",
+        )
+    console.print(table)
+    table = Table(title="refunds")
+    for column in ("refunded", "sale", "code", "amount", "reason", "re-sent"):
+        table.add_column(column)
+    for r in refunds:
+        table.add_row(
+            format_paris(r["refunded_at"]),
+            r["sale_ref"],
+            r["code"] or "-",
+            Money(r["amount_cents"]).format(),
+            r["reason"],
+            "yes" if r["requeued"] else "no",
+        )
+    console.print(table)
+
+
 @support_app.command("serve")
 def support_serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,

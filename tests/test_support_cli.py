@@ -66,6 +66,24 @@ def test_report_of_a_never_sent_number_refunds_once_and_says_so_when_asked_again
     assert body["outcome"] == "refund" and body["replayed"] is True
 
 
+def test_log_lists_each_report_with_its_decision_and_the_refund(booth):
+    env, sales = booth
+    code = sales["ephoto-permis"][1]
+    for _ in range(2):
+        runner.invoke(app, ["support", "report", "--code", code], env=env)
+    result = runner.invoke(app, ["support", "log", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    log = json.loads(result.output)
+    assert [(r["outcome"], r["replayed"]) for r in log["reports"]] == [
+        ("refund", False),
+        ("refund", True),
+    ]
+    [refund] = log["refunds"]
+    assert refund["code"] == code and refund["amount_cents"] == 800 and refund["requeued"]
+    table = runner.invoke(app, ["support", "log"], env=env, terminal_width=200)
+    assert table.exit_code == 0 and "8,00" in table.output and "refunds" in table.output
+
+
 def test_report_with_the_registry_down_exits_3_and_names_it(booth):
     env, sales = booth
     env = {**env, "CABINE_SUPPORT__REGISTRY_URL": f"http://127.0.0.1:{free_port()}"}
