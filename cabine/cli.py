@@ -623,7 +623,7 @@ def scenarios_run(
     if name is not None and name not in SCENARIOS:
         err_console.print(f"no FAQ scenario {name!r}; choose one of: {', '.join(SCENARIOS)}")
         raise typer.Exit(2)
-    names = list(SCENARIOS) if run_all else [name]
+    names = [name] if name is not None else list(SCENARIOS)
     outcomes = []
     for each in names:
         outcome = run_scenario(each)

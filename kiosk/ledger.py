@@ -219,7 +219,7 @@ class Ledger:
                         opened_at=self.clock.now(),
                         recovered=False,
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key[0]  # type: ignore[index]  # always set after an insert
             )
 
     def attach_photo(self, sale_id: int, photo_path: Path) -> None:

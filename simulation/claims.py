@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from ephoto.money import Money
-from kiosk.catalog import load_catalog
+from kiosk.catalog import Product, load_catalog
 from simulation.scenario import Scenario
 from support.rules import (
     ABSENT,
@@ -50,7 +50,7 @@ class ReportBatch:
 
 
 @lru_cache(maxsize=1)
-def _catalog_facts() -> tuple[tuple[ProductName, ...], object, object]:
+def _catalog_facts() -> tuple[tuple[ProductName, ...], Product, Product]:
     catalog = load_catalog()
     ephoto = tuple(ProductName(p.id, p.name_fr, p.name_en) for p in catalog.ephoto_products())
     first_ephoto = catalog.ephoto_products()[0]

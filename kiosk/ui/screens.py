@@ -1086,11 +1086,12 @@ class PrintingScreen(Screen):
         self.app.view.sheet_surface = None
         super().enter()
         session = self.app.session
-        assert session.sale_id is not None
+        sale_id = session.sale_id
+        assert sale_id is not None
         box = (self.app.s(700), self.app.s(760))
 
         def render() -> Any:
-            sheet = self.app.booth.render(session.sale_id, self.app.view.issued)
+            sheet = self.app.booth.render(sale_id, self.app.view.issued)
             return sheet, fitted_image(sheet.preview, box)
 
         self.app.submit("render", render)
@@ -1187,6 +1188,7 @@ class DoneScreen(Screen):
             mono=True,
         )
         start = format_paris(activation_due_by(issued.issued_at), self.lang)
+        assert issued.expires_at is not None  # an ePhoto number always has its expiry
         end = format_paris(issued.expires_at, self.lang)
         self.text(
             surface,

@@ -119,9 +119,9 @@ class ScriptRunner:
                 shown = ", ".join(
                     f"{b.id} ({b.label!r})" for b in self.app.current.buttons if b.enabled
                 )
-                wanted = step.get("tap", step.get("tap_text"))
+                asked = step.get("tap", step.get("tap_text"))
                 raise ScriptError(
-                    f"no button {wanted!r} on the {self.app.state.value!r} screen; "
+                    f"no button {asked!r} on the {self.app.state.value!r} screen; "
                     f"buttons: {shown or 'none'}"
                 )
             self.frame()
