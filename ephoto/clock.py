@@ -134,6 +134,17 @@ class OffsetClock:
         return self.base.now() + self.offset
 
 
+def clock_scale(clock: Clock) -> float:
+    """Domain seconds per real second of ``clock``: its scale for a scaled clock (also behind an
+    offset), 1 for real and manual clocks. Transport timeouts and signature windows are real
+    durations; multiply by this to compare them with domain times."""
+    if isinstance(clock, ScaledClock):
+        return clock.scale
+    if isinstance(clock, OffsetClock):
+        return clock_scale(clock.base)
+    return 1.0
+
+
 def clock_from_settings(
     epoch: datetime | None, scale: float, origin: datetime | None = None
 ) -> Clock:

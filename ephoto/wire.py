@@ -3,7 +3,8 @@
 cabine's own convention (the real protocol is not public): a JSON POST to ``/v1/batches``,
 signed per booth with HTTP Message Signatures (RFC 9421), HMAC-SHA256, covering ``@method``,
 ``@path`` and ``content-digest`` (RFC 9530), with ``created``, ``nonce`` and ``keyid`` (the booth
-id) as signed parameters. A signature more than 300 s away from the verifier's clock is stale.
+id) as signed parameters. A signature more than 300 real seconds away from the verifier's clock
+is stale (the verifier scales the window when it runs on a scaled demo clock).
 Replay detection (remembering nonces for the window) is the verifier's job.
 
 Signing time comes from the caller's Clock, never from the library's wall-clock default.

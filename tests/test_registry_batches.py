@@ -256,3 +256,34 @@ def test_stored_times_follow_the_ingestion_model_with_base_delay_and_season(tmp_
         assert state_of(stored, stored.active_at - timedelta(microseconds=1)) == "pending"
         assert state_of(stored, stored.active_at) == "active"
     store.dispose()
+
+
+def test_the_signature_window_is_300_real_seconds_on_a_scaled_clock(tmp_path):
+    # At a demo's scale (an hour per second) a request that takes 0.3 s to arrive is 18 domain
+    # minutes old: still fresh. A signature 400 real seconds old is stale.
+    import time
+
+    from ephoto.clock import ScaledClock, SystemClock
+
+    clock = ScaledClock(SystemClock().now(), 3600)
+    server = start_threaded(f"sqlite:///{tmp_path / 'registry.sqlite'}", tmp_path, clock=clock)
+    try:
+        booth = server.booth()
+        body = booth.batch(booth.new_codes(1)).to_json()
+        headers = booth.signed(body)
+        time.sleep(0.3)
+        response = booth.http.post(server.url + "/v1/batches", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        old = booth.upload(
+            booth.batch(booth.new_codes(1)), now=clock.now() - timedelta(seconds=400 * 3600)
+        )
+        assert old.status_code == 401
+        assert "away from the registry's clock" in old.json()["detail"]
+    finally:
+        server.stop()
+
+
+def test_moving_the_registrys_qa_clock_does_not_make_booth_signatures_stale(registry, booth):
+    registry.store.advance_clock(3 * 24 * 3600)
+    response = booth.upload(booth.batch(booth.new_codes(1)))
+    assert response.status_code == 200, response.text

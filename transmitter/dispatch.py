@@ -27,7 +27,7 @@ from typing import Literal
 import httpx
 from sqlalchemy import Connection
 
-from ephoto.clock import Clock, OffsetClock, ScaledClock, ensure_utc
+from ephoto.clock import Clock, clock_scale, ensure_utc
 from ephoto.wire import BATCH_PATH, Batch, WireCode, sign_request
 from transmitter.latency import BoothStage
 from transmitter.outbox import DEFAULT_DEAD_LETTER_AGE, Outbox, OutboxRow
@@ -35,15 +35,6 @@ from transmitter.outbox import DEFAULT_DEAD_LETTER_AGE, Outbox, OutboxRow
 log = logging.getLogger("cabine.transmitter")
 
 Recorder = Callable[[Connection], None]
-
-
-def clock_scale(clock: Clock) -> float:
-    """Domain seconds per real second of ``clock`` (1 for real and manual clocks)."""
-    if isinstance(clock, ScaledClock):
-        return clock.scale
-    if isinstance(clock, OffsetClock):
-        return clock_scale(clock.base)
-    return 1.0
 
 
 @functools.cache
