@@ -354,9 +354,12 @@ def transmitter_run(
         AnotherTransmitterRunning,
         Transmitter,
         config_from_settings,
+        hold_stop_signals,
         run_until_signalled,
     )
 
+    if not once:
+        hold_stop_signals()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = _transmitter_settings(data)
     try:

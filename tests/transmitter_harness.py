@@ -486,7 +486,12 @@ def forkserver(data: Path, registry_url: str, batch_size: int, poll: float) -> N
         if not cmd:
             continue
         if cmd[0] == "spawn":
+            # The child starts with SIGTERM held (as ``cabine transmitter`` does), so a stop
+            # asked for while it starts is handled once it can finish cleanly.
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
             pid = os.fork()
+            if pid != 0:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
             if pid == 0:
                 try:
                     signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -274,6 +274,15 @@ class Transmitter:
             self._lock_file = None
 
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+def hold_stop_signals() -> None:
+    """Keep SIGTERM and SIGINT pending while the transmitter starts, so a stop asked for during
+    start-up is a clean stop too (``run_until_signalled`` releases them)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
 def run_until_signalled(transmitter: Transmitter) -> DrainReport:
     """Run the scheduled transmitter until SIGTERM or SIGINT, then stop cleanly: the batch in
     flight is finished and recorded."""
@@ -283,7 +292,8 @@ def run_until_signalled(transmitter: Transmitter) -> DrainReport:
         log.info("signal %d received: finishing the batch in flight", signum)
         stop.set()
 
-    previous = {sig: signal.signal(sig, _ask_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, _ask_stop) for sig in STOP_SIGNALS}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     try:
         transmitter.start()
         while not stop.wait(1.0):
