@@ -395,4 +395,3 @@ def test_status_of_a_missing_booth_database_is_a_clear_error(tmp_path):
     )
     assert result.returncode == 2 and "no booth database" in result.stderr
     assert not (tmp_path / "nowhere").exists()
-
