@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -536,11 +536,6 @@ class RegistryStore:
         if oldest is not None:
             oldest = UTCDateTime().process_result_value(oldest, self.engine.dialect)
         return Stats(by_state, int(row[4]), oldest, tail)
-
-    def codes_of_batch(self, batch_id: str) -> Iterable[StoredCode]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(_SELECT_CODE.where(codes.c.batch_id == batch_id)).all()
-        return [StoredCode(*row) for row in rows]
 
 
 _SELECT_CODE = select(
