@@ -576,11 +576,20 @@ _CHECK_LOOKUP = (
 )
 
 
+_CLOCK_SYNC = threading.Lock()
+
+
 def _synced_now(clock: OffsetClock, offset_seconds: float) -> datetime:
-    """``clock.now()`` once its offset has caught up with the stored one (it only grows)."""
-    behind = timedelta(seconds=offset_seconds) - clock.offset
-    if behind > timedelta(0):
-        clock.advance(behind)
+    """``clock.now()`` once its offset has caught up with the stored one (it only grows).
+
+    Under a lock: two request threads that both saw the clock behind must not both move it.
+    """
+    target = timedelta(seconds=offset_seconds)
+    if clock.offset < target:
+        with _CLOCK_SYNC:
+            behind = target - clock.offset
+            if behind > timedelta(0):
+                clock.advance(behind)
     return clock.now()
 
 
