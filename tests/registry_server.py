@@ -175,7 +175,8 @@ class ProcessRegistry:
 
     def booth(self, booth_id: str = "booth-001", operator: str = "9PMT") -> Booth:
         key = add_booth_key(self.keys_file, booth_id, operator)
-        return Booth(key, self.clock, self.url)
+        # Booths sign on the shared clock, without the registry's QA offset.
+        return Booth(key, self.clock.base, self.url)
 
     def admin(self) -> httpx.Client:
         return httpx.Client(
