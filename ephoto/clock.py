@@ -25,6 +25,8 @@ class Clock(Protocol):
 
 def ensure_utc(value: datetime) -> datetime:
     """``value`` in UTC; refuses naive datetimes, which would be ambiguous."""
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value.isoformat()} has no timezone; use UTC")
     return value.astimezone(UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -61,3 +62,21 @@ def test_activation_promise_is_72_hours():
     assert ACTIVATION_PROMISE == timedelta(hours=72)
     t = paris(2026, 6, 1, 12)
     assert activation_due_by(t) == t + timedelta(hours=72)
+
+
+def reference_expiry(issued: datetime) -> datetime:
+    """The rule spelled out step by step: Paris wall time, six months on the calendar (day
+    clamped to the month's end), back to a real instant."""
+    local = issued.astimezone(PARIS).replace(tzinfo=None)
+    month_index = local.month - 1 + 6
+    year, month = local.year + month_index // 12, month_index % 12 + 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    wall = local.replace(year=year, month=month, day=day)
+    return wall.replace(tzinfo=PARIS, fold=0).astimezone(UTC)
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1)))
+def test_expiry_follows_the_rule_step_by_step(naive):
+    issued = naive.replace(tzinfo=UTC)
+    assert expires_at(issued) == reference_expiry(issued)
+    assert expires_at(issued).tzinfo is UTC
