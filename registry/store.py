@@ -290,21 +290,12 @@ class RegistryStore:
             with self.engine.begin() as conn:
                 # The nonce first: it is a write, so on SQLite it also takes the writer lock.
                 conn.execute(
-                    insert(nonces).values(
-                        nonce=nonce, booth_id=booth_id, forget_after=nonce_forget_after
-                    )
+                    _INSERT_NONCE,
+                    {"nonce": nonce, "booth_id": booth_id, "forget_after": nonce_forget_after},
                 )
                 self._maybe_purge_nonces(conn, received_at)
-                tail = conn.execute(
-                    select(registry_state.c.queue_tail)
-                    .where(registry_state.c.id == 1)
-                    .with_for_update()
-                ).scalar_one()
-                earlier = conn.execute(
-                    select(
-                        batches.c.content_digest, batches.c.accepted, batches.c.duplicates
-                    ).where(batches.c.batch_id == batch_id)
-                ).first()
+                tail = conn.execute(_QUEUE_TAIL_FOR_UPDATE).scalar_one()
+                earlier = conn.execute(_EARLIER_BATCH, {"batch_id": batch_id}).first()
                 if earlier is not None:
                     if earlier.content_digest != digest:
                         raise BatchIdReused(batch_id)
@@ -313,21 +304,18 @@ class RegistryStore:
                     conn, batch_id, booth_id, items, received_at, tail
                 )
                 if rows:
-                    conn.execute(insert(codes), rows)
-                    conn.execute(
-                        update(registry_state)
-                        .where(registry_state.c.id == 1)
-                        .values(queue_tail=tail)
-                    )
+                    conn.execute(_INSERT_CODE, rows)
+                    conn.execute(_SET_QUEUE_TAIL, {"tail": tail})
                 conn.execute(
-                    insert(batches).values(
-                        batch_id=batch_id,
-                        booth_id=booth_id,
-                        content_digest=digest,
-                        accepted=len(rows),
-                        duplicates=duplicates,
-                        received_at=received_at,
-                    )
+                    _INSERT_BATCH,
+                    {
+                        "batch_id": batch_id,
+                        "booth_id": booth_id,
+                        "content_digest": digest,
+                        "accepted": len(rows),
+                        "duplicates": duplicates,
+                        "received_at": received_at,
+                    },
                 )
                 return BatchResult(len(rows), duplicates)
         except IntegrityError as exc:
@@ -349,9 +337,7 @@ class RegistryStore:
         # Chunked so a big batch stays under every engine's bound-parameter limit.
         for start in range(0, len(wanted), 5000):
             chunk = wanted[start : start + 5000]
-            stored.update(
-                conn.execute(select(codes.c.code).where(codes.c.code.in_(chunk))).scalars()
-            )
+            stored.update(conn.execute(_STORED_CODES, {"wanted": chunk}).scalars())
         fresh: list[IncomingCode] = []
         duplicates = 0
         for item in items:
@@ -411,13 +397,16 @@ class RegistryStore:
         """Like :meth:`lookup` with only what a citizen check needs, on a connection the
         calling thread keeps (autocommit, so each read sees the latest commits): the hottest
         read of the registry skips the pool and most of the row decoding."""
-        try:
-            row = self._reader().execute(_CHECK_LOOKUP, {"code": code}).one()
-        except DBAPIError:
-            self._drop_reader()  # a broken connection (database restarted): retry on a new one
-            row = self._reader().execute(_CHECK_LOOKUP, {"code": code}).one()
+        row = self._read_one(_CHECK_LOOKUP, {"code": code})
         now = _synced_now(clock, row[0])
         return (CodeTimes(*row[1:]) if row[1] is not None else None), now
+
+    def _read_one(self, statement: Any, parameters: dict[str, Any]) -> Any:
+        try:
+            return self._reader().execute(statement, parameters).one()
+        except DBAPIError:
+            self._drop_reader()  # a broken connection (database restarted): retry on a new one
+            return self._reader().execute(statement, parameters).one()
 
     def _reader(self) -> Connection:
         conn = getattr(self._readers, "conn", None)
@@ -470,16 +459,9 @@ class RegistryStore:
         return result.rowcount == 1, (StoredCode(*row) if row is not None else None), now
 
     def control(self, clock: OffsetClock) -> tuple[datetime, Faults]:
-        """The registry's "now" and the fault knobs, in one query (read per batch)."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(
-                    registry_state.c.clock_offset_seconds,
-                    registry_state.c.p_error_5xx,
-                    registry_state.c.p_timeout_after_apply,
-                    registry_state.c.extra_latency_ms,
-                ).where(registry_state.c.id == 1)
-            ).one()
+        """The registry's "now" and the fault knobs, in one query (read per batch, on the
+        calling thread's reader connection)."""
+        row = self._read_one(_CONTROL, {})
         return _synced_now(clock, row[0]), Faults(*row[1:])
 
     def advance_clock(self, seconds: float) -> timedelta:
@@ -575,6 +557,28 @@ _CHECK_LOOKUP = (
     .where(registry_state.c.id == 1)
 )
 
+
+_CONTROL = select(
+    registry_state.c.clock_offset_seconds,
+    registry_state.c.p_error_5xx,
+    registry_state.c.p_timeout_after_apply,
+    registry_state.c.extra_latency_ms,
+).where(registry_state.c.id == 1)
+
+# Statements built once: building one per batch cost more than running it.
+_INSERT_NONCE = insert(nonces)
+_QUEUE_TAIL_FOR_UPDATE = (
+    select(registry_state.c.queue_tail).where(registry_state.c.id == 1).with_for_update()
+)
+_EARLIER_BATCH = select(batches.c.content_digest, batches.c.accepted, batches.c.duplicates).where(
+    batches.c.batch_id == bindparam("batch_id")
+)
+_STORED_CODES = select(codes.c.code).where(codes.c.code.in_(bindparam("wanted", expanding=True)))
+_INSERT_CODE = insert(codes)
+_SET_QUEUE_TAIL = (
+    update(registry_state).where(registry_state.c.id == 1).values(queue_tail=bindparam("tail"))
+)
+_INSERT_BATCH = insert(batches)
 
 _CLOCK_SYNC = threading.Lock()
 
