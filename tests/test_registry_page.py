@@ -6,22 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.registry_server import start_threaded
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +18,6 @@ def registry(tmp_path_factory):
     server = start_threaded(f"sqlite:///{tmp / 'registry.sqlite'}", tmp)
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -242,36 +242,20 @@ def test_vectorised_departures_equal_the_transmitters_booth_stage():
 
 
 @pytest.mark.browser
-def test_report_shows_its_plots_and_key_figures_in_chromium(tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_report_shows_its_plots_and_key_figures_in_chromium(tmp_path, browser):
     from simulation.report import write_report
 
     run = simulate(parse_scenario(SMALL))
     files = write_report(run, tmp_path / "out")
     figures = metrics(run)
-    args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=args)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.goto(files.html.as_uri())
-            widths = page.eval_on_selector_all(
-                "figure img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)"
-            )
-            cards = page.inner_text("#key-figures")
-            months = page.locator("#by-month tr").count()
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(files.html.as_uri())
+    widths = page.eval_on_selector_all(
+        "figure img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)"
+    )
+    cards = page.inner_text("#key-figures")
+    months = page.locator("#by-month tr").count()
+    page.close()
     assert len(widths) == 3 and all(w >= 600 for w in widths)
     assert f"{figures['codes_issued']:,}" in cards and "active within 72 h" in cards
     assert months == 1 + len(figures["by_month"])

@@ -16,17 +16,6 @@ from support.web import create_app
 from tests.registry_server import registry_settings, start_threaded
 from tests.support_world import START, make_world, serve
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
@@ -102,53 +91,49 @@ def screenshot_dir(tmp_path: Path) -> Path:
 
 
 @pytest.mark.browser
-def test_the_form_in_chromium_for_three_decisions(site, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_the_form_in_chromium_for_three_decisions(site, tmp_path, browser):
     url, world, sales = site
     shots = screenshot_dir(tmp_path)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 900, "height": 1000}, locale="fr-FR")
+    page = browser.new_page(viewport={"width": 900, "height": 1000}, locale="fr-FR")
 
-        # 1. A French browser gets French: a lowercase code gets the right one, grouped, in the big font.
-        page.goto(url + "/")
-        assert page.locator("html").get_attribute("lang") == "fr"
-        assert page.get_by_role("heading", level=1).inner_text() == "J'ai un problème à déclarer"
-        page.screenshot(path=str(shots / "support-form-fr.png"), full_page=True)
-        page.get_by_label("Numéro ePhoto").fill(sales["active"].code.lower())
-        page.get_by_role("button", name="Envoyer ma déclaration").click()
-        result = page.get_by_role("status")
-        assert result.get_attribute("data-outcome") == "typo"
-        assert page.locator("#result-code").inner_text() == codes.group(sales["active"].code)
-        assert page.evaluate("document.activeElement.id") == "result"
-        page.screenshot(path=str(shots / "support-typo-fr.png"), full_page=True)
+    # 1. A French browser gets French: a lowercase code gets the right one, grouped, in the big font.
+    page.goto(url + "/")
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert page.get_by_role("heading", level=1).inner_text() == "J'ai un problème à déclarer"
+    page.screenshot(path=str(shots / "support-form-fr.png"), full_page=True)
+    page.get_by_label("Numéro ePhoto").fill(sales["active"].code.lower())
+    page.get_by_role("button", name="Envoyer ma déclaration").click()
+    result = page.get_by_role("status")
+    assert result.get_attribute("data-outcome") == "typo"
+    assert page.locator("#result-code").inner_text() == codes.group(sales["active"].code)
+    assert page.evaluate("document.activeElement.id") == "result"
+    page.screenshot(path=str(shots / "support-typo-fr.png"), full_page=True)
 
-        # 2. In English: a number the booth never sent, 100 h after purchase: refunded.
-        page.get_by_role("link", name="English").click()
-        assert page.locator("html").get_attribute("lang") == "en"
-        page.get_by_label("ePhoto number").fill(codes.group(sales["lost"].code))
-        page.get_by_role("button", name="Send my report").click()
-        result = page.get_by_role("status")
-        assert result.get_attribute("data-outcome") == "refund"
-        assert "€8.00" in page.locator("#result-message").inner_text()
-        page.screenshot(path=str(shots / "support-refund-en.png"), full_page=True)
+    # 2. In English: a number the booth never sent, 100 h after purchase: refunded.
+    page.get_by_role("link", name="English").click()
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.get_by_label("ePhoto number").fill(codes.group(sales["lost"].code))
+    page.get_by_role("button", name="Send my report").click()
+    result = page.get_by_role("status")
+    assert result.get_attribute("data-outcome") == "refund"
+    assert "€8.00" in page.locator("#result-message").inner_text()
+    page.screenshot(path=str(shots / "support-refund-en.png"), full_page=True)
 
-        # 3. Back in French, by sale number only: a passport sheet has no ePhoto number.
-        page.goto(url + "/?lang=fr")
-        page.get_by_label("Numéro de vente (facultatif)").fill(sales["passport"].sale_ref)
-        page.get_by_role("button", name="Envoyer ma déclaration").click()
-        result = page.get_by_role("status")
-        assert result.get_attribute("data-outcome") == "not_ephoto_product"
-        message = page.locator("#result-message").inner_text()
-        assert "Photos d'identité passeport" in message and "ePhoto titre de séjour" in message
-        page.screenshot(path=str(shots / "support-wrong-product-fr.png"), full_page=True)
+    # 3. Back in French, by sale number only: a passport sheet has no ePhoto number.
+    page.goto(url + "/?lang=fr")
+    page.get_by_label("Numéro de vente (facultatif)").fill(sales["passport"].sale_ref)
+    page.get_by_role("button", name="Envoyer ma déclaration").click()
+    result = page.get_by_role("status")
+    assert result.get_attribute("data-outcome") == "not_ephoto_product"
+    message = page.locator("#result-message").inner_text()
+    assert "Photos d'identité passeport" in message and "ePhoto titre de séjour" in message
+    page.screenshot(path=str(shots / "support-wrong-product-fr.png"), full_page=True)
 
-        # An empty form is refused with an alert that says what to enter.
-        page.goto(url + "/?lang=en")
-        page.get_by_role("button", name="Send my report").click()
-        assert "at least" in page.get_by_role("alert").inner_text()
-        page.screenshot(path=str(shots / "support-empty-en.png"), full_page=True)
-        browser.close()
+    # An empty form is refused with an alert that says what to enter.
+    page.goto(url + "/?lang=en")
+    page.get_by_role("button", name="Send my report").click()
+    assert "at least" in page.get_by_role("alert").inner_text()
+    page.screenshot(path=str(shots / "support-empty-en.png"), full_page=True)
+    page.close()
 
     assert len(world.desk().refunds()) >= 1
