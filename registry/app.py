@@ -376,7 +376,7 @@ def create_app(
             limits.record_failure(client)
         return answer
 
-    rate_limited = {
+    rate_limited: dict[int | str, dict[str, Any]] = {
         429: {"model": Detail, "description": "Too many failed checks; see Retry-After."}
     }
 
@@ -565,7 +565,9 @@ def _admin_router(
             )
 
     router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(authorised)])
-    unauthorised = {401: {"model": Detail, "description": "Missing or wrong bearer token."}}
+    unauthorised: dict[int | str, dict[str, Any]] = {
+        401: {"model": Detail, "description": "Missing or wrong bearer token."}
+    }
 
     @router.get("/codes/{code}", responses={404: {"model": Detail}, **unauthorised})
     def admin_code(code: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from limits import parse
 from limits.storage import MemoryStorage, Storage, storage_from_string
@@ -31,7 +32,7 @@ class SweepingMemoryStorage(MemoryStorage):
 
     SWEEP_EVERY_SECONDS = 1.0
 
-    def __init__(self, uri: str | None = None, **options: str):
+    def __init__(self, uri: str | None = None, **options: Any):
         super().__init__(uri, **options)
         self._last_sweep = time.monotonic()
 
@@ -45,7 +46,10 @@ class SweepingMemoryStorage(MemoryStorage):
 def make_storage(url: str) -> Storage:
     if url.startswith("memory://"):
         return SweepingMemoryStorage(url)
-    return storage_from_string(url)
+    storage = storage_from_string(url)
+    if not isinstance(storage, Storage):
+        raise ValueError(f"rate_limit_storage {url!r} is an asyncio storage; use a synchronous one")
+    return storage
 
 
 @dataclass(frozen=True)

@@ -383,7 +383,7 @@ class RegistryStore:
     def find(self, code: str) -> StoredCode | None:
         with self.engine.connect() as conn:
             row = conn.execute(_SELECT_CODE.where(codes.c.code == code)).first()
-        return StoredCode(*row) if row is not None else None
+        return StoredCode(**row._mapping) if row is not None else None
 
     def lookup(self, code: str, clock: OffsetClock) -> tuple[StoredCode | None, datetime]:
         """The stored code (or None) and the registry's "now", in one query: the QA clock
@@ -456,7 +456,7 @@ class RegistryStore:
                 .values(redeemed_at=now, redeemed_procedure=procedure)
             )
             row = conn.execute(_SELECT_CODE.where(codes.c.code == code)).first()
-        return result.rowcount == 1, (StoredCode(*row) if row is not None else None), now
+        return result.rowcount == 1, (StoredCode(**row._mapping) if row is not None else None), now
 
     def control(self, clock: OffsetClock) -> tuple[datetime, Faults]:
         """The registry's "now" and the fault knobs, in one query (read per batch, on the

@@ -25,6 +25,7 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
 .venv/bin/ruff check .
+.venv/bin/mypy
 set +e
 .venv/bin/python -m pytest -q "$@"
 rc=$?
