@@ -459,9 +459,11 @@ class RegistryStore:
         return result.rowcount == 1, (StoredCode(**row._mapping) if row is not None else None), now
 
     def control(self, clock: OffsetClock) -> tuple[datetime, Faults]:
-        """The registry's "now" and the fault knobs, in one query (read per batch, on the
-        calling thread's reader connection)."""
-        row = self._read_one(_CONTROL, {})
+        """The registry's "now" and the fault knobs, in one query (read per batch). A pooled
+        connection, not a reader kept per thread: batches run on the thread pool, whose
+        threads would each hold a connection for good."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_CONTROL).one()
         return _synced_now(clock, row[0]), Faults(*row[1:])
 
     def advance_clock(self, seconds: float) -> timedelta:
