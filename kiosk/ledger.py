@@ -39,8 +39,7 @@ from ephoto.dbtypes import UTCDateTime
 from ephoto.validity import expires_at
 from kiosk.catalog import Product
 from transmitter import outbox as outbox_module
-from transmitter.latency import DEFAULT_BATCH_WINDOW
-from transmitter.outbox import BOOTH_DB_FILE, OutboxStatus
+from transmitter.outbox import BOOTH_DB_FILE, DEFAULT_BATCH_WINDOW, OutboxStatus
 
 __all__ = ["BOOTH_DB_FILE", "Ledger", "OutboxStatus"]
 

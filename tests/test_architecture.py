@@ -51,6 +51,11 @@ def test_the_real_tree_keeps_every_contract():
         ("ephoto/_violation.py", "import kiosk.catalog\n", "ephoto imports none of ours"),
         ("registry/_violation.py", "import transmitter\n", "registry imports only ephoto"),
         ("transmitter/_violation.py", "import kiosk\n", "transmitter never imports kiosk"),
+        (
+            "kiosk/_violation.py",
+            "import transmitter.latency\n",
+            "kiosk uses only the transmitter's outbox",
+        ),
         ("support/_violation.py", "import pygame\n", "pygame only under kiosk.ui"),
         ("kiosk/_violation.py", "import simulation\n", "nothing imports simulation"),
     ],

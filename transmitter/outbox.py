@@ -44,7 +44,7 @@ from sqlalchemy import (
 from ephoto.clock import ensure_utc
 from ephoto.dbtypes import UTCDateTime
 from ephoto.dbtypes import configure_sqlite_durability as configure_sqlite_durability
-from transmitter.latency import DEFAULT_BATCH_WINDOW
+from transmitter.latency import DEFAULT_BATCH_WINDOW as DEFAULT_BATCH_WINDOW
 
 metadata = MetaData()
 
