@@ -56,13 +56,9 @@ class UTCDateTime(TypeDecorator[datetime]):
             return super().result_processor(dialect, coltype)
 
         def process(value: str | datetime | None) -> datetime | None:
-            if value is None:
-                return None
-            if isinstance(value, datetime):
-                parsed = value
-            else:
-                parsed = datetime.fromisoformat(value)
-            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            if isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            return self.process_result_value(value, dialect)
 
         return process
 

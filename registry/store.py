@@ -397,16 +397,13 @@ class RegistryStore:
         """Like :meth:`lookup` with only what a citizen check needs, on a connection the
         calling thread keeps (autocommit, so each read sees the latest commits): the hottest
         read of the registry skips the pool and most of the row decoding."""
-        row = self._read_one(_CHECK_LOOKUP, {"code": code})
-        now = _synced_now(clock, row[0])
-        return (CodeTimes(*row[1:]) if row[1] is not None else None), now
-
-    def _read_one(self, statement: Any, parameters: dict[str, Any]) -> Any:
         try:
-            return self._reader().execute(statement, parameters).one()
+            row = self._reader().execute(_CHECK_LOOKUP, {"code": code}).one()
         except DBAPIError:
             self._drop_reader()  # a broken connection (database restarted): retry on a new one
-            return self._reader().execute(statement, parameters).one()
+            row = self._reader().execute(_CHECK_LOOKUP, {"code": code}).one()
+        now = _synced_now(clock, row[0])
+        return (CodeTimes(*row[1:]) if row[1] is not None else None), now
 
     def _reader(self) -> Connection:
         conn = getattr(self._readers, "conn", None)
@@ -560,13 +557,6 @@ _CHECK_LOOKUP = (
 )
 
 
-_CONTROL = select(
-    registry_state.c.clock_offset_seconds,
-    registry_state.c.p_error_5xx,
-    registry_state.c.p_timeout_after_apply,
-    registry_state.c.extra_latency_ms,
-).where(registry_state.c.id == 1)
-
 # Statements built once: building one per batch cost more than running it.
 _INSERT_NONCE = insert(nonces)
 _QUEUE_TAIL_FOR_UPDATE = (
@@ -581,6 +571,12 @@ _SET_QUEUE_TAIL = (
     update(registry_state).where(registry_state.c.id == 1).values(queue_tail=bindparam("tail"))
 )
 _INSERT_BATCH = insert(batches)
+_CONTROL = select(
+    registry_state.c.clock_offset_seconds,
+    registry_state.c.p_error_5xx,
+    registry_state.c.p_timeout_after_apply,
+    registry_state.c.extra_latency_ms,
+).where(registry_state.c.id == 1)
 
 _CLOCK_SYNC = threading.Lock()
 
