@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -48,20 +49,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_cpus() -> tuple[set[int] | None, set[int] | None]:
+def split_cpus() -> tuple[set[int] | None, set[int] | None]:
     """One core for the server under test, the others for this client, when there are two or
-    more: the worker then has a core to itself, as "one worker" means."""
+    more: the worker then has a core to itself, as "one worker" means. Read once, before this
+    process pins itself to the client's share."""
     allowed = sorted(os.sched_getaffinity(0))
     if len(allowed) < 2:
         return None, None
     return {allowed[0]}, set(allowed[1:])
 
 
-def pinned(cpus: set[int] | None):  # type: ignore[no-untyped-def]
+def pinned(cpus: set[int] | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that pins the child to ``cpus`` (it would otherwise inherit ours)."""
     return None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
 
 
-def start_registry(db_url: str, data: Path, keys: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_registry(
+    db_url: str, data: Path, keys: Path, cpus: set[int] | None
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
         **os.environ,
@@ -92,7 +97,7 @@ def start_registry(db_url: str, data: Path, keys: Path) -> tuple[subprocess.Pope
         ],
         env=env,
         cwd=data,
-        preexec_fn=pinned(server_cpus()[0]),
+        preexec_fn=pinned(cpus),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -122,12 +127,12 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
 
 
-def floor_cpu_per_request(total: int, concurrency: int) -> float:
+def floor_cpu_per_request(total: int, concurrency: int, cpus: set[int] | None) -> float:
     """CPU per request of a FastAPI app that answers a constant: what this machine charges for
     HTTP and the framework alone, right now."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-c", FLOOR_APP, str(port)], preexec_fn=pinned(server_cpus()[0])
+        [sys.executable, "-c", FLOOR_APP, str(port)], preexec_fn=pinned(cpus)
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -285,7 +290,7 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=6000)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    server, client = server_cpus()
+    server, client = split_cpus()
     if client is not None:
         os.sched_setaffinity(0, client)
     begun = time.monotonic()
@@ -294,7 +299,7 @@ def main() -> None:
         keys = data / "keys.toml"
         key = add_booth_key(keys, "bench-booth", "9PMT")
         db_url = args.db or f"sqlite:///{data / 'registry.sqlite'}"
-        process, url = start_registry(db_url, data, keys)
+        process, url = start_registry(db_url, data, keys, server)
         settings = RegistrySettings(
             base_delay_median_hours=0,
             base_delay_p95_hours=0,
@@ -302,7 +307,8 @@ def main() -> None:
             capacity_by_month={},
         )
         try:
-            where = f"pinned to CPU {min(server)}, client on the others" if server else "unpinned"
+            cpus = sorted(os.sched_getaffinity(process.pid))
+            where = f"on CPU {cpus}, client on {sorted(os.sched_getaffinity(0))}"
             print(f"registry: 1 worker ({where}), store {db_url.split('@')[-1]}")
             checked: list[str] = []
             for seed, size in enumerate(SIZES, start=1):
@@ -333,7 +339,7 @@ def main() -> None:
                 f"worker CPU per check {cpu_per_check * 1e6:.0f} us: one free core would serve "
                 f"{1 / cpu_per_check:,.0f} checks/s"
             )
-            floor = floor_cpu_per_request(args.checks, args.concurrency)
+            floor = floor_cpu_per_request(args.checks, args.concurrency, server)
             print(
                 f"same machine, same moment: a FastAPI endpoint answering a constant costs "
                 f"{floor * 1e6:.0f} us CPU per request ({1 / floor:,.0f}/s on a free core)"
