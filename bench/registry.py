@@ -3,8 +3,8 @@
 Run: .venv/bin/python bench/registry.py [--db URL] [--checks N] [--concurrency C]
 
 One registry worker (``cabine registry``, a separate process, SQLite by default) receives signed
-batches of 100 and 1000 codes from one booth, one batch at a time; beside it, in the same run, a
-raw SQLAlchemy ``executemany`` inserts the same rows into the same table of a scratch store, one
+batches of 100 and 1000 codes from one booth, one batch at a time; in turn with each, a raw
+SQLAlchemy ``executemany`` inserts the same rows into the same table of a scratch store, one
 transaction per batch. The ratio of the two is the goal (ingest >= 50 % of the raw rate). Then
 a client keeps C checks in flight on active codes and reports checks/s and latency percentiles
 (goal: 1,500 checks/s on one worker). On a machine with two cores or more the worker is pinned
@@ -166,22 +166,6 @@ def make_batches(size: int, seed: int, booth_id: str) -> list[Batch]:
     ]
 
 
-def ingest_rate(url: str, batches: list[Batch], key: bytes) -> float:
-    bodies = [b.to_json() for b in batches]
-    clock = SystemClock()
-    with httpx.Client(timeout=60) as client:
-        started = time.perf_counter()
-        for batch, body in zip(batches, bodies, strict=True):
-            headers = sign_request(
-                "POST", url + "/v1/batches", body, batch.booth_id, key, clock.now()
-            )
-            response = client.post(url + "/v1/batches", content=body, headers=headers)
-            if response.status_code != 200 or response.json()["accepted"] != len(batch.codes):
-                raise RuntimeError(f"batch refused: {response.status_code} {response.text[:200]}")
-        elapsed = time.perf_counter() - started
-    return sum(len(b.codes) for b in batches) / elapsed
-
-
 def raw_rows(batches: list[Batch], settings: RegistrySettings) -> list[list[dict]]:
     """The rows the registry stores for these batches, computed the way it computes them."""
     from ephoto.validity import expires_at
@@ -216,16 +200,34 @@ def raw_rows(batches: list[Batch], settings: RegistrySettings) -> list[list[dict
     return out
 
 
-def raw_rate(db_url: str, rows_per_batch: list[list[dict]]) -> float:
-    engine = make_engine(db_url)
+def ingest_beside_raw(
+    url: str, batches: list[Batch], key: bytes, rows_per_batch: list[list[dict]], raw_url: str
+) -> tuple[float, float]:
+    """Codes/s of ingest over HTTP and of a raw ``executemany`` of the same rows, one batch of
+    each in turn, so that both see the machine in the same state."""
+    engine = make_engine(raw_url)
     metadata.create_all(engine)
-    started = time.perf_counter()
-    for rows in rows_per_batch:
-        with engine.begin() as conn:
-            conn.execute(codes.insert(), rows)
-    elapsed = time.perf_counter() - started
+    clock = SystemClock()
+    ingest_seconds = raw_seconds = 0.0
+    with httpx.Client(timeout=60) as client:
+        for batch, rows in zip(batches, rows_per_batch, strict=True):
+            started = time.perf_counter()
+            with engine.begin() as conn:
+                conn.execute(codes.insert(), rows)
+            raw_seconds += time.perf_counter() - started
+
+            body = batch.to_json()
+            started = time.perf_counter()
+            headers = sign_request(
+                "POST", url + "/v1/batches", body, batch.booth_id, key, clock.now()
+            )
+            response = client.post(url + "/v1/batches", content=body, headers=headers)
+            ingest_seconds += time.perf_counter() - started
+            if response.status_code != 200 or response.json()["accepted"] != len(batch.codes):
+                raise RuntimeError(f"batch refused: {response.status_code} {response.text[:200]}")
     engine.dispose()
-    return sum(len(r) for r in rows_per_batch) / elapsed
+    total = sum(len(b.codes) for b in batches)
+    return total / ingest_seconds, total / raw_seconds
 
 
 async def check_load(
@@ -315,9 +317,8 @@ def main() -> None:
                 batches = make_batches(size, seed, "bench-booth")
                 rows = raw_rows(batches, settings)
                 raw_url = args.raw_db or f"sqlite:///{data / f'raw-{size}.sqlite'}"
-                raw = raw_rate(raw_url, rows)
                 cpu_before = cpu_seconds(process.pid)
-                ingest = ingest_rate(url, batches, key.secret)
+                ingest, raw = ingest_beside_raw(url, batches, key.secret, rows, raw_url)
                 cpu = cpu_seconds(process.pid) - cpu_before
                 print(
                     f"batches of {size:>4}: ingest {ingest:>9,.0f} codes/s, "
