@@ -1,6 +1,6 @@
 """Speed of the registry: batch ingest against a raw insert of the same rows, and citizen checks.
 
-Run: .venv/bin/python bench/registry.py [--db URL] [--checks N] [--concurrency C]
+Run: .venv/bin/python bench/registry.py [--db URL | --postgres] [--checks N] [--concurrency C]
 
 One registry worker (``cabine registry``, a separate process, SQLite by default) receives signed
 batches of 100 and 1000 codes from one booth, one batch at a time; in turn with each, a raw
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -289,9 +290,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="registry store URL (default: SQLite in a temp folder)")
     parser.add_argument("--raw-db", help="scratch store URL for the raw insert (default: SQLite)")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="both stores in a throwaway PostgreSQL cluster (Debian's postgresql, as the tests)",
+    )
     parser.add_argument("--checks", type=int, default=6000)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
+    if not args.postgres:
+        run(args)
+        return
+    from tests.pgcluster import start_cluster, stop_cluster
+
+    root = Path(tempfile.mkdtemp(prefix="cabine-bench-pg-"))
+    cluster = start_cluster(root)  # before this process pins itself: the server may use any core
+    try:
+        args.db, args.raw_db = cluster.create_database("registry"), cluster.create_database("raw")
+        run(args)
+    finally:
+        stop_cluster(cluster)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> None:
     server, client = split_cpus()
     if client is not None:
         os.sched_setaffinity(0, client)
