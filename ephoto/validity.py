@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from ephoto.clock import PARIS, ensure_utc
 
@@ -35,8 +36,30 @@ def expires_at(issued_at: datetime) -> datetime:
     Computed on the Paris calendar: a number issued on 31/08 at 10:00 Paris time stops working
     on the last day of February at 10:00 Paris time. A local time that does not exist that day
     (the spring DST gap) moves forward by the gap, as the law of the clock on the wall does.
+
+    Within one UTC hour the Paris date and offset of the issue, and the offset at the same wall
+    time six months on, do not change (Paris offsets are whole hours), so the rule moves every
+    instant of that hour by the same amount: it is worked out once per hour and remembered
+    (the registry computes it for every code it stores).
     """
-    local = ensure_utc(issued_at).astimezone(PARIS)
+    issued = ensure_utc(issued_at)
+    if issued.year < _WHOLE_HOUR_OFFSETS_SINCE:
+        return _expiry_on_the_calendar(issued)
+    return issued + _expiry_shift(issued.year, issued.month, issued.day, issued.hour)
+
+
+# Before 1911 Paris kept its own mean time (+00:09:21), not a whole number of hours from UTC.
+_WHOLE_HOUR_OFFSETS_SINCE = 1912
+
+
+@lru_cache(maxsize=8192)
+def _expiry_shift(year: int, month: int, day: int, hour: int) -> timedelta:
+    start = datetime(year, month, day, hour, tzinfo=UTC)
+    return _expiry_on_the_calendar(start) - start
+
+
+def _expiry_on_the_calendar(issued: datetime) -> datetime:
+    local = issued.astimezone(PARIS)
     target = add_calendar_months(local, VALIDITY_MONTHS)
     # Round-trip through UTC normalises a non-existent local time to a real instant.
     return target.astimezone(UTC)

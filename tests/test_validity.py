@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -80,3 +81,15 @@ def test_expiry_follows_the_rule_step_by_step(naive):
     issued = naive.replace(tzinfo=UTC)
     assert expires_at(issued) == reference_expiry(issued)
     assert expires_at(issued).tzinfo is UTC
+
+
+@pytest.mark.parametrize("first_day", ["2026-03-01", "2026-09-01", "2027-03-01", "2027-09-01"])
+def test_expiry_matches_the_rule_minute_by_minute_around_the_clock_changes(first_day):
+    """Every 7 minutes and 13 seconds for two months whose issue days or expiry days change
+    the clock (and the months after them): each instant of every hour, not only its start."""
+    issued = datetime.fromisoformat(first_day).replace(tzinfo=UTC)
+    end = issued + timedelta(days=61)
+    step = timedelta(minutes=7, seconds=13, microseconds=7)
+    while issued < end:
+        assert expires_at(issued) == reference_expiry(issued), issued
+        issued += step
