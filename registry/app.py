@@ -40,6 +40,7 @@ from registry.citizen import (
     Answer,
     check_answer,
     code_problems,
+    is_wire_code,
     language_from,
     malformed_answer,
 )
@@ -201,6 +202,35 @@ def create_app(
 
     # --- booth uploads -------------------------------------------------------------------
 
+    def code_refusal(index: int, entry: CodeIn, booth: BoothKey, now: datetime) -> JSONResponse:
+        """Why a batch's code is refused, the first rule it breaks, naming the field."""
+        text = entry.code
+        if normalize(text) != text or code_problems(text, None):
+            rules = ", ".join(p.detail for p in code_problems(text, None)) or (
+                "spaces or dashes are not allowed on the wire"
+            )
+            return _field_error(["codes", index, "code"], f"code {text!r}: {rules}")
+        if text[:4] != booth.operator:
+            return _problem(
+                403,
+                f"codes[{index}].code {text!r} starts with {text[:4]!r}, but booth "
+                f"{booth.booth_id!r} belongs to operator {booth.operator!r}",
+            )
+        if entry.product not in products:
+            known = ", ".join(sorted(products))
+            return _field_error(
+                ["codes", index, "product"],
+                f"product {entry.product!r} issues no ePhoto number; expected one of {known}",
+            )
+        issued_at = ensure_utc(entry.issued_at)
+        if issued_at > now + SIGNATURE_WINDOW:
+            return _field_error(
+                ["codes", index, "issued_at"],
+                f"issued_at {issued_at.isoformat()} is in the future of the registry's "
+                f"clock ({now.isoformat()})",
+            )
+        raise AssertionError(f"codes[{index}] breaks no rule, yet was refused")
+
     def apply_batch(
         method: str, url: str, headers: list[tuple[str, str]], body: bytes, now: datetime
     ) -> JSONResponse:
@@ -244,40 +274,17 @@ def create_app(
             )
         booth = keyring.get(verified.booth_id)
         assert booth is not None  # verify_request only accepts known booths
+        # Every code is checked; the usual one (canonical, the booth's prefix, a known product,
+        # not from the future) passes one combined test, and only a refused one is looked at
+        # again rule by rule to say what is wrong with it.
+        operator, latest = booth.operator, now + SIGNATURE_WINDOW
         items: list[IncomingCode] = []
         for index, entry in enumerate(batch.codes):
-            text = entry.code
-            if normalize(text) != text or code_problems(text, None):
-                rules = ", ".join(p.detail for p in code_problems(text, None)) or (
-                    "spaces or dashes are not allowed on the wire"
-                )
-                return refuse(_field_error(["codes", index, "code"], f"code {text!r}: {rules}"))
-            if text[:4] != booth.operator:
-                return refuse(
-                    _problem(
-                        403,
-                        f"codes[{index}].code {text!r} starts with {text[:4]!r}, but booth "
-                        f"{booth.booth_id!r} belongs to operator {booth.operator!r}",
-                    )
-                )
-            if entry.product not in products:
-                known = ", ".join(sorted(products))
-                return refuse(
-                    _field_error(
-                        ["codes", index, "product"],
-                        f"product {entry.product!r} issues no ePhoto number; "
-                        f"expected one of {known}",
-                    )
-                )
-            issued_at = ensure_utc(entry.issued_at)
-            if issued_at > now + SIGNATURE_WINDOW:
-                return refuse(
-                    _field_error(
-                        ["codes", index, "issued_at"],
-                        f"issued_at {issued_at.isoformat()} is in the future of the registry's "
-                        f"clock ({now.isoformat()})",
-                    )
-                )
+            text, issued_at = entry.code, ensure_utc(entry.issued_at)
+            if not (
+                is_wire_code(text, operator) and entry.product in products and issued_at <= latest
+            ):
+                return refuse(code_refusal(index, entry, booth, now))
             items.append(IncomingCode(text, issued_at, entry.product))
         try:
             result = store.ingest(

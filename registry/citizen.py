@@ -73,6 +73,16 @@ def code_problems(text: str, prefixes: tuple[str, ...] | None) -> list[Problem]:
     return problems_in(text, prefixes)
 
 
+def is_wire_code(text: str, operator: str) -> bool:
+    """True for a code a booth of ``operator`` may upload: 22 capitals and digits, the
+    operator's prefix, a right check character (the whole test a valid code takes)."""
+    return (
+        _CANONICAL.fullmatch(text) is not None
+        and text[:4] == operator
+        and mod_37_36.checksum(text, alphabet=ALPHABET) == 1
+    )
+
+
 def malformed_answer(text: str, prefixes: tuple[str, ...] | None, lang: str) -> Answer | None:
     problems = code_problems(text, prefixes)
     if not problems:

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Column,
@@ -129,8 +129,9 @@ class BatchIdReused(Exception):
         )
 
 
-@dataclass(frozen=True)
-class IncomingCode:
+class IncomingCode(NamedTuple):
+    """A code as a booth uploaded it, checked (a tuple: a batch makes thousands of them)."""
+
     code: str
     issued_at: datetime
     product: str
@@ -203,12 +204,10 @@ def state_of(row: StoredCode | CodeTimes, now: datetime) -> str:
 
 def content_digest(booth_id: str, items: Sequence[IncomingCode]) -> str:
     """What a batch says, independent of JSON spacing or key order."""
-    hasher = hashlib.sha256(booth_id.encode())
-    for item in items:
-        hasher.update(
-            f"\n{item.code}|{ensure_utc(item.issued_at).isoformat()}|{item.product}".encode()
-        )
-    return hasher.hexdigest()
+    text = "".join(
+        [f"\n{item.code}|{ensure_utc(item.issued_at).isoformat()}|{item.product}" for item in items]
+    )
+    return hashlib.sha256((booth_id + text).encode()).hexdigest()
 
 
 def make_engine(url: str) -> Engine:
@@ -338,21 +337,24 @@ class RegistryStore:
         for start in range(0, len(wanted), 5000):
             chunk = wanted[start : start + 5000]
             stored.update(conn.execute(_STORED_CODES, {"wanted": chunk}).scalars())
-        fresh: list[IncomingCode] = []
-        duplicates = 0
-        for item in items:
-            if item.code in stored:
-                duplicates += 1
-                continue
-            stored.add(item.code)
-            fresh.append(item)
+        if not stored and len(set(wanted)) == len(wanted):
+            fresh, duplicates = list(items), 0  # the usual batch: every code new, none twice
+        else:
+            fresh, duplicates = [], 0
+            for item in items:
+                if item.code in stored:
+                    duplicates += 1
+                    continue
+                stored.add(item.code)
+                fresh.append(item)
         model = self.model
         delay = model.base_delay
         ends = model.processing_ends(received_at, tail, len(fresh))
         rows: list[dict[str, Any]] = []
+        append = rows.append
         for item, end in zip(fresh, ends, strict=True):
             base_hours = delay.for_code(item.code)
-            rows.append(
+            append(
                 {
                     "code": item.code,
                     "booth_id": booth_id,
@@ -363,7 +365,7 @@ class RegistryStore:
                     "received_at": received_at,
                     "processing_end": end,
                     "base_delay_hours": base_hours,
-                    "active_at": end + timedelta(hours=base_hours),
+                    "active_at": end + timedelta(hours=base_hours) if base_hours else end,
                     "redeemed_at": None,
                     "redeemed_procedure": None,
                 }

@@ -218,6 +218,39 @@ def test_a_code_with_a_wrong_check_character_is_refused_422(registry, booth):
     assert "check character" in response.json()["detail"][0]["msg"]
 
 
+@pytest.mark.parametrize(
+    ("mutate", "field", "words"),
+    [
+        (
+            lambda d: d.update(code=" ".join(d["code"][i : i + 4] for i in range(0, 22, 4))),
+            "code",
+            "spaces or dashes",
+        ),
+        (
+            lambda d: d.update(code=d["code"][:21] + ("A" if d["code"][21] != "A" else "B")),
+            "code",
+            "check character",
+        ),
+        (lambda d: d.update(product="photo-identite"), "product", "issues no ePhoto number"),
+        (
+            lambda d: d.update(issued_at="2099-01-01T00:00:00Z"),
+            "issued_at",
+            "in the future of the registry's clock",
+        ),
+    ],
+    ids=["grouped", "check-character", "product", "future"],
+)
+def test_one_bad_code_among_good_ones_is_named_by_its_index(registry, booth, mutate, field, words):
+    data = json.loads(booth.batch(booth.new_codes(4)).to_json())
+    mutate(data["codes"][2])
+    response = booth.upload(json.dumps(data).encode())
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "codes", 2, field]
+    assert words in error["msg"]
+    assert all(registry.store.find(c["code"]) is None for c in data["codes"])
+
+
 def test_not_json_is_refused_422(registry, booth):
     response = booth.upload(b"{not json")
     assert response.status_code == 422
