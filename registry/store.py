@@ -228,6 +228,7 @@ class RegistryStore:
         self.model = model
         self._batches_since_purge = 0
         self._readers = threading.local()
+        self._insert_skipping_stored = _insert_skipping_stored(engine)
 
     @classmethod
     def from_url(cls, url: str, model: IngestionModel) -> RegistryStore:
@@ -293,17 +294,19 @@ class RegistryStore:
                     {"nonce": nonce, "booth_id": booth_id, "forget_after": nonce_forget_after},
                 )
                 self._maybe_purge_nonces(conn, received_at)
+                # The FIFO's tail, locked: batches queue one at a time. The earlier batch is
+                # read after the lock is held, by a statement of its own, so that on
+                # PostgreSQL it sees a concurrent twin of this batch that committed meanwhile.
                 tail = conn.execute(_QUEUE_TAIL_FOR_UPDATE).scalar_one()
                 earlier = conn.execute(_EARLIER_BATCH, {"batch_id": batch_id}).first()
                 if earlier is not None:
                     if earlier.content_digest != digest:
                         raise BatchIdReused(batch_id)
                     return BatchResult(earlier.accepted, earlier.duplicates, replayed_batch=True)
-                rows, duplicates, tail = self._new_rows(
+                rows, duplicates, tail = self._store_new_codes(
                     conn, batch_id, booth_id, items, received_at, tail
                 )
                 if rows:
-                    conn.execute(_INSERT_CODE, rows)
                     conn.execute(_SET_QUEUE_TAIL, {"tail": tail})
                 conn.execute(
                     _INSERT_BATCH,
@@ -322,23 +325,52 @@ class RegistryStore:
                 raise ReplayedRequest(nonce) from None
             raise
 
-    def _new_rows(
+    def _store_new_codes(
         self,
-        conn: Any,
+        conn: Connection,
         batch_id: str,
         booth_id: str,
         items: Sequence[IncomingCode],
         received_at: datetime,
         tail: datetime | None,
     ) -> tuple[list[dict[str, Any]], int, datetime | None]:
+        """Insert the batch's codes not stored yet, in queue order behind ``tail``; returns
+        the rows stored, the duplicates and the new tail.
+
+        Optimistic where the engine counts rows of a multi-row insert: every code is taken as
+        new and inserted with conflicts on the code skipped. If the count falls short, some
+        were stored already (or came twice): the rows just inserted, all carrying this
+        batch's id, are taken back and the batch is stored again knowing which are new, so
+        no queue slot is left to a duplicate.
+        """
+        if self._insert_skipping_stored is not None:
+            rows, _, new_tail = self._rows(batch_id, booth_id, items, received_at, tail)
+            if conn.execute(self._insert_skipping_stored, rows).rowcount == len(rows):
+                return rows, 0, new_tail
+            conn.execute(_DELETE_BATCH_CODES, {"batch_id": batch_id})
         wanted = [item.code for item in items]
         stored: set[str] = set()
         # Chunked so a big batch stays under every engine's bound-parameter limit.
         for start in range(0, len(wanted), 5000):
             chunk = wanted[start : start + 5000]
             stored.update(conn.execute(_STORED_CODES, {"wanted": chunk}).scalars())
-        if not stored and len(set(wanted)) == len(wanted):
-            fresh, duplicates = list(items), 0  # the usual batch: every code new, none twice
+        rows, duplicates, tail = self._rows(batch_id, booth_id, items, received_at, tail, stored)
+        if rows:
+            conn.execute(_INSERT_CODE, rows)
+        return rows, duplicates, tail
+
+    def _rows(
+        self,
+        batch_id: str,
+        booth_id: str,
+        items: Sequence[IncomingCode],
+        received_at: datetime,
+        tail: datetime | None,
+        stored: set[str] | None = None,
+    ) -> tuple[list[dict[str, Any]], int, datetime | None]:
+        """The rows to store for ``items`` minus those in ``stored`` and repeats."""
+        if stored is None:
+            fresh, duplicates = items, 0
         else:
             fresh, duplicates = [], 0
             for item in items:
@@ -370,9 +402,7 @@ class RegistryStore:
                     "redeemed_procedure": None,
                 }
             )
-        if ends:
-            tail = ends[-1]
-        return rows, duplicates, tail
+        return rows, duplicates, ends[-1] if ends else tail
 
     def _maybe_purge_nonces(self, conn: Any, now: datetime) -> None:
         self._batches_since_purge += 1
@@ -569,6 +599,7 @@ _EARLIER_BATCH = select(batches.c.content_digest, batches.c.accepted, batches.c.
 )
 _STORED_CODES = select(codes.c.code).where(codes.c.code.in_(bindparam("wanted", expanding=True)))
 _INSERT_CODE = insert(codes)
+_DELETE_BATCH_CODES = delete(codes).where(codes.c.batch_id == bindparam("batch_id"))
 _SET_QUEUE_TAIL = (
     update(registry_state).where(registry_state.c.id == 1).values(queue_tail=bindparam("tail"))
 )
@@ -581,6 +612,23 @@ _CONTROL = select(
 ).where(registry_state.c.id == 1)
 
 _CLOCK_SYNC = threading.Lock()
+
+
+def _insert_skipping_stored(engine: Engine) -> Any:
+    """``INSERT ... ON CONFLICT (code) DO NOTHING`` for engines that have it and count the rows
+    a multi-row insert stored; None elsewhere (the store then looks the codes up first)."""
+    dialect = engine.dialect
+    if not dialect.supports_sane_multi_rowcount:
+        return None
+    if dialect.name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(codes).on_conflict_do_nothing(index_elements=[codes.c.code])
+    if dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(codes).on_conflict_do_nothing(index_elements=[codes.c.code])
+    return None
 
 
 def _synced_now(clock: OffsetClock, offset_seconds: float) -> datetime:

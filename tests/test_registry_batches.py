@@ -291,6 +291,48 @@ def test_stored_times_follow_the_ingestion_model_with_base_delay_and_season(tmp_
     store.dispose()
 
 
+@pytest.mark.parametrize("optimistic", [True, False], ids=["insert-first", "look-up-first"])
+@pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_duplicates_take_no_place_in_the_queue(request, tmp_path, engine, optimistic):
+    """Codes already stored, or sent twice in one batch, are counted as duplicates and the
+    new codes queue one service time apart, as if the duplicates had not been sent; the
+    stored ones keep their times. Both ways of finding duplicates are checked."""
+    from datetime import UTC, datetime
+
+    from registry.ingestion import Capacity, IngestionModel
+    from registry.store import IncomingCode, RegistryStore
+    from tests.registry_server import seeded_codes
+
+    if engine == "sqlite":
+        url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres_cluster").create_database()
+    store = RegistryStore.from_url(url, IngestionModel(Capacity(per_hour=3600)))
+    if not optimistic:
+        store._insert_skipping_stored = None
+    t0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    c = seeded_codes(11, 6)
+
+    def ingest(batch_id, codes, at):
+        items = [IncomingCode(code, t0, "ephoto-permis") for code in codes]
+        return store.ingest(
+            batch_id, "booth-001", items, received_at=at, nonce=batch_id, nonce_forget_after=at
+        )
+
+    assert ingest("first", c[:2], t0).accepted == 2
+    kept = store.find(c[0])
+    result = ingest("second", [c[2], c[0], c[3], c[3], c[4], c[1]], t0)
+    assert (result.accepted, result.duplicates) == (3, 3)
+    assert store.find(c[0]) == kept
+    ends = [store.find(code).processing_end for code in c[:5]]
+    assert ends == [t0 + timedelta(seconds=n) for n in range(1, 6)]
+    assert all(store.find(code).batch_id == "second" for code in c[2:5])
+    assert store.find(c[5]) is None
+    assert ingest("third", [c[5]], t0).accepted == 1
+    assert store.find(c[5]).processing_end == t0 + timedelta(seconds=6)
+    store.dispose()
+
+
 def test_the_signature_window_is_300_real_seconds_on_a_scaled_clock(tmp_path):
     # At a demo's scale (an hour per second) a request that takes 0.3 s to arrive is 18 domain
     # minutes old: still fresh. A signature 400 real seconds old is stale.
