@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from ephoto.assets import asset
 from ephoto.clock import Clock, OffsetClock, clock_scale, ensure_utc
 from ephoto.code import DEFAULT_PREFIX, normalize
+from ephoto.gcwork import freeze_startup_objects
 from ephoto.texts import texts
 from ephoto.wire import (
     BATCH_PATH,
@@ -641,4 +642,6 @@ def app_from_environment() -> FastAPI:
     raw = os.environ.get(RUNTIME_ENV)
     if not raw:
         raise RuntimeError(f"{RUNTIME_ENV} is not set; start the registry with `cabine registry`")
-    return app_from_runtime(RegistryRuntime.model_validate_json(raw))
+    app = app_from_runtime(RegistryRuntime.model_validate_json(raw))
+    freeze_startup_objects()
+    return app
