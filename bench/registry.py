@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import shutil
@@ -379,6 +380,8 @@ def run(args: argparse.Namespace) -> None:
             for seed, size in enumerate(SIZES, start=1):
                 batches = make_batches(size, seed, "bench-booth")
                 rows = raw_rows(batches, settings)
+                gc.collect()
+                gc.freeze()  # the prepared rows stay out of the raw insert's collections
                 raw_url = args.raw_db or f"sqlite:///{data / f'raw-{size}.sqlite'}"
                 cpu_before = cpu_seconds(process.pid)
                 ingest, raw, signing = ingest_beside_raw(url, batches, key.secret, rows, raw_url)
