@@ -464,6 +464,7 @@ def registry_serve(
 
     from ephoto.clock import SystemClock, parse_utc
     from registry.app import RUNTIME_ENV
+    from registry.serving import PROTOCOL as NODELAY_PROTOCOL
     from registry.settings import RegistryRuntime
     from registry.store import RegistryStore
 
@@ -507,6 +508,7 @@ def registry_serve(
         port=chosen.port,
         workers=chosen.workers,
         forwarded_allow_ips=chosen.forwarded_allow_ips,
+        http=NODELAY_PROTOCOL,
         log_level="warning",
         timeout_graceful_shutdown=5,
     )
