@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ephoto.clock import SystemClock  # noqa: E402
+from ephoto.gcwork import freeze_startup_objects  # noqa: E402
 from ephoto.wire import Batch, WireCode  # noqa: E402
 from tests.transmitter_harness import (  # noqa: E402
     BOOTH,
@@ -69,6 +70,7 @@ def drain(folder: Path, url: str, keys: dict[str, bytes], batch_size: int, codes
         batch_size=batch_size,
         backoff=Backoff(0.05, 0.5),
     )
+    freeze_startup_objects()  # as `cabine transmitter` does once started
     start = time.perf_counter()
     report = dispatcher.drain()
     elapsed = time.perf_counter() - start

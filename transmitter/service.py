@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, create_engine
 
 from ephoto.clock import Clock
+from ephoto.gcwork import freeze_startup_objects
 from ephoto.wire import BoothKeysError
 from ephoto.wire import load_booth_keys as wire_keys
 from transmitter.dispatch import Backoff, Dispatcher, DrainReport, Uploader
@@ -293,6 +294,7 @@ def run_until_signalled(transmitter: Transmitter) -> DrainReport:
         stop.set()
 
     previous = {sig: signal.signal(sig, _ask_stop) for sig in STOP_SIGNALS}
+    freeze_startup_objects()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     try:
         transmitter.start()
