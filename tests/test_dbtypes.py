@@ -77,3 +77,10 @@ def test_text_without_fraction_reads_and_sql_comparisons_follow_time(engine):
             moments.c.at > datetime(2026, 1, 1, 10, 0, 0, 1, tzinfo=UTC)
         )
         assert conn.execute(later).scalars().all() == [2]
+
+
+def test_text_that_carries_an_offset_reads_as_that_instant_in_utc(engine):
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO moments (id, at) VALUES (1, '2026-01-01 11:00:00+01:00')"))
+        back = conn.execute(select(moments.c.at)).scalar_one()
+    assert back == datetime(2026, 1, 1, 10, tzinfo=UTC) and back.tzinfo is UTC
