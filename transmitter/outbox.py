@@ -17,6 +17,7 @@ journal and ``synchronous=FULL``. A central outbox is a PostgreSQL URL instead.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import (
     Boolean,
     Column,
+    ColumnElement,
     Connection,
     Engine,
     Index,
@@ -34,12 +36,16 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    any_,
+    bindparam,
+    column,
     create_engine,
     func,
     insert,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 
 from ephoto.clock import ensure_utc
 from ephoto.dbtypes import UTCDateTime
@@ -240,6 +246,20 @@ class Outbox:
     def __init__(self, engine: Engine):
         self.engine = engine
 
+    def _id_in(self, ids: list[int]) -> ColumnElement[bool]:
+        """``id IN (ids)`` with the ids bound as one value: a JSON array read by ``json_each``
+        on SQLite, an array on PostgreSQL. An expanding ``IN`` renders a placeholder per id,
+        about 6 us each: a third of the booth's cost of recording a batch of 1000."""
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
+            listed = select(column("value", Integer)).select_from(
+                func.json_each(bindparam("ids", json.dumps(ids)))
+            )
+            return outbox.c.id.in_(listed.scalar_subquery())
+        if dialect == "postgresql":
+            return outbox.c.id == any_(bindparam("ids", ids, type_=postgresql.ARRAY(Integer)))
+        return outbox.c.id.in_(ids)
+
     @contextmanager
     def _unit(self, conn: Connection | None) -> Iterator[Connection]:
         if conn is not None:
@@ -301,7 +321,7 @@ class Outbox:
         with self._unit(conn) as unit:
             unit.execute(
                 update(outbox)
-                .where(outbox.c.id.in_(ids), outbox.c.status != SENT)
+                .where(self._id_in(ids), outbox.c.status != SENT)
                 .values(
                     status=SENT,
                     sent_at=sent_at,
@@ -314,7 +334,7 @@ class Outbox:
             if resent_codes:
                 unit.execute(
                     update(outbox)
-                    .where(outbox.c.id.in_(ids), outbox.c.code.in_(list(resent_codes)))
+                    .where(self._id_in(ids), outbox.c.code.in_(list(resent_codes)))
                     .values(resent=True)
                 )
 
@@ -335,7 +355,7 @@ class Outbox:
         with self._unit(conn) as unit:
             unit.execute(
                 update(outbox)
-                .where(outbox.c.id.in_(ids), outbox.c.status == PENDING)
+                .where(self._id_in(ids), outbox.c.status == PENDING)
                 .values(
                     due_at=retry_at,
                     retry_at=retry_at,
@@ -361,7 +381,7 @@ class Outbox:
         with self._unit(conn) as unit:
             unit.execute(
                 update(outbox)
-                .where(outbox.c.id.in_(ids), outbox.c.status == PENDING)
+                .where(self._id_in(ids), outbox.c.status == PENDING)
                 .values(
                     status=REJECTED,
                     lease_until=None,
@@ -380,7 +400,7 @@ class Outbox:
         with self._unit(conn) as unit:
             unit.execute(
                 update(outbox)
-                .where(outbox.c.id.in_(_ids(ids)), outbox.c.status == PENDING)
+                .where(self._id_in(_ids(ids)), outbox.c.status == PENDING)
                 .values(lease_until=None, due_at=ensure_utc(due_at))
             )
 
@@ -402,7 +422,7 @@ class Outbox:
         now = ensure_utc(now)
         stmt = update(outbox).where(outbox.c.status == REJECTED)
         if ids is not None:
-            stmt = stmt.where(outbox.c.id.in_(_ids(ids)))
+            stmt = stmt.where(self._id_in(_ids(ids)))
         with self.engine.begin() as conn:
             return (
                 conn.execute(stmt.values(status=PENDING, due_at=now, retry_at=None)).rowcount or 0
