@@ -52,6 +52,7 @@ from registry.store import (
     EXPIRED,
     USED,
     BatchIdReused,
+    ControlChanged,
     Faults,
     IncomingCode,
     RegistryStore,
@@ -203,7 +204,9 @@ def create_app(
 
     # --- booth uploads -------------------------------------------------------------------
 
-    def code_refusal(index: int, entry: CodeIn, booth: BoothKey, now: datetime) -> JSONResponse:
+    def code_refusal(
+        index: int, entry: CodeIn, booth: BoothKey, now: datetime, assumed_offset: float | None
+    ) -> JSONResponse:
         """Why a batch's code is refused, the first rule it breaks, naming the field."""
         text = entry.code
         if normalize(text) != text or code_problems(text, None):
@@ -225,6 +228,8 @@ def create_app(
             )
         issued_at = ensure_utc(entry.issued_at)
         if issued_at > now + SIGNATURE_WINDOW:
+            if assumed_offset is not None:
+                raise ControlChanged()  # judged on a clock not read afresh: read it, judge again
             return _field_error(
                 ["codes", index, "issued_at"],
                 f"issued_at {issued_at.isoformat()} is in the future of the registry's "
@@ -233,8 +238,15 @@ def create_app(
         raise AssertionError(f"codes[{index}] breaks no rule, yet was refused")
 
     def apply_batch(
-        method: str, url: str, headers: list[tuple[str, str]], body: bytes, now: datetime
-    ) -> JSONResponse:
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        now: datetime,
+        assumed_offset: float | None = None,
+    ) -> tuple[JSONResponse, Faults | None]:
+        """The answer to a batch, and the fault knobs read while storing it (None when it was
+        refused before). ``assumed_offset``: see ``receive_batch``."""
         keyring.refresh()
         # Freshness is a transport matter: judged on the clock the booths share (without the
         # QA offset, which moves only the registry), over 300 real seconds. At a demo's scale
@@ -246,7 +258,7 @@ def create_app(
                 method, url, headers, body, keyring.secrets(), clock.now(), window
             )
         except SignatureRejected as exc:
-            return _problem(401, exc.reason)
+            return _problem(401, exc.reason), None
         # Remember the nonce for the whole window, counted from receipt in registry time.
         forget_after = max(verified.created, now) + window
 
@@ -264,15 +276,14 @@ def create_app(
                 {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
                 for e in exc.errors(include_url=False, include_context=False, include_input=False)
             ]
-            return refuse(_problem(422, errors))
+            return refuse(_problem(422, errors)), None
         if batch.booth_id != verified.booth_id:
-            return refuse(
-                _problem(
-                    403,
-                    f"booth_id {batch.booth_id!r} is not the booth that signed the request "
-                    f"({verified.booth_id!r})",
-                )
+            refusal = _problem(
+                403,
+                f"booth_id {batch.booth_id!r} is not the booth that signed the request "
+                f"({verified.booth_id!r})",
             )
+            return refuse(refusal), None
         booth = keyring.get(verified.booth_id)
         assert booth is not None  # verify_request only accepts known booths
         # Every code is checked; the usual one (canonical, the booth's prefix, a known product,
@@ -285,7 +296,7 @@ def create_app(
             if not (
                 is_wire_code(text, operator) and entry.product in products and issued_at <= latest
             ):
-                return refuse(code_refusal(index, entry, booth, now))
+                return refuse(code_refusal(index, entry, booth, now, assumed_offset)), None
             items.append(IncomingCode(text, issued_at, entry.product))
         try:
             result = store.ingest(
@@ -295,12 +306,14 @@ def create_app(
                 received_at=now,
                 nonce=verified.nonce,
                 nonce_forget_after=forget_after,
+                assumed_offset=assumed_offset,
             )
         except ReplayedRequest as exc:
-            return _problem(401, str(exc))
+            return _problem(401, str(exc)), None
         except BatchIdReused as exc:
-            return refuse(_field_error(["batch_id"], str(exc)))
-        return JSONResponse({"accepted": result.accepted, "duplicates": result.duplicates})
+            return refuse(_field_error(["batch_id"], str(exc))), None
+        answer = JSONResponse({"accepted": result.accepted, "duplicates": result.duplicates})
+        return answer, result.faults
 
     batch_schema = BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
     batch_schema.pop("$defs", None)
@@ -308,12 +321,25 @@ def create_app(
     def receive_batch(
         method: str, url: str, headers: list[tuple[str, str]], body: bytes
     ) -> tuple[JSONResponse | None, datetime, Faults]:
-        """Read the clock and fault knobs; with no fault to apply first, handle the batch in
-        the same trip to the thread pool."""
+        """Handle a batch in one trip to the thread pool, unless a fault acts first.
+
+        The clock offset and fault knobs are needed before storing. When this process last
+        saw no fault acting first, the batch is handled on the offset it saw, and the store
+        checks under the queue's lock that both are unchanged (reading them costed a query
+        and a connection per batch); otherwise, or if they changed, they are read first.
+        """
+        known = store.known_control()
+        if known is not None and not known[1].before_apply:
+            now = registry_clock.now()
+            try:
+                response, seen = apply_batch(method, url, headers, body, now, known[0])
+                return response, now, seen or known[1]
+            except ControlChanged:
+                pass
         now, faults = store.control(registry_clock)
-        if faults.extra_latency_ms > 0 or faults.p_error_5xx > 0:
+        if faults.before_apply:
             return None, now, faults
-        return apply_batch(method, url, headers, body, now), now, faults
+        return apply_batch(method, url, headers, body, now)[0], now, faults
 
     @app.post(
         BATCH_PATH,
@@ -343,7 +369,8 @@ def create_app(
                 await asyncio.sleep(faults.extra_latency_ms / 1000)
             if faults.p_error_5xx > 0 and rng.random() < faults.p_error_5xx:
                 return _problem(503, "injected fault: the registry is unavailable, retry later")
-            response = await run_in_threadpool(apply_batch, method, url, headers, body, now)
+            applied = await run_in_threadpool(apply_batch, method, url, headers, body, now)
+            response = applied[0]
         if (
             response.status_code == 200
             and faults.p_timeout_after_apply > 0

@@ -118,6 +118,11 @@ class ReplayedRequest(Exception):
         super().__init__(f"nonce {nonce!r} was already used: the request is a replay")
 
 
+class ControlChanged(Exception):
+    """The registry's clock offset or fault knobs are not what the caller assumed: nothing
+    was stored; read them (``control``) and handle the batch again."""
+
+
 class BatchIdReused(Exception):
     """A batch id came back with different codes: idempotency cannot hold."""
 
@@ -142,6 +147,8 @@ class BatchResult:
     accepted: int
     duplicates: int
     replayed_batch: bool = False
+    faults: Faults | None = None
+    """The fault knobs as they stood while the batch was stored."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +184,11 @@ class Faults:
     p_error_5xx: float = 0.0
     p_timeout_after_apply: float = 0.0
     extra_latency_ms: float = 0.0
+
+    @property
+    def before_apply(self) -> bool:
+        """Faults that act before a batch is stored (added latency, injected 5xx)."""
+        return self.p_error_5xx > 0 or self.extra_latency_ms > 0
 
 
 @dataclass(frozen=True)
@@ -229,6 +241,9 @@ class RegistryStore:
         self._batches_since_purge = 0
         self._readers = threading.local()
         self._insert_skipping_stored = _insert_skipping_stored(engine)
+        # The clock offset and fault knobs last read by this process, or None after it
+        # changed them (see ``known_control``).
+        self._control_seen: tuple[float, Faults] | None = None
 
     @classmethod
     def from_url(cls, url: str, model: IngestionModel) -> RegistryStore:
@@ -281,9 +296,16 @@ class RegistryStore:
         received_at: datetime,
         nonce: str,
         nonce_forget_after: datetime,
+        assumed_offset: float | None = None,
     ) -> BatchResult:
         """Store a batch's new codes behind the FIFO's tail; the same batch again gets the
-        same answer. Raises :class:`ReplayedRequest` or :class:`BatchIdReused`."""
+        same answer. Raises :class:`ReplayedRequest` or :class:`BatchIdReused`.
+
+        ``assumed_offset``: the clock offset the caller took ``received_at`` from without
+        reading it first (``known_control``). The offset and fault knobs are read under the
+        queue's lock; if the offset differs or a fault acts before storing, nothing is stored
+        and :class:`ControlChanged` is raised.
+        """
         received_at = ensure_utc(received_at)
         digest = content_digest(booth_id, items)
         try:
@@ -297,12 +319,18 @@ class RegistryStore:
                 # The FIFO's tail, locked: batches queue one at a time. The earlier batch is
                 # read after the lock is held, by a statement of its own, so that on
                 # PostgreSQL it sees a concurrent twin of this batch that committed meanwhile.
-                tail = conn.execute(_QUEUE_TAIL_FOR_UPDATE).scalar_one()
+                tail, offset, *knobs = conn.execute(_QUEUE_TAIL_FOR_UPDATE).one()
+                faults = Faults(*knobs)
+                self._control_seen = (offset, faults)
+                if assumed_offset is not None and (offset != assumed_offset or faults.before_apply):
+                    raise ControlChanged()
                 earlier = conn.execute(_EARLIER_BATCH, {"batch_id": batch_id}).first()
                 if earlier is not None:
                     if earlier.content_digest != digest:
                         raise BatchIdReused(batch_id)
-                    return BatchResult(earlier.accepted, earlier.duplicates, replayed_batch=True)
+                    return BatchResult(
+                        earlier.accepted, earlier.duplicates, replayed_batch=True, faults=faults
+                    )
                 rows, duplicates, tail = self._store_new_codes(
                     conn, batch_id, booth_id, items, received_at, tail
                 )
@@ -319,7 +347,7 @@ class RegistryStore:
                         "received_at": received_at,
                     },
                 )
-                return BatchResult(len(rows), duplicates)
+                return BatchResult(len(rows), duplicates, faults=faults)
         except IntegrityError as exc:
             if _is_nonce_conflict(exc):
                 raise ReplayedRequest(nonce) from None
@@ -493,7 +521,15 @@ class RegistryStore:
         threads would each hold a connection for good."""
         with self.engine.connect() as conn:
             row = conn.execute(_CONTROL).one()
-        return _synced_now(clock, row[0]), Faults(*row[1:])
+        faults = Faults(*row[1:])
+        self._control_seen = (row[0], faults)
+        return _synced_now(clock, row[0]), faults
+
+    def known_control(self) -> tuple[float, Faults] | None:
+        """The clock offset (seconds) and fault knobs this process last read, None when it
+        has not read them since changing them. Another worker may have changed them since:
+        :meth:`ingest` checks the offset it was given under the queue's lock."""
+        return self._control_seen
 
     def advance_clock(self, seconds: float) -> timedelta:
         """Move the registry's clock forward for every worker; returns the new offset."""
@@ -508,6 +544,7 @@ class RegistryStore:
             total = conn.execute(
                 select(registry_state.c.clock_offset_seconds).where(registry_state.c.id == 1)
             ).scalar_one()
+        self._control_seen = None
         return timedelta(seconds=total)
 
     def set_faults(self, faults: Faults) -> None:
@@ -521,6 +558,7 @@ class RegistryStore:
                     extra_latency_ms=faults.extra_latency_ms,
                 )
             )
+        self._control_seen = None
 
     def stats(self, now: datetime) -> Stats:
         used = codes.c.redeemed_at.is_not(None)
@@ -592,7 +630,15 @@ _CHECK_LOOKUP = (
 # Statements built once: building one per batch cost more than running it.
 _INSERT_NONCE = insert(nonces)
 _QUEUE_TAIL_FOR_UPDATE = (
-    select(registry_state.c.queue_tail).where(registry_state.c.id == 1).with_for_update()
+    select(
+        registry_state.c.queue_tail,
+        registry_state.c.clock_offset_seconds,
+        registry_state.c.p_error_5xx,
+        registry_state.c.p_timeout_after_apply,
+        registry_state.c.extra_latency_ms,
+    )
+    .where(registry_state.c.id == 1)
+    .with_for_update()
 )
 _EARLIER_BATCH = select(batches.c.content_digest, batches.c.accepted, batches.c.duplicates).where(
     batches.c.batch_id == bindparam("batch_id")

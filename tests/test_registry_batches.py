@@ -362,3 +362,54 @@ def test_moving_the_registrys_qa_clock_does_not_make_booth_signatures_stale(regi
     registry.store.advance_clock(3 * 24 * 3600)
     response = booth.upload(booth.batch(booth.new_codes(1)))
     assert response.status_code == 200, response.text
+
+
+# A worker handles a batch on the clock offset and fault knobs it last read, and checks them
+# under the queue's lock; what another worker changed in between must still count.
+
+
+@pytest.fixture
+def lone(tmp_path):
+    server = start_threaded(f"sqlite:///{tmp_path / 'r.sqlite'}", tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def other_worker(lone):
+    from registry.store import RegistryStore, make_engine
+
+    store = RegistryStore(make_engine(str(lone.store.engine.url)), lone.store.model)
+    yield store
+    store.dispose()
+
+
+def test_faults_set_by_another_worker_act_on_the_next_batch(lone, other_worker):
+    from registry.store import Faults
+
+    booth = lone.booth()
+    assert booth.upload(booth.batch(booth.new_codes(1))).status_code == 200
+    other_worker.set_faults(Faults(p_error_5xx=1.0))
+    codes = booth.new_codes(2)
+    response = booth.upload(booth.batch(codes))
+    assert response.status_code == 503
+    assert all(lone.store.find(c) is None for c in codes)
+    other_worker.set_faults(Faults())
+    assert booth.upload(booth.batch(codes)).json() == {"accepted": 2, "duplicates": 0}
+
+
+def test_a_clock_moved_by_another_worker_dates_the_next_batch(lone, other_worker):
+    booth = lone.booth()
+    assert booth.upload(booth.batch(booth.new_codes(1))).status_code == 200
+    other_worker.advance_clock(3600)
+    [code] = booth.new_codes(1)
+    assert booth.upload(booth.batch([code])).json() == {"accepted": 1, "duplicates": 0}
+    assert lone.store.find(code).received_at == lone.clock.now() + timedelta(hours=1)
+    other_worker.advance_clock(3600)
+    [ahead] = booth.new_codes(1)
+    # Issued 30 minutes ahead of the booths' clock: ahead of the registry's clock as this
+    # worker last saw it, not of the registry's clock now.
+    issued = lone.clock.now() + timedelta(hours=1, minutes=30)
+    response = booth.upload(booth.batch([ahead], issued_at=issued))
+    assert response.json() == {"accepted": 1, "duplicates": 0}
+    assert lone.store.find(ahead).received_at == lone.clock.now() + timedelta(hours=2)
