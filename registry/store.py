@@ -226,7 +226,9 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get WAL and synchronous=FULL, PostgreSQL a pool
     big enough for the threads a worker runs requests on."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, pool_size=20, max_overflow=20, pool_timeout=30)
+        engine = create_engine(
+            url, pool_size=20, max_overflow=20, pool_timeout=30, pool_use_lifo=True
+        )
         configure_sqlite_durability(engine)
         return engine
     return create_engine(url, pool_size=20, max_overflow=30, pool_timeout=30, pool_pre_ping=False)
