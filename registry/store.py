@@ -530,7 +530,13 @@ class RegistryStore:
     def known_control(self) -> tuple[float, Faults] | None:
         """The clock offset (seconds) and fault knobs this process last read, None when it
         has not read them since changing them. Another worker may have changed them since:
-        :meth:`ingest` checks the offset it was given under the queue's lock."""
+        :meth:`ingest` checks the offset it was given under the queue's lock.
+
+        Always None on PostgreSQL, where batches handled without reading them first were
+        measured three times slower, not faster (``bench/registry.py --postgres``, batches
+        of 100); the cause is not known yet."""
+        if self.engine.dialect.name != "sqlite":
+            return None
         return self._control_seen
 
     def advance_clock(self, seconds: float) -> timedelta:
@@ -663,20 +669,14 @@ _CLOCK_SYNC = threading.Lock()
 
 
 def _insert_skipping_stored(engine: Engine) -> Any:
-    """``INSERT ... ON CONFLICT (code) DO NOTHING`` for engines that have it and count the rows
-    a multi-row insert stored; None elsewhere (the store then looks the codes up first)."""
-    dialect = engine.dialect
-    if not dialect.supports_sane_multi_rowcount:
+    """``INSERT ... ON CONFLICT (code) DO NOTHING`` where the driver reports how many rows a
+    multi-row insert stored (sqlite3 sums them); None elsewhere, where the store looks the
+    codes up first (psycopg answers -1 for ``executemany``)."""
+    if engine.dialect.name != "sqlite":
         return None
-    if dialect.name == "sqlite":
-        from sqlalchemy.dialects import sqlite
+    from sqlalchemy.dialects import sqlite
 
-        return sqlite.insert(codes).on_conflict_do_nothing(index_elements=[codes.c.code])
-    if dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert(codes).on_conflict_do_nothing(index_elements=[codes.c.code])
-    return None
+    return sqlite.insert(codes).on_conflict_do_nothing(index_elements=[codes.c.code])
 
 
 def _synced_now(clock: OffsetClock, offset_seconds: float) -> datetime:
