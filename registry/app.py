@@ -325,7 +325,7 @@ def create_app(
 
         The clock offset and fault knobs are needed before storing. When this process last
         saw no fault acting first, the batch is handled on the offset it saw, and the store
-        checks under the queue's lock that both are unchanged (reading them costed a query
+        checks under the queue's lock that both are unchanged (reading them cost a query
         and a connection per batch); otherwise, or if they changed, they are read first.
         """
         known = store.known_control()
