@@ -72,6 +72,8 @@ def configure_sqlite_durability(engine: Engine) -> None:
     """WAL journal and synchronous=FULL: a committed row survives a crash or power loss.
 
     Readers never wait for the writer in WAL mode; a writer waits up to 10 s for another.
+    Each connection keeps up to 64 MiB of pages (the default 2 MB no longer held the
+    registry's code index past about 100,000 codes).
     """
     if engine.dialect.name != "sqlite":
         return

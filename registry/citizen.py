@@ -64,11 +64,7 @@ def code_problems(text: str, prefixes: tuple[str, ...] | None) -> list[Problem]:
     """Problems of a typed code (``ephoto.code.problems_in``), with a fast path for the common
     case of 22 capitals and digits with a known prefix, where only the check character is left
     to verify."""
-    if (
-        _CANONICAL.fullmatch(text)
-        and (prefixes is None or text[:4] in prefixes)
-        and mod_37_36.checksum(text, alphabet=ALPHABET) == 1
-    ):
+    if (prefixes is None or text[:4] in prefixes) and _canonical_and_checked(text):
         return []
     return problems_in(text, prefixes)
 
@@ -76,10 +72,13 @@ def code_problems(text: str, prefixes: tuple[str, ...] | None) -> list[Problem]:
 def is_wire_code(text: str, operator: str) -> bool:
     """True for a code a booth of ``operator`` may upload: 22 capitals and digits, the
     operator's prefix, a right check character (the whole test a valid code takes)."""
+    return text[:4] == operator and _canonical_and_checked(text)
+
+
+def _canonical_and_checked(text: str) -> bool:
+    """22 capitals and digits whose check character is right."""
     return (
-        _CANONICAL.fullmatch(text) is not None
-        and text[:4] == operator
-        and mod_37_36.checksum(text, alphabet=ALPHABET) == 1
+        _CANONICAL.fullmatch(text) is not None and mod_37_36.checksum(text, alphabet=ALPHABET) == 1
     )
 
 

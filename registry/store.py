@@ -638,14 +638,16 @@ _CHECK_LOOKUP = (
 
 # Statements built once: building one per batch cost more than running it.
 _INSERT_NONCE = insert(nonces)
+_CONTROL = select(
+    registry_state.c.clock_offset_seconds,
+    registry_state.c.p_error_5xx,
+    registry_state.c.p_timeout_after_apply,
+    registry_state.c.extra_latency_ms,
+).where(registry_state.c.id == 1)
+
+# The FIFO's tail, locked, with the control columns: a batch checks them in the same read.
 _QUEUE_TAIL_FOR_UPDATE = (
-    select(
-        registry_state.c.queue_tail,
-        registry_state.c.clock_offset_seconds,
-        registry_state.c.p_error_5xx,
-        registry_state.c.p_timeout_after_apply,
-        registry_state.c.extra_latency_ms,
-    )
+    select(registry_state.c.queue_tail, *_CONTROL.selected_columns)
     .where(registry_state.c.id == 1)
     .with_for_update()
 )
@@ -659,13 +661,6 @@ _SET_QUEUE_TAIL = (
     update(registry_state).where(registry_state.c.id == 1).values(queue_tail=bindparam("tail"))
 )
 _INSERT_BATCH = insert(batches)
-_CONTROL = select(
-    registry_state.c.clock_offset_seconds,
-    registry_state.c.p_error_5xx,
-    registry_state.c.p_timeout_after_apply,
-    registry_state.c.extra_latency_ms,
-).where(registry_state.c.id == 1)
-
 _CLOCK_SYNC = threading.Lock()
 
 
