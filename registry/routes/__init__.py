@@ -1,0 +1,1 @@
+"""The registry's HTTP routes, one module per resource; ``registry.app`` assembles them."""

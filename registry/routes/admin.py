@@ -1,0 +1,92 @@
+"""The QA admin API under ``/admin``: a code's record, the clock, fault knobs and stats.
+Served only when the settings enable it, behind the admin bearer token."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException
+from pydantic import BaseModel, Field
+
+from ephoto.code import normalize
+from registry.routes.shared import Detail, Registry
+from registry.store import Faults, state_of
+
+
+class ClockIn(BaseModel):
+    advance_seconds: float = Field(ge=0, le=10 * 366 * 24 * 3600)
+
+
+class FaultsIn(BaseModel):
+    p_error_5xx: float = Field(default=0.0, ge=0, le=1)
+    p_timeout_after_apply: float = Field(default=0.0, ge=0, le=1)
+    extra_latency_ms: float = Field(default=0.0, ge=0, le=60_000)
+
+
+def authorised(registry: Registry, authorization: Annotated[str | None, Header()] = None) -> None:
+    token = (registry.settings.admin_token or "").encode()
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), token):
+        raise HTTPException(
+            401,
+            "admin API needs 'Authorization: Bearer <admin_token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(authorised)])
+unauthorised: dict[int | str, dict[str, Any]] = {
+    401: {"model": Detail, "description": "Missing or wrong bearer token."}
+}
+
+
+@router.get("/codes/{code}", responses={404: {"model": Detail}, **unauthorised})
+def admin_code(code: str, registry: Registry) -> dict[str, Any]:
+    stored, now = registry.store.lookup(normalize(code), registry.registry_clock)
+    if stored is None:
+        raise HTTPException(404, f"code {code!r} is not stored")
+    return {
+        "code": stored.code,
+        "state": state_of(stored, now),
+        "now": now,
+        "booth_id": stored.booth_id,
+        "batch_id": stored.batch_id,
+        "product": stored.product,
+        "procedure": registry.products.get(stored.product),
+        "issued_at": stored.issued_at,
+        "received_at": stored.received_at,
+        "processing_end": stored.processing_end,
+        "base_delay_hours": stored.base_delay_hours,
+        "active_at": stored.active_at,
+        "expires_at": stored.expires_at,
+        "redeemed_at": stored.redeemed_at,
+        "redeemed_procedure": stored.redeemed_procedure,
+    }
+
+
+@router.post("/clock", responses=unauthorised)
+def admin_clock(move: ClockIn, registry: Registry) -> dict[str, Any]:
+    offset = registry.store.advance_clock(move.advance_seconds)
+    now = registry.store.now(registry.registry_clock)
+    return {"now": now, "offset_seconds": offset.total_seconds()}
+
+
+@router.post("/faults", responses=unauthorised)
+def admin_faults(faults: FaultsIn, registry: Registry) -> FaultsIn:
+    registry.store.set_faults(Faults(**faults.model_dump()))
+    return faults
+
+
+@router.get("/stats", responses=unauthorised)
+def admin_stats(registry: Registry) -> dict[str, Any]:
+    now = registry.store.now(registry.registry_clock)
+    stats = registry.store.stats(now)
+    oldest = stats.oldest_pending_received_at
+    return {
+        "now": now,
+        "by_state": stats.by_state,
+        "backlog": stats.backlog,
+        "oldest_pending_age_seconds": (now - oldest).total_seconds() if oldest else None,
+        "queue_tail": stats.queue_tail,
+    }
