@@ -269,21 +269,29 @@ def kiosk(
         err_console.print(f"[red]script {script} does not exist[/red]")
         raise typer.Exit(2)
     from kiosk.booth import Booth
-    from kiosk.ui.webcam import open_camera
 
     if headless or script is not None:
         from kiosk.ui.app import use_dummy_video
 
         use_dummy_video()
-    booth = Booth(
-        settings.kiosk,
-        settings.data_dir,
-        settings.clock.make(),
-        camera=open_camera(settings.kiosk.camera, settings.kiosk.camera_device),
-        operator_prefix=settings.operator.prefix,
-        batch_window=timedelta(minutes=settings.transmitter.batch_window_minutes),
-        default_lang=settings.lang,
+    try:
+        booth = Booth.from_settings(
+            settings.kiosk,
+            settings.data_dir,
+            settings.clock.make(),
+            operator_prefix=settings.operator.prefix,
+            batch_window=timedelta(minutes=settings.transmitter.batch_window_minutes),
+            default_lang=settings.lang,
+            headless=headless or script is not None,
+        )
+    except ValueError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    err_console.print(
+        f"printer {booth.printer.name}: {booth.printer.status().detail}", markup=False
     )
+    if booth.device_problem is not None:
+        err_console.print(f"maintenance: {booth.device_problem.detail}", markup=False)
     try:
         if script is not None:
             from kiosk.ui.script import ScriptError, run_headless

@@ -443,13 +443,14 @@ def scripted_customer(
 
     data_dir: Path = settings.data_dir
     shots = data_dir / "screenshots"
-    booth = Booth(
+    booth = Booth.from_settings(
         settings.kiosk.model_copy(update=DEMO_KIOSK_TIMINGS),
         data_dir,
         clock,
         operator_prefix=settings.operator.prefix,
         batch_window=timedelta(minutes=settings.transmitter.batch_window_minutes),
         default_lang=lang,
+        headless=True,
     )
     try:
         permis = booth.catalog.get("ephoto-permis")
@@ -582,7 +583,7 @@ def run_demo(
             from kiosk.booth import Booth
             from kiosk.ui.app import KioskApp
 
-            booth = Booth(
+            booth = Booth.from_settings(
                 settings.kiosk,
                 data_dir,
                 clock,

@@ -17,14 +17,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from PIL import Image
 
 from ephoto.clock import Clock
 from ephoto.money import Money
 from kiosk.catalog import Catalog, Product, load_catalog
-from kiosk.framing import FramingReport, check_framing
+from kiosk.devices import (
+    Camera,
+    CameraUnavailable,
+    PhotoCheck,
+    Printer,
+    PrintJob,
+    SilentVoice,
+    Voice,
+)
+from kiosk.framing import FramingPhotoCheck, FramingReport, check_framing
 from kiosk.ledger import (
     BOOTH_DB_FILE,
     MAINTENANCE,
@@ -38,15 +47,11 @@ from kiosk.ledger import (
 )
 from kiosk.operator import PinPad, hash_pin
 from kiosk.payment import PaymentResult, SimulatedCardTerminal
-from kiosk.printer import FolderPrinter, Printer, PrintJob
+from kiosk.printer import FolderPrinter
 from kiosk.sale import SaleMachine, State
 from kiosk.settings import DEFAULT_PIN, KioskSettings
 
 log = logging.getLogger(__name__)
-
-
-class Camera(Protocol):
-    def capture(self) -> Image.Image: ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ SheetRenderer = Callable[[SheetRequest, Path], RenderedSheet]
 class PrintOutcome:
     sale_id: int
     sheet: RenderedSheet
-    printed: Path
+    job_id: str
     paper_left: int
 
 
@@ -89,6 +94,14 @@ class OperatorSnapshot:
     last_sales: list[Sale]
     recovered: list[Sale]
     maintenance: bool
+
+
+@dataclass(frozen=True)
+class DeviceProblem:
+    """Why a device keeps the booth in maintenance: a message key and the device's words."""
+
+    key: str
+    detail: str
 
 
 @dataclass
@@ -225,6 +238,9 @@ class Booth:
             self.paths.prints, self.ledger.paper_left, seconds=settings.print_seconds
         )
         self.terminal = SimulatedCardTerminal(seconds=settings.payment_seconds)
+        self.photo_check: PhotoCheck = FramingPhotoCheck()
+        self.voice: Voice = SilentVoice()
+        self.device_problem: DeviceProblem | None = None
         self.monotonic = monotonic
         self._print_lock = threading.RLock()
         self.pinpad = PinPad(
@@ -233,6 +249,53 @@ class Booth:
             max_tries=settings.pin_max_tries,
             lockout_seconds=settings.pin_lockout_seconds,
         )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: KioskSettings,
+        data_dir: Path,
+        clock: Clock,
+        *,
+        operator_prefix: str = "9PMT",
+        batch_window: timedelta = timedelta(minutes=15),
+        default_lang: str = "fr",
+        headless: bool = False,
+        camera_seed: int | None = None,
+    ) -> Booth:
+        """The booth with the devices its settings name (``kiosk.devices.choose``), cameras
+        started. The one way ``cabine kiosk``, the demo and the FAQ library build a booth.
+
+        A device that fails at start does not stop the booth: it stays in maintenance with the
+        reason (:attr:`device_problem`), as an operator would want to read it on the screen.
+        Raises ``ValueError`` for a device kind the settings name but this booth does not know.
+        """
+        from kiosk.devices import choose
+
+        booth = cls(
+            settings,
+            data_dir,
+            clock,
+            operator_prefix=operator_prefix,
+            batch_window=batch_window,
+            default_lang=default_lang,
+            camera=choose.open_camera(settings, camera_seed),
+        )
+        booth.printer = choose.open_printer(settings, booth.paths.prints, booth.ledger.paper_left)
+        booth.photo_check = choose.open_photo_check(settings)
+        booth.voice = choose.open_voice(settings, headless=headless)
+        booth.start_devices()
+        return booth
+
+    def start_devices(self) -> None:
+        """Start the camera; a failure is kept as the reason the booth is in maintenance."""
+        try:
+            self.camera.start()
+        except CameraUnavailable as exc:
+            log.error("camera %s unavailable: %s", self.camera.name, exc)
+            self.device_problem = DeviceProblem("refused.camera", f"{self.camera.name}: {exc}")
+        else:
+            self.device_problem = None
 
     @property
     def maintenance_requested(self) -> bool:
@@ -247,6 +310,8 @@ class Booth:
     def booth_open(self, _machine: SaleMachine | None = None) -> str | None:
         if self.maintenance_requested:
             return "refused.maintenance"
+        if self.device_problem is not None:
+            return self.device_problem.key
         return self.printer_ready()
 
     def printer_ready(self, _machine: SaleMachine | None = None) -> str | None:
@@ -371,8 +436,8 @@ class Booth:
                 log.info("sale %s already printed: not printing it again", sale_id)
                 return None
             printed = self.printer.print_sheet(PrintJob(sale_id, sheet.png, sheet.pdf, kind))
-            left = self.ledger.record_print(sale_id, printed, kind)
-            return PrintOutcome(sale_id, sheet, printed, left)
+            left = self.ledger.record_print(sale_id, printed.job_id, kind)
+            return PrintOutcome(sale_id, sheet, printed.job_id, left)
 
     def render_and_print(self, sale_id: int, issued: Issued | None, kind: str = "sale"):  # noqa: ANN201
         return self.print_sheet(sale_id, self.render(sale_id, issued), kind)

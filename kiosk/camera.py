@@ -11,9 +11,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+
+from kiosk.devices import Camera, CameraUnavailable
+
+__all__ = ["Camera", "CameraError", "FileCamera", "SyntheticCamera"]
 
 ID_PHOTO_SIZE = (827, 1063)
 """35 x 45 mm at 600 dpi: twice the print resolution, so the sheet only ever scales down."""
@@ -28,14 +31,8 @@ EYE_COLOURS = ((60, 40, 25), (40, 80, 120), (70, 100, 60))
 _SUPERSAMPLE = 2
 
 
-class CameraError(ValueError):
+class CameraError(CameraUnavailable, ValueError):
     """A picture could not be taken or read; the message names the file and the reason."""
-
-
-class Camera(Protocol):
-    def capture(self) -> Image.Image:
-        """One picture, RGB."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -187,8 +184,13 @@ def load_photo(path: str | Path) -> Image.Image:
 class SyntheticCamera:
     """A camera for simulations: each capture is the next seeded portrait."""
 
+    name = "synthetic"
+
     def __init__(self, seed: int = 0):
         self._next = seed
+
+    def start(self) -> None:
+        return None
 
     def capture(self) -> Image.Image:
         image = synthetic_portrait(self._next)
@@ -201,6 +203,10 @@ class FileCamera:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.name = f"file:{self.path}"
+
+    def start(self) -> None:
+        load_photo(self.path)  # a missing or unreadable file is reported at start
 
     def capture(self) -> Image.Image:
         return load_photo(self.path)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from kiosk.devices import RuleFailure
+
 ANALYSIS_HEIGHT = 240
 
 
@@ -74,3 +76,18 @@ def check_framing(image: Image.Image) -> FramingReport:
             FramingCheck("head_size", top <= 0.22, 1.0 - top),
         )
     )
+
+
+class FramingPhotoCheck:
+    """The default :class:`kiosk.devices.PhotoCheck`: the framing heuristic above, which needs
+    no face detector and accepts the drawn portraits."""
+
+    name = "framing"
+    rules: tuple[str, ...] = ("background", "centred", "head_top", "head_size")
+
+    def check(self, image: Image.Image) -> list[RuleFailure]:
+        return [
+            RuleFailure(c.rule, f"review.check_{c.rule}", c.value)
+            for c in check_framing(image).checks
+            if not c.ok
+        ]

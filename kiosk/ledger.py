@@ -337,12 +337,14 @@ class Ledger:
         except (SQLAlchemyError, OSError):
             return False
 
-    def record_print(self, sale_id: int, path: Path, kind: str = "sale") -> int:
-        """A sheet came out of the printer: record it, close the sale, use one sheet of paper."""
+    def record_print(self, sale_id: int, job_id: str | Path, kind: str = "sale") -> int:
+        """A sheet came out of the printer: record it, close the sale, use one sheet of paper.
+
+        ``job_id`` is the printer's name for the job: a CUPS job id, or the file written."""
         now = self.clock.now()
         with self.engine.begin() as conn:
             conn.execute(
-                insert(prints).values(sale_id=sale_id, path=str(path), kind=kind, printed_at=now)
+                insert(prints).values(sale_id=sale_id, path=str(job_id), kind=kind, printed_at=now)
             )
             if kind != "reprint":
                 conn.execute(

@@ -1,8 +1,8 @@
-"""Printers behind one interface. The simulator's printer "prints" by writing the sheet into the
-prints folder; a CUPS printer can be added later as another :class:`Printer`.
+"""The booth's default printer: "prints" by writing the sheet into the prints folder.
 
-A printer is ready only if it has paper: the paper count is the ledger's, so it survives a
-restart and the operator's "refill paper" is recorded.
+It implements :class:`kiosk.devices.Printer`, so a real printer (CUPS) takes its place by
+config alone. It is ready only while the paper roll has sheets: the paper count is the
+ledger's, so it survives a restart and the operator's "refill paper" is recorded.
 """
 
 from __future__ import annotations
@@ -11,32 +11,11 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
+from kiosk.devices import Printer, PrinterStatus, PrintFailed, PrintJob, PrintResult
 
-@dataclass(frozen=True)
-class PrinterStatus:
-    ready: bool
-    paper_left: int
-    problem: str | None = None  # message key when not ready
-
-
-@dataclass(frozen=True)
-class PrintJob:
-    sale_id: int
-    png: Path
-    pdf: Path | None = None
-    kind: str = "sale"  # sale, recovery, reprint
-
-
-class Printer(Protocol):
-    def status(self) -> PrinterStatus: ...
-
-    def print_sheet(self, job: PrintJob) -> Path:
-        """Print the sheet; blocks until it is out. Returns where the printed copy is."""
-        ...
+__all__ = ["FolderPrinter", "PrintJob", "PrintResult", "Printer", "PrinterStatus"]
 
 
 class FolderPrinter:
@@ -51,6 +30,7 @@ class FolderPrinter:
     ):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.name = f"file:{self.folder}"
         self._paper_left = paper_left
         self.seconds = seconds
         self._sleep = sleep
@@ -58,13 +38,13 @@ class FolderPrinter:
     def status(self) -> PrinterStatus:
         left = self._paper_left()
         if left <= 0:
-            return PrinterStatus(False, left, "refused.paper")
-        return PrinterStatus(True, left)
+            return PrinterStatus(False, "refused.paper", f"{self.name}: paper out")
+        return PrinterStatus(True, None, f"{self.name}: {left} sheets left")
 
-    def print_sheet(self, job: PrintJob) -> Path:
+    def print_sheet(self, job: PrintJob) -> PrintResult:
         status = self.status()
         if not status.ready:
-            raise RuntimeError(f"printer not ready: {status.problem} ({status.paper_left} sheets)")
+            raise PrintFailed(f"printer not ready: {status.detail}", status.problem or "")
         self._sleep(self.seconds)
         target = self.folder / f"sale-{job.sale_id:06d}-{job.kind}-{job.png.stem}.png"
         partial = target.with_suffix(".png.part")
@@ -72,4 +52,4 @@ class FolderPrinter:
         os.replace(partial, target)
         if job.pdf is not None and job.pdf.exists():
             shutil.copyfile(job.pdf, target.with_suffix(".pdf"))
-        return target
+        return PrintResult(job_id=str(target), detail="written")

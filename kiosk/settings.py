@@ -51,6 +51,20 @@ class KioskSettings(BaseModel):
     camera_device: str | None = Field(
         default=None, description="Webcam device name for camera = 'webcam'; empty: the first."
     )
+    printer: str = Field(
+        default="file",
+        pattern=r"^(file|cups:[A-Za-z0-9_.@-]+)$",
+        description="file: sheets written to the data folder's prints/ (no printer needed); "
+        "cups:QUEUE: the CUPS queue QUEUE.",
+    )
+    photo_check: Literal["framing"] = Field(
+        default="framing",
+        description="How the review screen checks the photo; framing: background, centring and "
+        "head size, no face detector.",
+    )
+    voice: Literal["off"] = Field(
+        default="off", description="Spoken prompts; off: silent (always silent headless)."
+    )
     payment_seconds: float = Field(
         default=1.0, ge=0, le=30, description="How long the simulated card terminal takes."
     )

@@ -1123,7 +1123,7 @@ class PrintingScreen(Screen):
             self.app.submit("print", self.app.booth.print_sheet, session.sale_id, sheet)
         elif kind == "print":
             # None: crash recovery printed this sale first; the sheet is out either way.
-            self.app.session.sheet_path = str(result.printed) if result is not None else None
+            self.app.session.sheet_path = result.job_id if result is not None else None
             self.app.fire("printed")
 
 
