@@ -111,18 +111,49 @@ class FleetRun:
         return self.active_hours - self.issued_hours
 
 
-def _local_hour_table(scenario: Scenario) -> tuple[np.ndarray, list[int]]:
-    """(day, Paris hour) -> hours after the origin, and each day's month; DST-exact."""
+@dataclass(frozen=True)
+class LocalHours:
+    """The hours each simulated day really has on the Paris clock, DST-exact.
+
+    A day has 24 hours, 23 on the last Sunday of March (02:00 to 03:00 does not exist) and 25 on
+    the last Sunday of October (02:00 to 03:00 happens twice). ``start[d, k]`` is when the day's
+    k-th real hour begins (hours after the origin) and ``label[d, k]`` what the wall clock reads
+    then (0-23); slots past the day's last hour hold NaN and -1.
+    """
+
+    start: np.ndarray  # (days, 25) float
+    label: np.ndarray  # (days, 25) int
+    noon: np.ndarray  # (days,) hours after the origin of each day's 12:00
+    months: list[int]
+
+    def is_plain(self, d: int) -> bool:
+        """24 hours labelled 0 to 23 in order: slot k is the wall-clock hour k."""
+        return bool((self.label[d, :24] == np.arange(24)).all() and self.label[d, 24] == -1)
+
+
+def local_hours(scenario: Scenario) -> LocalHours:
     origin = scenario.origin
-    table = np.empty((scenario.run.days, 24))
+    days = scenario.run.days
+    start = np.full((days, 25), np.nan)
+    label = np.full((days, 25), -1, dtype=np.int64)
+    noon = np.empty(days)
     months = []
-    for d in range(scenario.run.days):
+    for d in range(days):
         day = scenario.run.start + timedelta(days=d)
+        following = day + timedelta(days=1)
         months.append(day.month)
-        for hour in range(24):
-            local = datetime(day.year, day.month, day.day, hour, tzinfo=PARIS)
-            table[d, hour] = (local.astimezone(UTC) - origin).total_seconds() / 3600
-    return table, months
+        # Midnight exists every day in Paris (the clock changes at 02:00 or 03:00).
+        midnight = datetime(day.year, day.month, day.day, tzinfo=PARIS).astimezone(UTC)
+        next_midnight = datetime(
+            following.year, following.month, following.day, tzinfo=PARIS
+        ).astimezone(UTC)
+        first = (midnight - origin).total_seconds() / 3600
+        for k in range(round((next_midnight - midnight).total_seconds() / 3600)):
+            start[d, k] = first + k
+            label[d, k] = (midnight + timedelta(hours=k)).astimezone(PARIS).hour
+        twelve = datetime(day.year, day.month, day.day, 12, tzinfo=PARIS).astimezone(UTC)
+        noon[d] = (twelve - origin).total_seconds() / 3600
+    return LocalHours(start, label, noon, months)
 
 
 def _hourly_weights(scenario: Scenario) -> np.ndarray:
@@ -132,13 +163,47 @@ def _hourly_weights(scenario: Scenario) -> np.ndarray:
     return weights / weights.sum()
 
 
-def _expiry_offsets(scenario: Scenario, hour_table: np.ndarray) -> np.ndarray:
+def _day_factors(hours: LocalHours, weights: np.ndarray) -> np.ndarray:
+    """Each day's demand relative to a 24-hour day: the profile's weight of the hours it has.
+
+    A day without an opening hour that the clock change removes or repeats keeps exactly 1."""
+    factors = np.ones(hours.label.shape[0])
+    for d in range(factors.size):
+        if not hours.is_plain(d):
+            labels = hours.label[d][hours.label[d] >= 0]
+            factors[d] = float(weights[labels].sum())
+    return factors
+
+
+def _sale_hour_starts(
+    hours: LocalHours, weights: np.ndarray, day: np.ndarray, uniform: np.ndarray
+) -> np.ndarray:
+    """When the hour of each sale begins: the sale's day's real hours drawn by the profile's
+    weight of their wall-clock label, by inverse CDF on ``uniform`` (the draw
+    ``Generator.choice`` makes, so 24-hour days are drawn exactly as before)."""
+    cdf = weights.cumsum()
+    cdf /= cdf[-1]
+    slot = cdf.searchsorted(uniform, side="right")
+    for d in range(hours.label.shape[0]):
+        if hours.is_plain(d):
+            continue
+        sold = np.flatnonzero(day == d)
+        if sold.size == 0:
+            continue
+        real = hours.label[d] >= 0
+        day_cdf = weights[hours.label[d][real]].cumsum()
+        day_cdf /= day_cdf[-1]
+        slot[sold] = np.minimum(day_cdf.searchsorted(uniform[sold], side="right"), real.sum() - 1)
+    return hours.start[day, slot]
+
+
+def _expiry_offsets(scenario: Scenario, hours: LocalHours) -> np.ndarray:
     """Hours from issue to expiry for a sale each day. The 6 calendar months of
     ``ephoto.validity`` give the same offset to every opening hour of a day."""
     origin = scenario.origin
     offsets = np.empty(scenario.run.days)
     for d in range(scenario.run.days):
-        issued = origin + timedelta(hours=float(hour_table[d, 12]))
+        issued = origin + timedelta(hours=float(hours.noon[d]))
         offsets[d] = (expires_at(issued) - issued).total_seconds() / 3600
     return offsets
 
@@ -168,20 +233,23 @@ def simulate(scenario: Scenario, on_stage: Callable[[str], None] | None = None) 
     demand = scenario.demand
 
     # Demand: Poisson sales per booth per day, scaled by the month's season, at opening hours.
-    hour_table, months = _local_hour_table(scenario)
-    season = np.array([demand.season_factor(m) for m in months])
-    counts = demand_rng.poisson(demand.ephoto_per_booth_day * season[:, None], (days, booths))
-    others = demand_rng.poisson(demand.other_per_booth_day * season[:, None], (days, booths))
+    # A day with an hour less (March) or more (October) sells that hour's share less or more.
+    hours = local_hours(scenario)
+    weights = _hourly_weights(scenario)
+    season = np.array([demand.season_factor(m) for m in hours.months])
+    daily = season * _day_factors(hours, weights)
+    counts = demand_rng.poisson(demand.ephoto_per_booth_day * daily[:, None], (days, booths))
+    others = demand_rng.poisson(demand.other_per_booth_day * daily[:, None], (days, booths))
     other_sales = int(others.sum())
     wrong_product = int(demand_rng.binomial(other_sales, demand.wrong_product_share))
     n = int(counts.sum())
     day = np.repeat(np.arange(days, dtype=np.int32), counts.sum(axis=1))
     booth = np.repeat(np.tile(np.arange(booths, dtype=np.int32), days), counts.ravel())
-    hour = demand_rng.choice(24, size=n, p=_hourly_weights(scenario))
-    issued = hour_table[day, hour] + demand_rng.random(n)
+    hour_start = _sale_hour_starts(hours, weights, day, demand_rng.random(n))
+    issued = hour_start + demand_rng.random(n)
     order = np.argsort(issued, kind="stable")
     issued, day, booth = issued[order], day[order], booth[order]
-    del hour, order, counts
+    del hour_start, order, counts
     done("demand")
 
     # Booth stage: each code waits for its batch window (and, in scenarios, outages) to leave.
@@ -215,7 +283,7 @@ def simulate(scenario: Scenario, on_stage: Callable[[str], None] | None = None) 
     del starts, ends, by_arrival, in_queue
     done("registry")
 
-    expires = issued + _expiry_offsets(scenario, hour_table)[day]
+    expires = issued + _expiry_offsets(scenario, hours)[day]
     attempts, refused, last_attempt, forms, pool = _citizens(
         scenario, citizen_rng, issued, active, expires
     )
