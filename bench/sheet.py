@@ -20,6 +20,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 from ephoto.code import SeededCodeGeneratorForSimulation  # noqa: E402
+from ephoto.vocabulary import sale_reference  # noqa: E402
 from kiosk.camera import synthetic_portrait  # noqa: E402
 from kiosk.catalog import load_catalog  # noqa: E402
 from kiosk.receipt import LAYOUTS, SheetInfo, pdf_bytes, png_bytes, render_sheet  # noqa: E402
@@ -67,7 +68,7 @@ def main() -> None:
                 codes.next_code() if product.ephoto else None,
                 issued_at + timedelta(minutes=n),
                 "booth-001",
-                f"booth-001-{n:06d}",
+                sale_reference("booth-001", n),
             )
             return render_sheet(info, photos, "fr")
 

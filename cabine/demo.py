@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from ephoto.clock import Clock, ScaledClock, SystemClock, ensure_utc, parse_utc
+from ephoto.vocabulary import Procedure
 
 DEFAULT_SCALE = 3600.0
 DEFAULT_REGISTRY_PORT = 8700
@@ -490,9 +491,9 @@ def scripted_customer(
             say,
             lang,
         )
-        first = redeem(services, ephoto_sale.code, permis.procedure or "permis", lang)
+        first = redeem(services, ephoto_sale.code, permis.procedure or Procedure.PERMIS, lang)
         say(f"citizen uses it on {permis.site}: HTTP {first[0]} {first[1].get('status', '')}")
-        second = redeem(services, ephoto_sale.code, permis.procedure or "permis", lang)
+        second = redeem(services, ephoto_sale.code, permis.procedure or Procedure.PERMIS, lang)
         say(f"citizen tries it again:        HTTP {second[0]} {second[1].get('status', '')}")
         answer = httpx.post(
             f"{services.support_url}/v1/reports",

@@ -16,13 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ephoto.assets import asset
 from ephoto.money import Money
+from ephoto.vocabulary import SITE_FOR_PROCEDURE, Procedure
 
-Procedure = Literal["permis", "titre-sejour"]
 Site = Literal["ANTS", "ANEF"]
 Category = Literal["ephoto", "identity", "photos"]
 Layout = Literal["ephoto-id", "id-sheet", "portrait", "strip", "filter"]
 
-SITE_FOR_PROCEDURE: dict[str, str] = {"permis": "ANTS", "titre-sejour": "ANEF"}
 CATEGORIES: tuple[str, ...] = ("ephoto", "identity", "photos")
 
 
@@ -159,7 +158,7 @@ def load_catalog(path: Path | None = None) -> Catalog:
                 name_fr=model.name_fr,
                 name_en=model.name_en,
                 ephoto=model.ephoto,
-                procedure=model.procedure,
+                procedure=None if model.procedure is None else model.procedure.value,
                 site=model.site,
                 price=Money(model.price_cents),
                 photos=model.photos,

@@ -37,6 +37,7 @@ from ephoto import code as codes
 from ephoto.clock import PARIS, Clock, ensure_utc
 from ephoto.dbtypes import UTCDateTime
 from ephoto.validity import expires_at
+from ephoto.vocabulary import sale_reference
 from kiosk.catalog import Product
 from transmitter import outbox as outbox_module
 from transmitter.outbox import BOOTH_DB_FILE, DEFAULT_BATCH_WINDOW, OutboxStatus
@@ -139,7 +140,7 @@ class Sale:
     code: str | None
 
     def display_id(self) -> str:
-        return f"{self.booth_id}-{self.id:06d}"
+        return sale_reference(self.booth_id, self.id)
 
 
 @dataclass(frozen=True)

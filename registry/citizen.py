@@ -23,9 +23,9 @@ from stdnum.iso7064 import mod_37_36
 from ephoto.clock import format_paris
 from ephoto.code import ALPHABET, Problem, describe, problems_in
 from ephoto.texts import LANGUAGES, texts
-from registry.store import ACTIVE, EXPIRED, PENDING, USED, CodeTimes, StoredCode, state_of
+from ephoto.vocabulary import CodeState
+from registry.store import CodeTimes, StoredCode, state_of
 
-PROCEDURES = ("permis", "titre-sejour")
 MALFORMED = "malformed"
 NOT_FOUND = "not_found"
 
@@ -100,17 +100,21 @@ def check_answer(
     """The answer for a well-formed code, found or not, at ``now``; ``products`` maps a
     product id to the procedure it is sold for."""
     t = texts("registry", lang)
-    state = state_of(stored, now) if stored is not None else PENDING
-    if stored is None or state == PENDING:
+    state = state_of(stored, now) if stored is not None else CodeState.PENDING
+    if stored is None or state == CodeState.PENDING:
         return Answer(
             NOT_FOUND,
             t.get("status.not_found", wait=t.get("advice.wait"), typing=t.get("advice.typing")),
         )
-    if state == USED:
+    if state == CodeState.USED:
         assert stored.redeemed_at is not None
-        return Answer(USED, t.get("status.used", when=format_paris(stored.redeemed_at, lang)))
-    if state == EXPIRED:
-        return Answer(EXPIRED, t.get("status.expired", since=format_paris(stored.expires_at, lang)))
+        return Answer(
+            CodeState.USED, t.get("status.used", when=format_paris(stored.redeemed_at, lang))
+        )
+    if state == CodeState.EXPIRED:
+        return Answer(
+            CodeState.EXPIRED, t.get("status.expired", since=format_paris(stored.expires_at, lang))
+        )
     message = t.get(
         "status.active",
         procedure=t.get(f"procedure.{procedure}"),
@@ -123,4 +127,4 @@ def check_answer(
             bought=t.get(f"procedure.{bought}"),
             procedure=t.get(f"procedure.{procedure}"),
         )
-    return Answer(ACTIVE, message)
+    return Answer(CodeState.ACTIVE, message)

@@ -9,9 +9,10 @@ from pydantic import BaseModel, Field, field_validator
 
 from ephoto.code import DEFAULT_PREFIX
 from ephoto.settings import ClockSettings
+from ephoto.vocabulary import PROCEDURES, Procedure
 from registry.ingestion import BaseDelay, Capacity, IngestionModel
 
-DEFAULT_PRODUCTS = {"ephoto-permis": "permis", "ephoto-titre-sejour": "titre-sejour"}
+DEFAULT_PRODUCTS = {f"ephoto-{p.value}": p.value for p in Procedure}
 
 
 class RegistrySettings(BaseModel):
@@ -96,9 +97,10 @@ class RegistrySettings(BaseModel):
     @classmethod
     def _procedures(cls, value: dict[str, str]) -> dict[str, str]:
         for product, procedure in value.items():
-            if procedure not in ("permis", "titre-sejour"):
+            if procedure not in PROCEDURES:
                 raise ValueError(
-                    f"product {product!r}: procedure {procedure!r} must be permis or titre-sejour"
+                    f"product {product!r}: procedure {procedure!r} must be "
+                    + " or ".join(PROCEDURES)
                 )
         return value
 

@@ -47,6 +47,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from ephoto.clock import OffsetClock, ensure_utc
 from ephoto.dbtypes import UTCDateTime, configure_sqlite_durability
 from ephoto.validity import expires_at
+from ephoto.vocabulary import CODE_STATES, CodeState
 from registry.ingestion import IngestionModel
 
 metadata = MetaData()
@@ -99,12 +100,6 @@ registry_state = Table(
     Column("p_timeout_after_apply", Float, nullable=False),
     Column("extra_latency_ms", Float, nullable=False),
 )
-
-PENDING = "pending"
-ACTIVE = "active"
-USED = "used"
-EXPIRED = "expired"
-STATES = (PENDING, ACTIVE, USED, EXPIRED)
 
 # Nonces are purged at most this often per process: a cheap delete, but not on every batch.
 _NONCE_PURGE_EVERY = 50
@@ -199,19 +194,19 @@ class Stats:
     queue_tail: datetime | None
 
 
-def state_of(row: StoredCode | CodeTimes, now: datetime) -> str:
+def state_of(row: StoredCode | CodeTimes, now: datetime) -> CodeState:
     """pending, active, used or expired at ``now``.
 
     Used wins over everything (it happened); an expired code is expired even if it never
     became active (uploaded too late); otherwise it is pending until ``active_at``.
     """
     if row.redeemed_at is not None:
-        return USED
+        return CodeState.USED
     if now >= row.expires_at:
-        return EXPIRED
+        return CodeState.EXPIRED
     if now < row.active_at:
-        return PENDING
-    return ACTIVE
+        return CodeState.PENDING
+    return CodeState.ACTIVE
 
 
 def content_digest(booth_id: str, items: Sequence[IncomingCode]) -> str:
@@ -592,7 +587,7 @@ class RegistryStore:
             tail = conn.execute(
                 select(registry_state.c.queue_tail).where(registry_state.c.id == 1)
             ).scalar_one()
-        by_state = dict(zip(STATES, (int(v) for v in row[:4]), strict=True))
+        by_state = dict(zip(CODE_STATES, (int(v) for v in row[:4]), strict=True))
         if oldest is not None:
             oldest = UTCDateTime().process_result_value(oldest, self.engine.dialect)
         return Stats(by_state, int(row[4]), oldest, tail)

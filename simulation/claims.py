@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from ephoto.money import Money
+from ephoto.vocabulary import CodeState
 from kiosk.catalog import Product, load_catalog
 from simulation.scenario import Scenario
 from support.rules import (
@@ -33,7 +34,7 @@ from support.rules import (
 )
 
 _PENDING, _ACTIVE, _EXPIRED = range(3)
-_STATES = ("pending", "active", "expired")
+_STATES = (CodeState.PENDING, CodeState.ACTIVE, CodeState.EXPIRED)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def _decision(scenario: Scenario, batch: ReportBatch, i: int, state: int) -> Dec
         sale_by_code=lambda text: sale if text == sale.code else None,
     )
     view = RegistryView(
-        state=_STATES[state],  # type: ignore[arg-type]
+        state=_STATES[state],
         received_at=at(batch.issued[i]),
         active_at=at(batch.active[i]) if state == _ACTIVE else None,
         expires_at=at(batch.expires[i]),

@@ -26,6 +26,7 @@ import httpx
 from ephoto import code as codes
 from ephoto.clock import ManualClock, format_paris
 from ephoto.validity import ACTIVATION_PROMISE, expires_at
+from ephoto.vocabulary import Procedure
 from ephoto.wire import BoothKey
 from kiosk.catalog import Catalog, load_catalog
 
@@ -179,13 +180,13 @@ class World:
             uploader.close()
 
     # -- the citizen and the registry -----------------------------------------------------------
-    def check(self, typed: str, procedure: str = "permis") -> str:
+    def check(self, typed: str, procedure: str = Procedure.PERMIS) -> str:
         response = self.citizen.get(f"/v1/codes/{typed}", params={"procedure": procedure})
         if response.status_code == 422 and "status" not in response.json():
             return "malformed"
         return str(response.json()["status"])
 
-    def redeem(self, typed: str, procedure: str = "permis") -> str:
+    def redeem(self, typed: str, procedure: str = Procedure.PERMIS) -> str:
         response = self.citizen.post(f"/v1/codes/{typed}/redeem", json={"procedure": procedure})
         return str(response.json()["status"])
 
@@ -349,7 +350,7 @@ def second_use(world: World) -> tuple[str, list[Check]]:
     world.advance_to(sold.at + ACTIVATION_PROMISE)
     first = world.redeem(sold.code or "")
     world.advance_to(sold.at + ACTIVATION_PROMISE + timedelta(days=3))
-    second = world.redeem(sold.code or "", "titre-sejour")
+    second = world.redeem(sold.code or "", Procedure.TITRE_SEJOUR)
     decision = world.report(code=sold.code)
     checks = [
         Check("first use", first, "redeemed"),

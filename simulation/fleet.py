@@ -20,6 +20,9 @@ import numpy as np
 from ephoto import code as codes
 from ephoto.clock import PARIS
 from ephoto.validity import ACTIVATION_PROMISE, expires_at
+from ephoto.vocabulary import CodeState
+from registry.citizen import MALFORMED as MALFORMED_ANSWER
+from registry.citizen import NOT_FOUND as NOT_FOUND_ANSWER
 from registry.citizen import malformed_answer
 from registry.ingestion import capacity_schedule, processing_times
 from simulation.booths import departure_hours, sample_outages
@@ -32,7 +35,13 @@ STAGES = ("demand", "booths", "registry", "citizens", "support", "metrics")
 
 # What the registry answers a citizen (DESIGN section 4, step 5).
 NOT_FOUND, MALFORMED, ACTIVE, USED, EXPIRED = range(5)
-OUTCOMES = ("not_found", "malformed", "active", "used", "expired")
+OUTCOMES = (
+    NOT_FOUND_ANSWER,
+    MALFORMED_ANSWER,
+    CodeState.ACTIVE.value,
+    CodeState.USED.value,
+    CodeState.EXPIRED.value,
+)
 
 # How a typed text relates to the code it was meant to be, decided once per distinct text by
 # the registry's own check (``registry.citizen.malformed_answer``, which applies the code rules,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from ephoto import code as codes
 from ephoto.clock import Clock, ensure_utc, parse_utc
 from ephoto.dbtypes import UTCDateTime
 from ephoto.money import Money
+from ephoto.vocabulary import CODE_STATES, CodeState, parse_sale_reference, sale_reference
 from kiosk import ledger as kiosk_ledger
 from kiosk.catalog import Catalog
 from support.rules import (
@@ -173,10 +173,10 @@ def registry_view(data: dict[str, Any]) -> RegistryView:
         return None
 
     state = data.get("state") or data.get("status")
-    if state not in ("pending", "active", "used", "expired"):
+    if state not in CODE_STATES:
         raise RegistryUnavailable(f"registry gave an unknown state {state!r} for a code")
     return RegistryView(
-        state=state,
+        state=CodeState(state),
         received_at=when("received_at"),
         active_at=when("active_at"),
         used_at=when("used_at", "redeemed_at"),
@@ -185,8 +185,6 @@ def registry_view(data: dict[str, Any]) -> RegistryView:
 
 
 # -- the booth's ledger --------------------------------------------------------------------------
-
-_SALE_REF = re.compile(r"^(?:(?P<booth>[A-Za-z0-9_-]+)-)?(?P<number>\d{1,12})$")
 
 
 class BoothLedger:
@@ -198,13 +196,13 @@ class BoothLedger:
 
     def parse_sale_ref(self, ref: str) -> int | None:
         """The ledger id in a sale reference as printed (``booth-001-000042``) or typed (42)."""
-        match = _SALE_REF.match(ref.strip())
-        if match is None:
+        parsed = parse_sale_reference(ref)
+        if parsed is None:
             return None
-        booth = match.group("booth")
+        booth, number = parsed
         if booth is not None and booth != self.booth_id:
             return None
-        return int(match.group("number"))
+        return number
 
     def _query(self):  # type: ignore[no-untyped-def]
         sales, issued, out = kiosk_ledger.sales, kiosk_ledger.issued_codes, outbox_module.outbox
@@ -240,7 +238,7 @@ class BoothLedger:
             site = None
         purchased_at = row.issued_at or (paid.at if paid else row.closed_at or row.opened_at)
         return SaleRecord(
-            sale_id=f"{row.booth_id}-{row.id:06d}",
+            sale_id=sale_reference(row.booth_id, row.id),
             product_id=row.product,
             product_name_fr=name_fr,
             product_name_en=name_en,

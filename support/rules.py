@@ -39,6 +39,7 @@ from ephoto.clock import ensure_utc, format_paris, parse_utc
 from ephoto.money import Money
 from ephoto.texts import texts
 from ephoto.validity import ACTIVATION_PROMISE, expires_at
+from ephoto.vocabulary import CodeState
 
 
 class Outcome(StrEnum):
@@ -55,7 +56,7 @@ class Outcome(StrEnum):
 SHOWN_WHEN_HIDDEN = 4
 """Characters of a hidden code shown at its end, so the customer can match it with the sheet."""
 
-RegistryState = Literal["absent", "pending", "active", "used", "expired"]
+RegistryState = CodeState | Literal["absent"]
 """The registry's internal state of a code; ``absent`` when the registry never received it."""
 
 
@@ -320,7 +321,7 @@ def decide(
             alternatives=ephoto_products,
         )
 
-    if registry.state == "used" or registry.used_at is not None:
+    if registry.state == CodeState.USED or registry.used_at is not None:
         return replace(
             base,
             outcome=Outcome.USED,
@@ -330,7 +331,7 @@ def decide(
         )
     end = registry.expires_at or expires_at(sale.purchased_at)
     never_active = registry.active_at is not None and registry.active_at >= end
-    if registry.state == "expired" and not never_active:
+    if registry.state == CodeState.EXPIRED and not never_active:
         return replace(
             base,
             outcome=Outcome.EXPIRED,
@@ -341,7 +342,7 @@ def decide(
 
     retry_at = ensure_utc(sale.purchased_at) + ACTIVATION_PROMISE
     promise_passed = now >= retry_at
-    active = registry.state == "active"
+    active = registry.state == CodeState.ACTIVE
     # The full number is shown only to someone who typed it or a near miss of it. A sale
     # number alone is sequential and printed in clear, so it must not reveal the code.
     proven = report.code is not None and (
@@ -372,11 +373,11 @@ def decide(
             when=ensure_utc(sale.refunded_at),
             notes=notes,
         )
-    if now >= end or registry.state == "expired":
+    if now >= end or registry.state == CodeState.EXPIRED:
         # Never activated in its 6 months (not sent in time, or the registry's backlog was
         # longer than that): refund, but sending it again would only store an expired number.
         reason, requeue = "refund_too_late_to_resend", False
-    elif registry.state == "pending":
+    elif registry.state == CodeState.PENDING:
         reason, requeue = "refund_not_activated", True
     elif sale.transmitted:
         reason, requeue = "refund_lost_in_transit", True

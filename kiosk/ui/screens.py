@@ -19,6 +19,7 @@ from ephoto.code import group
 from ephoto.money import Money
 from ephoto.texts import Texts, texts
 from ephoto.validity import activation_due_by
+from ephoto.vocabulary import sale_reference
 from kiosk.catalog import Product
 from kiosk.ledger import IssueFailed
 from kiosk.payment import ACCEPTED_COINS_CENTS, CoinBox
@@ -1238,7 +1239,7 @@ class IssueFailedScreen(Screen):
 
     def paint(self, surface: pygame.Surface) -> None:
         sale_id = self.app.session.sale_id
-        ref = f"{self.app.booth.settings.booth_id}-{sale_id or 0:06d}"
+        ref = sale_reference(self.app.booth.settings.booth_id, sale_id or 0)
         box = self.r(60, 200, 1800, 500)
         self.panel(surface, box, PANEL, PRIMARY)
         self.text(

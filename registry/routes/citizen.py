@@ -11,10 +11,10 @@ from pydantic import BaseModel
 
 from ephoto.code import normalize
 from ephoto.texts import texts
+from ephoto.vocabulary import PROCEDURES, CodeState, Procedure
 from registry.citizen import (
     MALFORMED,
     NOT_FOUND,
-    PROCEDURES,
     Answer,
     check_answer,
     language_from,
@@ -29,9 +29,7 @@ from registry.routes.shared import (
     problem,
     registry_state,
 )
-from registry.store import ACTIVE, EXPIRED, USED, state_of
-
-Procedure = Literal["permis", "titre-sejour"]
+from registry.store import state_of
 
 router = APIRouter()
 
@@ -173,17 +171,19 @@ def redeem_code(
     if won:
         return {"status": "redeemed", "message": t.get("redeem.ok", procedure=procedure_name)}
     state = state_of(stored, now) if stored is not None else None
-    if state == USED:
+    if state == CodeState.USED:
         assert stored is not None and stored.redeemed_at is not None
         when = _format(stored.redeemed_at, lang)
-        return JSONResponse({"status": USED, "message": t.get("redeem.used", when=when)}, 409)
-    if state == EXPIRED:
+        return JSONResponse(
+            {"status": CodeState.USED, "message": t.get("redeem.used", when=when)}, 409
+        )
+    if state == CodeState.EXPIRED:
         assert stored is not None
         since = _format(stored.expires_at, lang)
         return JSONResponse(
-            {"status": EXPIRED, "message": t.get("redeem.expired", since=since)}, 410
+            {"status": CodeState.EXPIRED, "message": t.get("redeem.expired", since=since)}, 410
         )
-    if state == ACTIVE:  # pragma: no cover - the conditional UPDATE would have won
+    if state == CodeState.ACTIVE:  # pragma: no cover - the conditional UPDATE would have won
         raise HTTPException(500, "active code could not be redeemed")
     limits.record_failure(client)
     message = t.get("redeem.not_found", wait=t.get("advice.wait"))

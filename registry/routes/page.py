@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ephoto.assets import asset
 from ephoto.texts import texts
+from ephoto.vocabulary import PROCEDURES, Procedure
 from registry.citizen import language_from
 from registry.ratelimit import Refusal
 from registry.routes.citizen import check
@@ -39,7 +40,7 @@ def check_page(
     accept_language: Annotated[str | None, Header()] = None,
 ) -> HTMLResponse:
     chosen = page_lang(lang, accept_language)
-    return HTMLResponse(render(chosen, code="", procedure="permis", result=None))
+    return HTMLResponse(render(chosen, code="", procedure=Procedure.PERMIS.value, result=None))
 
 
 @router.post("/", response_class=HTMLResponse, include_in_schema=False)
@@ -49,13 +50,13 @@ async def check_page_submit(
     request: Request,
     registry: Registry,
     code: Annotated[str, Form(max_length=200)] = "",
-    procedure: Annotated[str, Form()] = "permis",
+    procedure: Annotated[str, Form()] = Procedure.PERMIS.value,
     lang: Annotated[str | None, Form()] = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> HTMLResponse:
     chosen = page_lang(lang, accept_language)
-    if procedure not in ("permis", "titre-sejour"):
-        procedure = "permis"
+    if procedure not in PROCEDURES:
+        procedure = Procedure.PERMIS.value
     outcome = check(registry, code, procedure, client_of(request), chosen)
     t = texts("registry", chosen)
     if isinstance(outcome, Refusal):
