@@ -36,13 +36,13 @@ from PIL import Image, UnidentifiedImageError
 
 from ephoto.clock import ensure_utc, parse_utc
 from ephoto.code import normalize, problems_in
+from ephoto.vocabulary import PROCEDURES
 
 PHOTO_SIZE = (413, 531)  # width x height in pixels: 35 x 45 mm at 300 dpi
 PHOTO_MAX_BYTES = 100_000
 PHOTO_QUALITIES = (92, 88, 84, 80, 75, 70, 65, 60, 50, 40)
 SIGNATURE_SIZE = (600, 200)
 SIGNATURE_MAX_BYTES = 32_000
-PROCEDURES = ("permis", "titre-sejour")
 
 FILES_PATH = "/v1/files"
 MAX_FILES_PER_UPLOAD = 50
