@@ -26,12 +26,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from ephoto.clock import Clock, ScaledClock, SystemClock, ensure_utc, parse_utc
-from ephoto.vocabulary import Procedure
+from ephoto.vocabulary import CodeState, Procedure
+
+if TYPE_CHECKING:
+    from transmitter.outbox import Delivery
 
 DEFAULT_SCALE = 3600.0
 DEFAULT_REGISTRY_PORT = 8700
@@ -301,7 +304,7 @@ class Timeline:
 def follow_number(
     code: str,
     issued_at: datetime,
-    outbox_state: Callable[[str], tuple[str, datetime | None]],
+    outbox_state: Callable[[str], Delivery | None],
     services: Services,
     clock: Clock,
     say: Callable[[str], None],
@@ -326,20 +329,22 @@ def follow_number(
         if stored is not None and not seen_received:
             seen_received = True
             note(parse_utc(stored["received_at"]), "received")
-        status, sent_at = outbox_state(code)
-        if status == "sent" and not seen_acknowledged:
+        delivery = outbox_state(code)
+        if delivery is not None and delivery.sent and not seen_acknowledged:
             seen_acknowledged = True
-            note(sent_at or clock.now(), "acknowledged")
-        if status == "rejected":
+            note(delivery.sent_at or clock.now(), "acknowledged")
+        if delivery is not None and delivery.rejected:
             raise DemoError(f"the registry rejected {code}; see the transmitter's log")
-        if stored is not None and stored["state"] == "active":
+        if stored is not None and stored["state"] == CodeState.ACTIVE:
             note(parse_utc(stored["active_at"]), "active")
             timeline.events.sort(key=lambda event: event.hours)
             return timeline
         if hours_between(issued_at, clock.now()) > max_domain_hours:
+            outbox_said = delivery.status if delivery else "absent"
+            registry_said = stored["state"] if stored else "absent"
             raise DemoError(
                 f"{code} is still not active {max_domain_hours:.0f} h after issue "
-                f"(outbox: {status}, registry: {stored['state'] if stored else 'absent'})"
+                f"(outbox: {outbox_said}, registry: {registry_said})"
             )
         time.sleep(poll_seconds)
 
@@ -403,31 +408,24 @@ def has_display() -> bool:
 DEMO_KIOSK_TIMINGS = {"countdown_seconds": 1, "payment_seconds": 0.5, "print_seconds": 0.5}
 
 
-def outbox_reader(engine: Any) -> Callable[[str], tuple[str, datetime | None]]:
-    from sqlalchemy import select
+def outbox_reader(engine: Any) -> Callable[[str], Delivery | None]:
+    from transmitter.outbox import read_delivery
 
-    from transmitter.outbox import outbox
-
-    def state(code: str) -> tuple[str, datetime | None]:
+    def state(code: str) -> Delivery | None:
         with engine.connect() as conn:
-            row = conn.execute(
-                select(outbox.c.status, outbox.c.sent_at).where(outbox.c.code == code)
-            ).one_or_none()
-        return (row.status, row.sent_at) if row is not None else ("absent", None)
+            return read_delivery(conn, code)
 
     return state
 
 
 def outbox_issued_at(engine: Any, code: str) -> datetime:
-    from sqlalchemy import select
-
-    from transmitter.outbox import outbox
+    from transmitter.outbox import read_delivery
 
     with engine.connect() as conn:
-        issued: datetime = conn.execute(
-            select(outbox.c.issued_at).where(outbox.c.code == code)
-        ).scalar_one()
-    return issued
+        delivery = read_delivery(conn, code)
+    if delivery is None:
+        raise DemoError(f"{code} is not in the booth's outbox")
+    return delivery.issued_at
 
 
 def scripted_customer(

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import (
     Boolean,
     Column,
+    Connection,
     Engine,
     ForeignKey,
     Integer,
@@ -500,3 +501,73 @@ class Ledger:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# -- what other actors may read -------------------------------------------------------------------
+# The support desk shares booth.db but not these tables: it reads a sale through here, inside its
+# own transaction, so the ledger's table layout and status words stay the ledger's business.
+
+
+@dataclass(frozen=True)
+class SaleFacts:
+    """One sale as the booth's ledger tells it to another actor."""
+
+    id: int
+    booth_id: str
+    product: str
+    ephoto: bool
+    price_cents: int
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None
+    code: str | None
+    issued_at: datetime | None
+    """When its ePhoto number was issued; None without a number."""
+    paid_cents: int | None
+    """What the customer paid (approved payments); None when nothing was paid."""
+    paid_at: datetime | None
+    """When the first approved payment was taken."""
+
+    @property
+    def reference(self) -> str:
+        return sale_reference(self.booth_id, self.id)
+
+    @property
+    def settled(self) -> bool:
+        """Paid and delivered or being delivered: not open, cancelled or refunded at the booth."""
+        return self.status in (PAID, PRINTED)
+
+
+def read_sale(
+    conn: Connection, *, sale_id: int | None = None, code: str | None = None
+) -> SaleFacts | None:
+    """The sale with ledger id ``sale_id``, or the one that issued ePhoto number ``code``, read in
+    the caller's transaction; None when the ledger has no such sale."""
+    if (sale_id is None) == (code is None):
+        raise ValueError("read_sale needs exactly one of sale_id and code")
+    query = select(sales, issued_codes.c.code, issued_codes.c.issued_at).select_from(
+        sales.outerjoin(issued_codes, issued_codes.c.sale_id == sales.c.id)
+    )
+    query = query.where(sales.c.id == sale_id if code is None else issued_codes.c.code == code)
+    row = conn.execute(query).one_or_none()
+    if row is None:
+        return None
+    paid = conn.execute(
+        select(func.sum(payments.c.amount_cents), func.min(payments.c.at)).where(
+            payments.c.sale_id == row.id, payments.c.status == "approved"
+        )
+    ).one()
+    return SaleFacts(
+        id=row.id,
+        booth_id=row.booth_id,
+        product=row.product,
+        ephoto=bool(row.ephoto),
+        price_cents=row.price_cents,
+        status=row.status,
+        opened_at=row.opened_at,
+        closed_at=row.closed_at,
+        code=row.code,
+        issued_at=row.issued_at,
+        paid_cents=None if paid[0] is None else int(paid[0]),
+        paid_at=None if paid[1] is None else ensure_utc(paid[1]),
+    )

@@ -46,7 +46,7 @@ from ephoto import code as codes
 from ephoto.clock import Clock, ensure_utc, parse_utc
 from ephoto.dbtypes import UTCDateTime
 from ephoto.money import Money
-from ephoto.vocabulary import CODE_STATES, CodeState, parse_sale_reference, sale_reference
+from ephoto.vocabulary import CODE_STATES, CodeState, parse_sale_reference
 from kiosk import ledger as kiosk_ledger
 from kiosk.catalog import Catalog
 from support.rules import (
@@ -204,65 +204,42 @@ class BoothLedger:
             return None
         return number
 
-    def _query(self):  # type: ignore[no-untyped-def]
-        sales, issued, out = kiosk_ledger.sales, kiosk_ledger.issued_codes, outbox_module.outbox
-        return select(
-            sales,
-            issued.c.code,
-            issued.c.issued_at,
-            out.c.status.label("outbox_status"),
-            refunds.c.refunded_at,
-        ).select_from(
-            sales.outerjoin(issued, issued.c.sale_id == sales.c.id)
-            .outerjoin(out, out.c.code == issued.c.code)
-            .outerjoin(refunds, refunds.c.sale_id == sales.c.id)
-        )
-
-    def _record(self, conn: Connection, row: Any) -> SaleRecord | None:
-        if row is None or row.status not in (kiosk_ledger.PAID, kiosk_ledger.PRINTED):
+    def _record(self, conn: Connection, sale: kiosk_ledger.SaleFacts | None) -> SaleRecord | None:
+        if sale is None or not sale.settled:
             return None  # never paid, cancelled, or already refunded at the booth
-        paid = conn.execute(
-            select(kiosk_ledger.payments.c.amount_cents, kiosk_ledger.payments.c.at)
-            .where(
-                kiosk_ledger.payments.c.sale_id == row.id,
-                kiosk_ledger.payments.c.status == "approved",
-            )
-            .order_by(kiosk_ledger.payments.c.id)
-            .limit(1)
-        ).one_or_none()
         try:
-            product = self.catalog.get(row.product)
+            product = self.catalog.get(sale.product)
             name_fr, name_en, site = product.name_fr, product.name_en, product.site
         except KeyError:
-            name_fr = name_en = row.product
+            name_fr = name_en = sale.product
             site = None
-        purchased_at = row.issued_at or (paid.at if paid else row.closed_at or row.opened_at)
+        purchased_at = sale.issued_at or sale.paid_at or sale.closed_at or sale.opened_at
+        delivery = outbox_module.read_delivery(conn, sale.code) if sale.code else None
+        refunded_at = conn.execute(
+            select(refunds.c.refunded_at).where(refunds.c.sale_id == sale.id)
+        ).scalar_one_or_none()
         return SaleRecord(
-            sale_id=sale_reference(row.booth_id, row.id),
-            product_id=row.product,
+            sale_id=sale.reference,
+            product_id=sale.product,
             product_name_fr=name_fr,
             product_name_en=name_en,
-            ephoto=bool(row.ephoto),
+            ephoto=sale.ephoto,
             site=site,
-            code=row.code,
+            code=sale.code,
             purchased_at=ensure_utc(purchased_at),
-            amount=Money(paid.amount_cents if paid else row.price_cents),
-            refunded_at=row.refunded_at,
-            transmitted=None if row.outbox_status is None else row.outbox_status == "sent",
+            amount=Money(sale.paid_cents if sale.paid_cents is not None else sale.price_cents),
+            refunded_at=refunded_at,
+            transmitted=None if delivery is None else delivery.sent,
         )
 
     def sale_by_ref(self, conn: Connection, ref: str) -> SaleRecord | None:
         number = self.parse_sale_ref(ref)
         if number is None:
             return None
-        row = conn.execute(self._query().where(kiosk_ledger.sales.c.id == number)).one_or_none()
-        return self._record(conn, row)
+        return self._record(conn, kiosk_ledger.read_sale(conn, sale_id=number))
 
     def sale_by_code(self, conn: Connection, code: str) -> SaleRecord | None:
-        row = conn.execute(
-            self._query().where(kiosk_ledger.issued_codes.c.code == code)
-        ).one_or_none()
-        return self._record(conn, row)
+        return self._record(conn, kiosk_ledger.read_sale(conn, code=code))
 
     def printed_photos(self, product_id: str) -> int:
         try:

@@ -171,6 +171,38 @@ def requeue(conn: Connection, code: str, now: datetime) -> bool:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """Where one code stands in the outbox, as other actors (the support desk, the demo) may
+    read it."""
+
+    code: str
+    status: str
+    """pending, sent or rejected."""
+    issued_at: datetime
+    sent_at: datetime | None
+
+    @property
+    def sent(self) -> bool:
+        """The registry acknowledged the code."""
+        return self.status == SENT
+
+    @property
+    def rejected(self) -> bool:
+        """The registry refused the code for good."""
+        return self.status == REJECTED
+
+
+def read_delivery(conn: Connection, code: str) -> Delivery | None:
+    """Where ``code`` stands, read in the caller's transaction; None when it has no row."""
+    row = conn.execute(
+        select(outbox.c.status, outbox.c.issued_at, outbox.c.sent_at).where(outbox.c.code == code)
+    ).one_or_none()
+    if row is None:
+        return None
+    return Delivery(code, row.status, row.issued_at, row.sent_at)
+
+
+@dataclass(frozen=True)
 class OutboxRow:
     """A claimed row, as the uploader needs it."""
 
