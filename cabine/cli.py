@@ -789,10 +789,12 @@ def support_serve(
     try:
         with _support_desk(config, data, registry) as desk:
             uvicorn.run(
-                create_app(desk),
+                create_app(desk, settings.support),
                 host=host or settings.support.host,
                 port=port or settings.support.port,
                 log_level="warning",
+                proxy_headers=bool(settings.support.forwarded_allow_ips),
+                forwarded_allow_ips=settings.support.forwarded_allow_ips or None,
             )
     except FileNotFoundError as exc:
         err_console.print(f"[red]{exc}[/red]")

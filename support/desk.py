@@ -9,8 +9,11 @@ per sale). A refund, its decision and the code's return to the outbox commit in 
 Idempotency: a report's key is a hash of what the customer typed (code as typed, sale id). The
 same report again gets the stored decision, word for word, and never a second refund, even when
 two arrive at the same instant (writes are serialised with ``BEGIN IMMEDIATE``; the decision is
-made again inside the lock). One exception, on purpose: a ``wait`` answer tells the customer to
-come back at a given time; the same report after that time is decided again.
+made again inside the lock), as long as the facts it rests on are unchanged: the code's state at
+the registry and whether the sale is refunded (``Facts``, stored with the decision as they stand
+once it took effect). When they changed (the re-sent number became active, the number was used,
+the sale was refunded at the booth), the report is decided again; the audit log keeps both
+answers. A ``wait`` answer is also decided again once the time it gave has come.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
     update,
 )
@@ -77,6 +81,9 @@ claims = Table(
     Column("decided_at", UTCDateTime, nullable=False),
     # A wait answer may be decided again from this instant on; None for final answers.
     Column("recheck_after", UTCDateTime, nullable=True),
+    # The facts the decision rests on, as JSON (see Facts); a repeat with other facts is decided
+    # again. None on claims stored before facts were kept: those are decided again too.
+    Column("facts", Text, nullable=True),
 )
 
 refunds = Table(
@@ -109,7 +116,36 @@ audit = Table(
 
 
 class RegistryUnavailable(RuntimeError):
-    """The registry could not be asked; no decision was made or recorded."""
+    """The registry could not be asked; no decision was made or recorded.
+
+    Its message may be shown to whoever made the report, so it never quotes the code (a report
+    by sale number must not learn it) nor the registry's answer; ``detail`` has both, for the
+    operator's audit log."""
+
+    def __init__(self, message: str, detail: str | None = None):
+        super().__init__(message)
+        self.detail = detail or message
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a decision rests on: the code's state at the registry and the sale's refund."""
+
+    registry_state: str
+    used_at: str | None
+    refunded: bool
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"registry": self.registry_state, "used_at": self.used_at, "refunded": self.refunded},
+            sort_keys=True,
+        )
+
+
+def facts_of(sale: SaleRecord | None, view: RegistryView, refunded_now: bool = False) -> Facts:
+    used_at = view.used_at.isoformat() if view.used_at is not None else None
+    refunded = refunded_now or (sale is not None and sale.refunded_at is not None)
+    return Facts(view.state, used_at, refunded)
 
 
 def report_key(report: Report) -> str:
@@ -149,7 +185,10 @@ class RegistryAdmin:
         try:
             response = self._client.get(f"/admin/codes/{code}")
         except httpx.HTTPError as exc:
-            raise RegistryUnavailable(f"registry at {self._client.base_url}: {exc}") from None
+            raise RegistryUnavailable(
+                f"registry at {self._client.base_url} did not answer ({type(exc).__name__})",
+                f"registry at {self._client.base_url}, code {code}: {exc!r}",
+            ) from None
         if response.status_code == 404:
             return ABSENT
         if response.status_code in (401, 403):
@@ -159,9 +198,16 @@ class RegistryAdmin:
             )
         if response.status_code != 200:
             raise RegistryUnavailable(
-                f"registry answered {response.status_code} for code {code}: {response.text[:200]}"
+                f"registry answered {response.status_code}",
+                f"registry answered {response.status_code} for code {code}: {response.text[:200]}",
             )
-        return registry_view(response.json())
+        try:
+            return registry_view(response.json())
+        except ValueError:
+            raise RegistryUnavailable(
+                "registry answered something that is not a code's state",
+                f"registry's answer for code {code}: {response.text[:200]}",
+            ) from None
 
 
 def registry_view(data: dict[str, Any]) -> RegistryView:
@@ -299,8 +345,13 @@ def open_booth_engine(path: Path) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """The desk's own tables; the ledger's and the outbox's belong to the kiosk."""
+    """The desk's own tables; the ledger's and the outbox's belong to the kiosk. A claims table
+    from before facts were kept gains the column (its claims are then decided again)."""
     metadata.create_all(engine)
+    with engine.begin() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("support_claims")}
+        if "facts" not in columns:
+            conn.exec_driver_sql("ALTER TABLE support_claims ADD COLUMN facts TEXT")
 
 
 class SupportDesk:
@@ -333,9 +384,15 @@ class SupportDesk:
             self.prefixes,
         )
 
-    def _stored(self, conn: Connection, key: str, now: datetime) -> ReportResult | None:
+    def _stored(
+        self, conn: Connection, key: str, now: datetime, facts: Facts
+    ) -> ReportResult | None:
+        """The stored answer to this report, if it may be given again: its facts unchanged and,
+        for a wait answer, its time not yet come."""
         row = conn.execute(select(claims).where(claims.c.report_key == key)).one_or_none()
         if row is None or (row.recheck_after is not None and now >= row.recheck_after):
+            return None
+        if row.facts != facts.to_json():
             return None
         return ReportResult(
             reference_of(key), Decision.from_dict(json.loads(row.decision)), row.decided_at, True
@@ -372,26 +429,24 @@ class SupportDesk:
         key = report_key(report)
         now = self.clock.now()
         with self.engine.begin() as conn:
-            stored = self._stored(conn, key, now)
-            if stored is not None:
-                self._audit(conn, key, report, now, stored)
-                return stored
             first_look = self._resolve(conn, report)
 
         # Ask the registry outside any transaction: the booth must not wait on the network.
+        # Asked even for a report answered before: its answer is replayed only if the code's
+        # state there is what it was.
         try:
             view = self._registry_view(first_look)
         except RegistryUnavailable as exc:
             with self.engine.begin() as conn:
-                self._audit(conn, key, report, now, None, error=str(exc))
+                self._audit(conn, key, report, now, None, error=exc.detail)
             raise
 
         with self.engine.begin() as conn:
-            stored = self._stored(conn, key, now)
+            resolution = self._resolve(conn, report)
+            stored = self._stored(conn, key, now, facts_of(resolution.sale, view))
             if stored is not None:
                 self._audit(conn, key, report, now, stored)
                 return stored
-            resolution = self._resolve(conn, report)
             sale = resolution.sale
             if sale is not None and first_look.sale is not None:
                 if sale.code != first_look.sale.code:  # cannot happen: codes never change
@@ -409,6 +464,7 @@ class SupportDesk:
                 decision=json.dumps(decision.to_dict(), ensure_ascii=False),
                 decided_at=now,
                 recheck_after=decision.when if decision.outcome is Outcome.WAIT else None,
+                facts=facts_of(sale, view, refunded_now=decision.refund).to_json(),
             )
             updated = conn.execute(
                 update(claims).where(claims.c.report_key == key).values(**values)

@@ -22,7 +22,11 @@ When several rules could apply, the first in this order wins (the operator's rea
 5. ``works``: the number is active and unused: the problem is the typing; give advice.
 6. ``wait``: not active yet and less than 72 h since purchase (exactly 72 h counts as passed).
 7. ``refund``: 72 h have passed and the number is still not active in the registry, or the booth
-   never transmitted it: the fault is the operator's. Refund the sale and send the number again.
+   never transmitted it: the fault is the operator's. Refund the sale and send the number again,
+   but only to the sheet's holder: a report that proves it (the ePhoto number typed, exactly or
+   one typo away). A report that does not (a sale number alone, which is sequential and printed
+   in clear, or with another number) gets ``proof_needed`` instead: the request for the number
+   printed on the sheet, with the number masked, and no refund and no re-send.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class Outcome(StrEnum):
     WORKS = "works"
     REFUND = "refund"
     UNKNOWN_CODE = "unknown_code"
+    PROOF_NEEDED = "proof_needed"
 
 
 SHOWN_WHEN_HIDDEN = 4
@@ -383,6 +388,9 @@ def decide(
         reason, requeue = "refund_lost_in_transit", True
     else:
         reason, requeue = "refund_never_transmitted", True
+    if not proven:
+        # A refund and a re-send cost the operator money: only for whoever holds the sheet.
+        return replace(base, outcome=Outcome.PROOF_NEEDED, reason="proof_needed")
     return replace(
         base, outcome=Outcome.REFUND, reason=reason, refund=True, requeue=requeue, notes=notes
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from limits import parse as parse_rate_limit
+from pydantic import BaseModel, Field, field_validator
 
 
 class SupportSettings(BaseModel):
@@ -29,3 +30,28 @@ class SupportSettings(BaseModel):
     registry_timeout_seconds: float = Field(
         default=5.0, gt=0, le=60, description="How long to wait for the registry's answer."
     )
+    rate_limit_failed_per_client: str = Field(
+        default="20/hour",
+        description="Reports that prove nothing (no sale found, or a sale named without its "
+        "ePhoto number) one client address may make (limits syntax); past it, 429.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Proxies (comma-separated addresses) whose X-Forwarded-For names the "
+        "client; empty: the connection's own address is the client, whatever the headers say.",
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Largest request body accepted; larger ones get 413.",
+    )
+
+    @field_validator("rate_limit_failed_per_client")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse_rate_limit(value)
+        except ValueError as exc:
+            raise ValueError(f"rate limit {value!r} is not like '20/hour': {exc}") from None
+        return value

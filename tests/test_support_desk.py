@@ -128,16 +128,108 @@ def test_the_same_report_twice_gives_the_same_answer_and_one_refund(world):
     desk = world.desk()
     world.at(bought, hours=80)
     first = desk.submit(Report(bought.code))
-    # The re-queued number reaches the registry and becomes active...
-    world.transmit(bought.code)
+    # The re-queued number has not reached the registry yet: the facts are those of the first
+    # answer, so the customer asking again hears it again, and is not refunded twice.
     world.at(bought, hours=81)
     again = desk.submit(Report(f"  {codes.group(bought.code)} "))
-    # ...but the customer asking again hears the same answer, and is not refunded twice.
     assert again.replayed and not first.replayed
     assert again.decision == first.decision and again.reference == first.reference
     assert len(desk.refunds()) == 1
     log = desk.audit_log()
     assert [(r["outcome"], r["replayed"]) for r in log] == [("refund", False), ("refund", True)]
+
+
+def test_an_answer_is_decided_again_once_the_registry_state_changed_and_the_log_keeps_both(world):
+    """Issue 17 item 4: a works answer is not replayed after the number was used, nor a refund
+    after the re-sent number became active; the refund is still made only once."""
+    bought = world.buy()
+    desk = world.desk()
+    world.at(bought, hours=80)
+    assert desk.submit(Report(bought.code)).decision.outcome is Outcome.REFUND
+    # The re-queued number reaches the registry and becomes active.
+    world.transmit(bought.code)
+    world.at(bought, hours=81)
+    now_active = desk.submit(Report(bought.code))
+    assert not now_active.replayed and now_active.decision.outcome is Outcome.WORKS
+    assert desk.submit(Report(bought.code)).replayed  # unchanged since: replayed
+    # Then the customer uses it: the same report is answered "used", not "works".
+    assert world.redeem(bought.code).status_code == 200
+    used = desk.submit(Report(bought.code))
+    assert not used.replayed and used.decision.outcome is Outcome.USED
+    assert len(desk.refunds()) == 1
+    log = [(r["outcome"], r["replayed"]) for r in desk.audit_log()]
+    assert log == [("refund", False), ("works", False), ("works", True), ("used", False)]
+
+
+def test_a_typo_answer_is_decided_again_once_the_number_was_used(world):
+    bought = world.buy()
+    desk = world.desk()
+    world.at(bought, minutes=20)
+    world.transmit(bought.code)
+    world.at(bought, hours=2)
+    typed = bought.code.lower()
+    assert desk.submit(Report(typed)).decision.outcome is Outcome.TYPO
+    assert world.redeem(bought.code).status_code == 200
+    again = desk.submit(Report(typed))
+    assert not again.replayed and again.decision.outcome is Outcome.USED
+
+
+def test_a_sale_number_alone_gets_no_refund_and_no_resend_only_the_request_for_the_number(world):
+    """Issue 18 item 1: sale numbers are sequential and printed in clear; a refund and a
+    re-send are for whoever holds the sheet (the ePhoto number typed, within the typo rules)."""
+    bought = world.buy()
+    desk = world.desk()
+    world.at(bought, hours=80)
+    row_before = world.outbox_row(bought.code)
+    for report in (Report(sale_id=bought.sale_ref), Report(sale_id="1")):
+        result = desk.submit(report)
+        decision = result.decision
+        assert decision.outcome is Outcome.PROOF_NEEDED and not decision.refund
+        assert not decision.requeue and decision.code_hidden
+        text = explain(decision, "en") + explain(decision, "fr")
+        assert bought.code not in text and codes.group(bought.code) not in text
+        assert "ePhoto number printed on your photo sheet" in explain(decision, "en")
+    # A wrong number beside the sale number proves nothing either.
+    stranger = codes.SeededCodeGeneratorForSimulation(seed=5).next_code().value
+    with_other = desk.submit(Report(stranger, bought.sale_ref)).decision
+    assert with_other.outcome is Outcome.PROOF_NEEDED and not with_other.refund
+    assert desk.refunds() == [] and world.outbox_row(bought.code) == row_before
+    # The holder types the number from the sheet (with a typo, even): refunded and re-sent.
+    swaps = dict(codes.CONFUSABLE_PAIRS) | {b: a for a, b in codes.CONFUSABLE_PAIRS}
+    i = next(i for i, c in enumerate(bought.code) if c in swaps)
+    typo = bought.code[:i] + swaps[bought.code[i]] + bought.code[i + 1 :]
+    held = desk.submit(Report(typo, bought.sale_ref)).decision
+    assert held.outcome is Outcome.REFUND and held.refund and held.requeue
+    assert len(desk.refunds()) == 1
+
+
+def test_a_registry_error_answer_never_quotes_the_number(world, tmp_path):
+    """Issue 18 item 3: a registry that answers 503 quoting the code; the desk's error (shown to
+    a caller who gave only a sale number) must not carry it; the operator's log does."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    from tests.support_world import serve
+
+    maintenance = FastAPI()
+
+    @maintenance.get("/admin/codes/{code}")
+    def down(code: str) -> JSONResponse:
+        return JSONResponse({"detail": f"maintenance, {code} cannot be read"}, 503)
+
+    server = serve(maintenance)
+    try:
+        bought = world.buy()
+        world.at(bought, hours=80)
+        desk = world.desk(registry_url=server.url)
+        with pytest.raises(RegistryUnavailable) as raised:
+            desk.submit(Report(sale_id=bought.sale_ref))
+        assert "503" in str(raised.value)
+        assert bought.code not in str(raised.value)
+        [entry] = desk.audit_log()
+        assert bought.code in entry["error"]
+    finally:
+        server.stop()
 
 
 def test_a_second_report_about_a_refunded_sale_says_so_without_refunding_again(world):
@@ -190,8 +282,8 @@ def test_concurrent_reports_on_two_desks_refund_at_most_once(world, same_key):
         world.at(bought, hours=90)
         desks = [world.desk(), world.desk()]
         reports = [Report(bought.code), Report(bought.code)]
-        if not same_key:
-            reports[1] = Report(sale_id=bought.sale_ref)
+        if not same_key:  # another report about the same sale, by its holder
+            reports[1] = Report(bought.code, bought.sale_ref)
         results = at_the_same_instant(desks, reports)
         assert all(r is not None for r in results)
         refunds = [r for r in desks[0].refunds() if r["sale_ref"] == bought.sale_ref]

@@ -137,3 +137,153 @@ def test_the_form_in_chromium_for_three_decisions(site, tmp_path, browser):
     page.close()
 
     assert len(world.desk().refunds()) >= 1
+
+
+@pytest.fixture(scope="module")
+def attacker_site():
+    """A page on another origin that posts the report form to the desk as soon as it opens:
+    what a hostile site would do to a visitor of the desk."""
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
+
+    from tests.support_world import serve
+
+    hostile = FastAPI()
+    target: dict[str, str] = {}
+
+    @hostile.get("/")
+    def lure() -> HTMLResponse:
+        return HTMLResponse(
+            f"""<!doctype html><html><body>
+            <form id="f" method="post" action="{target["url"]}/">
+              <input name="code" value="{target["code"]}">
+              <input name="lang" value="en">
+              <input name="form_token" value="guessed">
+            </form>
+            <script>document.getElementById("f").submit();</script>
+            </body></html>"""
+        )
+
+    server = serve(hostile)
+    yield server.url, target
+    server.stop()
+
+
+@pytest.mark.browser
+def test_a_form_posted_from_another_site_records_nothing(site, attacker_site, browser):
+    """Issue 18 item 2: a visitor of a hostile page, who used the desk before (so has its
+    cookie), must not file a report, nor get a refund recorded, through that page."""
+    url, world, _ = site
+    victim = world.buy()
+    world.at(victim, hours=100)
+    hostile_url, target = attacker_site
+    target.update(url=url, code=victim.code)
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(url + "/?lang=en")  # the visitor's earlier visit: the desk's cookie is set
+    with page.expect_response(
+        lambda r: r.url.rstrip("/") == url and r.request.method == "POST"
+    ) as posted:
+        page.goto(hostile_url + "/")
+    assert posted.value.status == 403
+    assert "another site" in page.get_by_role("alert").inner_text()
+    refunds = [r for r in world.desk().refunds() if r["code"] == victim.code]
+    assert refunds == []
+    assert all(r["typed"] != victim.code for r in world.desk().audit_log())
+    # The same visitor, on the desk's own page, files the report and is refunded.
+    page.goto(url + "/?lang=en")
+    page.get_by_label("ePhoto number").fill(victim.code)
+    page.get_by_role("button", name="Send my report").click()
+    assert page.get_by_role("status").get_attribute("data-outcome") == "refund"
+    context.close()
+
+
+def test_api_refuses_a_report_sent_from_another_origin(site):
+    url, world, _ = site
+    victim = world.buy()
+    world.at(victim, hours=100)
+    response = httpx.post(
+        f"{url}/v1/reports", json={"code": victim.code}, headers={"Origin": "http://evil.test"}
+    )
+    assert response.status_code == 403
+    assert [r for r in world.desk().refunds() if r["code"] == victim.code] == []
+
+
+def test_reports_that_prove_nothing_are_rate_limited_per_client(site):
+    """Issue 18 item 1: walking through sale numbers is slowed down like the registry's
+    failed checks: past the limit, every report from that client gets 429."""
+    from support.settings import SupportSettings
+    from tests.support_world import serve
+
+    _, world, sales = site
+    app = serve(create_app(world.desk(), SupportSettings(rate_limit_failed_per_client="3/hour")))
+    try:
+        for number in range(1, 4):
+            answer = httpx.post(f"{app.url}/v1/reports", json={"sale_id": str(number)})
+            assert answer.status_code == 200
+        refused = httpx.post(f"{app.url}/v1/reports", json={"sale_id": "4"})
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        # Even the holder's own report waits: the client is refused until its window ends.
+        held = httpx.post(f"{app.url}/v1/reports", json={"code": sales["active"].code})
+        assert held.status_code == 429
+    finally:
+        app.stop()
+
+
+def test_reports_with_the_number_are_not_counted_as_failures(site):
+    from support.settings import SupportSettings
+    from tests.support_world import serve
+
+    _, world, sales = site
+    app = serve(create_app(world.desk(), SupportSettings(rate_limit_failed_per_client="2/hour")))
+    try:
+        for _ in range(5):
+            answer = httpx.post(f"{app.url}/v1/reports", json={"code": sales["active"].code})
+            assert answer.status_code == 200
+    finally:
+        app.stop()
+
+
+@pytest.mark.parametrize("body", ['{"code": NaN}', '{"sale_id": Infinity}', '{"code": -Infinity}'])
+def test_api_answers_non_finite_numbers_with_422(site, body):
+    url, _, _ = site
+    response = httpx.post(
+        f"{url}/v1/reports", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"][:2] == ["body", body[2:-1].split('"')[0]]
+
+
+def test_api_echoes_only_a_short_excerpt_of_a_bad_body(site):
+    url, _, _ = site
+    huge = "Z" * 60_000
+    response = httpx.post(f"{url}/v1/reports", json={"code": huge})
+    assert response.status_code == 422
+    assert len(response.content) < 1_000 and "ZZZZ" in response.text
+    extra = httpx.post(f"{url}/v1/reports", json={"code": "x", huge: 1})
+    assert extra.status_code == 422 and len(extra.content) < 1_000
+
+
+def test_oversized_bodies_are_refused_with_413_declared_or_streamed(site):
+    url, _, _ = site
+    declared = httpx.post(
+        f"{url}/v1/reports",
+        content=b"{" + b" " * 200_000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert declared.status_code == 413
+
+    def chunks():
+        yield b'{"code": "'
+        for _ in range(100):
+            yield b"A" * 4096
+        yield b'"}'
+
+    streamed = httpx.post(
+        f"{url}/v1/reports", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    form = httpx.post(
+        f"{url}/", content=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert form.status_code == 413
