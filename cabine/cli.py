@@ -30,7 +30,8 @@ support_app = typer.Typer(
 app.add_typer(code_app, name="code")
 app.add_typer(config_app, name="config")
 transmitter_app = typer.Typer(
-    help="Send the booth's issued numbers to the registry (runs until SIGTERM or Ctrl-C)."
+    help="Send the booth's ePhoto files to the operator's collector, or bare numbers to the "
+    "registry (runs until SIGTERM or Ctrl-C)."
 )
 app.add_typer(transmitter_app, name="transmitter")
 app.add_typer(support_app, name="support")
@@ -341,21 +342,51 @@ def _transmitter_settings(data: Path | None):  # type: ignore[no-untyped-def]
     return load_settings(**overrides)
 
 
+BoothDataOption = Annotated[
+    Path | None, typer.Option("--data", help="Data folder holding booth.db and keys.toml.")
+]
+RegistryOption = Annotated[
+    str | None,
+    typer.Option("--registry", help="Send bare numbers to this registry base URL."),
+]
+CollectorOption = Annotated[
+    str | None,
+    typer.Option("--collector", help="Send ePhoto files to this collector base URL."),
+]
+OnceOption = Annotated[bool, typer.Option("--once", help="Send what is due now, then exit.")]
+
+
 @transmitter_app.callback(invoke_without_command=True)
-def transmitter_run(
+def transmitter_main(
     ctx: typer.Context,
-    data: Annotated[
-        Path | None, typer.Option("--data", help="Data folder holding booth.db and keys.toml.")
-    ] = None,
-    registry: Annotated[
-        str | None, typer.Option("--registry", help="Registry base URL (overrides the config).")
-    ] = None,
-    once: Annotated[bool, typer.Option("--once", help="Send what is due now, then exit.")] = False,
+    data: BoothDataOption = None,
+    registry: RegistryOption = None,
+    collector: CollectorOption = None,
+    once: OnceOption = False,
 ) -> None:
-    """Send the booth's issued numbers to the registry in signed batches, retrying until each
-    one is delivered. Exits 0 on SIGTERM or Ctrl-C after finishing the batch in flight."""
+    """Send the booth's ePhoto files to the operator's collector (or, with --registry, bare
+    numbers to the registry) in signed uploads, retrying until each one is delivered. Exits 0
+    on SIGTERM or Ctrl-C after finishing the upload in flight."""
     if ctx.invoked_subcommand is not None:
         return
+    _run_transmitter(data, registry, collector, once)
+
+
+@transmitter_app.command("run")
+def transmitter_run(
+    data: BoothDataOption = None,
+    registry: RegistryOption = None,
+    collector: CollectorOption = None,
+    once: OnceOption = False,
+) -> None:
+    """The same as ``cabine transmitter``: files to the collector (default, or --collector
+    URL), or bare numbers with --registry URL."""
+    _run_transmitter(data, registry, collector, once)
+
+
+def _run_transmitter(
+    data: Path | None, registry: str | None, collector: str | None, once: bool
+) -> None:
     import logging
 
     from transmitter.service import (
@@ -371,7 +402,7 @@ def transmitter_run(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = _transmitter_settings(data)
     try:
-        config = config_from_settings(settings.transmitter, settings.data_dir, registry)
+        config = config_from_settings(settings.transmitter, settings.data_dir, registry, collector)
         transmitter = Transmitter(config, settings.clock.make())
     except (FileNotFoundError, ValueError, AnotherTransmitterRunning) as exc:
         err_console.print(f"[red]{exc}[/red]")
@@ -383,9 +414,18 @@ def transmitter_run(
             transmitter.close()
     else:
         report = run_until_signalled(transmitter)
+    if config.sends_files:
+        sent = (
+            f"{report.codes_sent} files sent in {report.batches_sent} uploads, "
+            f"{report.codes_resent} already at the collector"
+        )
+    else:
+        sent = (
+            f"{report.codes_sent} codes sent in {report.batches_sent} batches, "
+            f"{report.codes_resent} already at the registry"
+        )
     typer.echo(
-        f"transmitter stopped: {report.codes_sent} codes sent in {report.batches_sent} batches, "
-        f"{report.codes_resent} already at the registry, {report.codes_rejected} rejected, "
+        f"transmitter stopped: {sent}, {report.codes_rejected} rejected, "
         f"{report.failed_attempts} failed attempts, {transmitter.missed_runs} missed runs"
     )
     if once and report.failed_attempts and transmitter.dispatcher.backoff.failures:

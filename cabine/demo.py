@@ -221,6 +221,8 @@ def child_environment(
             "CABINE_REGISTRY__PORT": str(registry_port),
             "CABINE_REGISTRY__ADMIN_ENABLED": "true",
             "CABINE_REGISTRY__ADMIN_TOKEN": admin_token,
+            # Bare numbers straight to the registry until the demo runs a collector.
+            "CABINE_TRANSMITTER__DESTINATION": "registry",
             "CABINE_TRANSMITTER__REGISTRY_URL": f"http://{HOST}:{registry_port}",
             # The transmitter looks for new rows this often (real seconds): at a high scale a
             # slow poll would add hours of domain time the real booth does not have.

@@ -1,12 +1,17 @@
-"""Test harness for the transmitter: a small stand-in registry, a fork server for fast
-kill -9 cycles, and helpers to fill a booth outbox.
+"""Test harness for the transmitter: a small stand-in registry and collector, a fork server
+for fast kill -9 cycles, and helpers to fill a booth outbox with numbers and their files.
 
-The stand-in registry speaks the wire protocol of ``ephoto.wire`` (signature checked with
-``verify_request``, nonce replay refused, idempotent per batch id, unique codes) and can inject
-faults: a share of 5xx answers (some with ``Retry-After``), a share of requests applied and then
-left unanswered past the client's timeout, and added latency. It records what a test needs to
-judge the transmitter: every code once, how many deliveries repeated a code it already had, and
-any request that came before the ``Retry-After`` it asked for.
+The stand-in speaks the wire protocol of ``ephoto.wire`` (signature checked with
+``verify_request``, nonce replay refused) on both routes: ``/v1/batches`` as the registry
+(idempotent per batch id, unique codes) and ``/v1/files`` as the operator's collector (each
+file checked with ``ephoto.epfile.file_problems``, idempotent per number: the same file again is
+a duplicate, a different one is refused with 409, nothing stored from a refused upload). It
+holds each upload for the time its bytes take on the booth's uplink
+(``transmitter.latency.upload_seconds``) and can inject faults: a share of 5xx answers (some
+with ``Retry-After``), a share of requests applied and then left unanswered past the client's
+timeout, and added latency. It records what a test needs to judge the transmitter: every code
+and file once, how many deliveries repeated one it already had, and any request that came
+before the ``Retry-After`` it asked for.
 
 Run as a process: ``python -m tests.transmitter_harness registry --port-file F --keys K`` or
 ``python -m tests.transmitter_harness forkserver ...`` (see ``main``).
@@ -34,14 +39,28 @@ import httpx
 
 from ephoto.clock import Clock, ScaledClock, SystemClock
 from ephoto.code import generate
+from ephoto.epfile import (
+    FILES_PATH,
+    MAX_FILES_PER_UPLOAD,
+    MAX_UPLOAD_BYTES,
+    EphotoFile,
+    FileMeta,
+    FileRejected,
+    encode_photo,
+    encode_signature,
+    file_problems,
+    sha256_hex,
+)
 from ephoto.wire import (
     BATCH_PATH,
     Batch,
     SignatureRejected,
+    VerifiedSignature,
     add_booth_key,
     load_booth_keys,
     verify_request,
 )
+from transmitter.latency import upload_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOTH = "booth-test"
@@ -84,6 +103,12 @@ class RegistryState:
     faults: Faults = field(default_factory=Faults)
     codes: dict[str, str] = field(default_factory=dict)  # code -> batch id that brought it
     batches: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # The collector's side: code -> (photo, signature) digests, and each upload's answer.
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)
+    uploads: dict[str, tuple[int, dict[str, object]]] = field(default_factory=dict)
+    file_bytes: int = 0  # upload bodies received, bytes
+    refused_uploads: int = 0
+    uplink_kbps: float = 0.0  # the booth's uplink: each upload is held for its bytes' time
     nonces: set[str] = field(default_factory=set)
     requests: int = 0
     redelivered_codes: int = 0
@@ -108,7 +133,66 @@ class RegistryState:
                 "faults_5xx": self.faults_5xx,
                 "faults_timeout": self.faults_timeout,
                 "signature_rejections": self.signature_rejections,
+                "files": len(self.files),
+                "uploads": len(self.uploads),
+                "file_bytes": self.file_bytes,
+                "refused_uploads": self.refused_uploads,
+                "uplink_kbps": self.uplink_kbps,
             }
+
+
+def file_upload_answer(
+    state: RegistryState, verified: VerifiedSignature, body: bytes
+) -> tuple[int, dict[str, object]]:
+    """The stand-in collector's answer to ``POST /v1/files`` (the caller holds the lock): every
+    file checked, nothing stored from a refused upload, idempotent per upload and per number."""
+    if len(body) > MAX_UPLOAD_BYTES:
+        return 413, {"detail": f"upload of {len(body)} bytes, at most {MAX_UPLOAD_BYTES}"}
+    try:
+        data = json.loads(body)
+        upload_id, booth_id, wire_files = data["upload_id"], data["booth_id"], data["files"]
+        if not isinstance(wire_files, list) or not isinstance(upload_id, str):
+            raise TypeError("files must be a list and upload_id a text")
+    except (ValueError, KeyError, TypeError) as exc:
+        return 422, {"detail": f"malformed upload: {exc}"}
+    if booth_id != verified.booth_id:
+        return 403, {"detail": f"key of {verified.booth_id} signs for another booth"}
+    if len(wire_files) > MAX_FILES_PER_UPLOAD:
+        return 413, {"detail": f"{len(wire_files)} files, at most {MAX_FILES_PER_UPLOAD}"}
+    if upload_id in state.uploads:
+        state.replayed_batches += 1
+        state.redelivered_codes += len(wire_files)
+        return state.uploads[upload_id]
+    files: list[EphotoFile] = []
+    for i, wire in enumerate(wire_files):
+        try:
+            file = EphotoFile.from_wire(wire)
+        except FileRejected as exc:
+            problem = exc.problems[0]
+            return 422, {"detail": f"files[{i}].{problem.field}: {problem.message}"}
+        problems = file_problems(file, (OPERATOR,))
+        if problems:
+            first = problems[0]
+            status = 403 if first.field == "code" and first.rule == "prefix" else 422
+            return status, {"detail": f"files[{i}].{first.field}: {first.message}"}
+        if file.meta.booth_id != verified.booth_id:
+            return 422, {"detail": f"files[{i}].booth_id: not the signing booth"}
+        digests = (file.meta.photo_sha256, file.meta.signature_sha256)
+        if state.files.get(file.code, digests) != digests:
+            return 409, {
+                "detail": f"files[{i}]: {file.code} is already stored with a different file"
+            }
+        files.append(file)
+    duplicates = [f.code for f in files if f.code in state.files]
+    for file in files:
+        state.files.setdefault(file.code, (file.meta.photo_sha256, file.meta.signature_sha256))
+    state.redelivered_codes += len(duplicates)
+    answer: tuple[int, dict[str, object]] = (
+        200,
+        {"accepted": len(files) - len(duplicates), "duplicates": duplicates},
+    )
+    state.uploads[upload_id] = answer
+    return answer
 
 
 def make_handler(state: RegistryState) -> type[BaseHTTPRequestHandler]:
@@ -138,6 +222,9 @@ def make_handler(state: RegistryState) -> type[BaseHTTPRequestHandler]:
             elif self.path == "/admin/codes":
                 with state.lock:
                     self._answer(200, sorted(state.codes))
+            elif self.path == "/admin/files":
+                with state.lock:
+                    self._answer(200, sorted(state.files))
             else:
                 self._answer(404, {"detail": f"no route {self.path}"})
 
@@ -149,9 +236,16 @@ def make_handler(state: RegistryState) -> type[BaseHTTPRequestHandler]:
                     state.faults = Faults(**data)
                 self._answer(200, data)
                 return
-            if self.path != BATCH_PATH:
+            if self.path == "/admin/uplink":
+                with state.lock:
+                    state.uplink_kbps = float(json.loads(body)["kbps"])
+                self._answer(200, {"uplink_kbps": state.uplink_kbps})
+                return
+            if self.path not in (BATCH_PATH, FILES_PATH):
                 self._answer(404, {"detail": f"no route {self.path}"})
                 return
+            # The body took this long to come up the booth's uplink.
+            time.sleep(upload_seconds(len(body), state.uplink_kbps))
             arrived = time.monotonic()
             with state.lock:
                 state.requests += 1
@@ -188,6 +282,24 @@ def make_handler(state: RegistryState) -> type[BaseHTTPRequestHandler]:
                 with state.lock:
                     state.signature_rejections += 1
                 self._answer(401, {"detail": exc.reason})
+                return
+            if self.path == FILES_PATH:
+                with state.lock:
+                    if verified.nonce in state.nonces:
+                        self._answer(401, {"detail": "nonce already used"})
+                        return
+                    state.nonces.add(verified.nonce)
+                    status, answer = file_upload_answer(state, verified, body)
+                    state.file_bytes += len(body)
+                    if status != 200:
+                        state.refused_uploads += 1
+                    if hang and status == 200:
+                        state.faults_timeout += 1
+                if hang and status == 200:
+                    time.sleep(faults.hang_seconds)
+                    self.close_connection = True
+                    return
+                self._answer(status, answer)
                 return
             try:
                 batch = Batch.from_json(body)
@@ -233,8 +345,12 @@ def serve_registry(
     keys: dict[str, bytes],
     clock: Clock | None = None,
     window: timedelta = timedelta(seconds=300),
+    uplink_kbps: float = 0.0,
 ) -> tuple[ThreadingHTTPServer, RegistryState]:
-    state = RegistryState(keys=keys, clock=clock or SystemClock(), window=window)
+    """The stand-in on ``port``: registry (``/v1/batches``) and collector (``/v1/files``)."""
+    state = RegistryState(
+        keys=keys, clock=clock or SystemClock(), window=window, uplink_kbps=uplink_kbps
+    )
     server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(state))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -242,8 +358,8 @@ def serve_registry(
 
 
 class RegistryProcess:
-    """The stand-in registry in its own process, on a loopback port, with the keys of the
-    booth whose data folder is ``data`` (written there by :func:`write_keys`)."""
+    """The stand-in registry (and collector) in its own process, on a loopback port, with the
+    keys of the booth whose data folder is ``data`` (written there by :func:`write_keys`)."""
 
     def __init__(
         self,
@@ -252,6 +368,7 @@ class RegistryProcess:
         scale: float = 1.0,
         epoch: datetime | None = None,
         window_seconds: float = 300.0,
+        uplink_kbps: float = 0.0,
     ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -268,6 +385,8 @@ class RegistryProcess:
             str(scale),
             "--window",
             str(window_seconds),
+            "--uplink-kbps",
+            str(uplink_kbps),
         ]
         if epoch is not None:
             args += ["--epoch", epoch.isoformat()]
@@ -282,8 +401,15 @@ class RegistryProcess:
     def codes(self) -> list[str]:
         return self.get("/admin/codes")
 
+    def files(self) -> list[str]:
+        """The numbers whose file the stand-in collector holds (each once)."""
+        return self.get("/admin/files")
+
     def wire(self) -> dict[str, int]:
         return self.get("/admin/state")
+
+    def uplink(self, kbps: float) -> None:
+        httpx.post(self.url + "/admin/uplink", json={"kbps": kbps}, timeout=10).raise_for_status()
 
     def faults(self, **faults: float) -> None:
         httpx.post(self.url + "/admin/faults", json=faults, timeout=10).raise_for_status()
@@ -417,6 +543,52 @@ def new_codes(n: int) -> list[str]:
     return [generate().value for _ in range(n)]
 
 
+PRODUCT = "ephoto-permis"
+PROCEDURE = "permis"
+_IMAGES: list[tuple[bytes, bytes]] = []
+
+
+def file_images(count: int = 6) -> list[tuple[bytes, bytes]]:
+    """A few (photo JPEG, signature PNG) pairs as the booth encodes them, made once: portraits
+    with sensor-like noise, so photos weigh what real ones do (about 40-60 kB)."""
+    if len(_IMAGES) < count:
+        from PIL import Image, ImageDraw
+
+        from kiosk.camera import synthetic_portrait
+
+        for seed in range(len(_IMAGES), count):
+            portrait = synthetic_portrait(seed).convert("RGB")
+            noise = Image.effect_noise(portrait.size, 40 + seed).convert("RGB")
+            pad = Image.new("RGB", (900, 300), "white")
+            ImageDraw.Draw(pad).line(
+                [(80, 200), (200, 90 + seed * 5), (320, 220), (470, 80), (640, 210), (820, 120)],
+                "navy",
+                9,
+            )
+            _IMAGES.append(
+                (encode_photo(Image.blend(portrait, noise, 0.15)), encode_signature(pad))
+            )
+    return _IMAGES[:count]
+
+
+def booth_file(code: str, issued_at: datetime, booth_id: str = BOOTH, n: int = 0) -> EphotoFile:
+    """The file a booth makes for ``code``; its images are the ``n``-th of :func:`file_images`
+    (encoded once: making a file from pixels costs a tenth of a second)."""
+    images = file_images()
+    photo, signature = images[n % len(images)]
+    meta = FileMeta(
+        code=code,
+        booth_id=booth_id,
+        operator=code[:4],
+        issued_at=issued_at,
+        product=PRODUCT,
+        procedure=PROCEDURE,
+        photo_sha256=sha256_hex(photo),
+        signature_sha256=sha256_hex(signature),
+    )
+    return EphotoFile(meta, photo, signature)
+
+
 def enqueue_codes(
     engine,
     codes: list[str],
@@ -424,8 +596,10 @@ def enqueue_codes(
     per_transaction: int = 10,
     batch_window: timedelta = timedelta(0),
     spread_seconds: float = 0.0,
+    files: bool = False,
 ) -> None:
-    """Sell ``codes`` like a kiosk: small transactions, spread evenly over ``spread_seconds``."""
+    """Sell ``codes`` like a kiosk: small transactions, spread evenly over ``spread_seconds``;
+    with ``files``, each code's file is stored with it, as the booth does."""
     from transmitter.outbox import enqueue
 
     chunks = range(0, len(codes), per_transaction)
@@ -433,14 +607,16 @@ def enqueue_codes(
     start_at = time.monotonic()
     for i, start in enumerate(chunks):
         with engine.begin() as conn:
-            for code in codes[start : start + per_transaction]:
+            for n, code in enumerate(codes[start : start + per_transaction]):
+                now = clock.now()
                 enqueue(
                     conn,
                     code,
-                    clock.now(),
-                    "ephoto-permis",
+                    now,
+                    PRODUCT,
                     booth_id=BOOTH,
                     batch_window=batch_window,
+                    file=booth_file(code, now, n=start + n) if files else None,
                 )
         wait = start_at + (i + 1) * step - time.monotonic()
         if wait > 0:
@@ -450,8 +626,11 @@ def enqueue_codes(
 # -- fork server: transmitters that start in milliseconds, to be killed -----------------------
 
 
-def transmitter_child(data: Path, registry_url: str, batch_size: int, poll: float) -> None:
-    """Body of a forked transmitter: the same service ``cabine transmitter`` runs."""
+def transmitter_child(
+    data: Path, registry_url: str, batch_size: int, poll: float, files: bool = False
+) -> None:
+    """Body of a forked transmitter: the same service ``cabine transmitter`` runs; with
+    ``files`` it sends files to the collector at ``registry_url``."""
     from transmitter.outbox import booth_db_url
     from transmitter.service import (
         Transmitter,
@@ -462,6 +641,8 @@ def transmitter_child(data: Path, registry_url: str, batch_size: int, poll: floa
     config = TransmitterConfig(
         outbox_url=booth_db_url(data),
         registry_url=registry_url,
+        collector_url=registry_url if files else None,
+        files_per_upload=min(batch_size, 50),
         keys=read_keys(data / "keys.toml"),
         batch_size=batch_size,
         poll_seconds=poll,
@@ -472,7 +653,9 @@ def transmitter_child(data: Path, registry_url: str, batch_size: int, poll: floa
     run_until_signalled(Transmitter(config, SystemClock()))
 
 
-def forkserver(data: Path, registry_url: str, batch_size: int, poll: float) -> None:
+def forkserver(
+    data: Path, registry_url: str, batch_size: int, poll: float, files: bool = False
+) -> None:
     """Reads commands on stdin: ``spawn`` forks a transmitter and prints its pid; ``wait PID``
     waits for that child and prints its exit status. Children that die are reaped."""
     import transmitter.service  # noqa: F401  (imported once here, so children start fast)
@@ -495,7 +678,7 @@ def forkserver(data: Path, registry_url: str, batch_size: int, poll: float) -> N
             if pid == 0:
                 try:
                     signal.signal(signal.SIGINT, signal.SIG_DFL)
-                    transmitter_child(data, registry_url, batch_size, poll)
+                    transmitter_child(data, registry_url, batch_size, poll, files)
                     os._exit(0)
                 except BaseException as exc:  # noqa: BLE001
                     print(f"child failed: {exc!r}", file=sys.stderr, flush=True)
@@ -514,7 +697,17 @@ def forkserver(data: Path, registry_url: str, batch_size: int, poll: float) -> N
 
 
 class ForkServer:
-    def __init__(self, data: Path, registry_url: str, batch_size: int = 25, poll: float = 0.2):
+    """Forks transmitters of the booth in ``data``: bare numbers to the registry at
+    ``registry_url``, or with ``files`` files to the collector there."""
+
+    def __init__(
+        self,
+        data: Path,
+        registry_url: str,
+        batch_size: int = 25,
+        poll: float = 0.2,
+        files: bool = False,
+    ):
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -529,6 +722,7 @@ class ForkServer:
                 str(batch_size),
                 "--poll",
                 str(poll),
+                *(["--files"] if files else []),
             ],
             cwd=ROOT,
             stdin=subprocess.PIPE,
@@ -561,11 +755,13 @@ def main() -> None:
     reg.add_argument("--scale", type=float, default=1.0)
     reg.add_argument("--epoch")
     reg.add_argument("--window", type=float, default=300.0)
+    reg.add_argument("--uplink-kbps", type=float, default=0.0)
     fs = sub.add_parser("forkserver")
     fs.add_argument("--data", type=Path, required=True)
     fs.add_argument("--registry", required=True)
     fs.add_argument("--batch-size", type=int, default=25)
     fs.add_argument("--poll", type=float, default=0.2)
+    fs.add_argument("--files", action="store_true")
     args = parser.parse_args()
     if args.what == "registry":
         clock: Clock = SystemClock()
@@ -575,13 +771,17 @@ def main() -> None:
         # Block the stop signals before any thread starts, then wait for one of them here.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
         server, _ = serve_registry(
-            args.port, read_keys(args.keys), clock, timedelta(seconds=args.window)
+            args.port,
+            read_keys(args.keys),
+            clock,
+            timedelta(seconds=args.window),
+            uplink_kbps=args.uplink_kbps,
         )
         print("ready", flush=True)
         signal.sigwait({signal.SIGTERM, signal.SIGINT})
         server.shutdown()
     else:
-        forkserver(args.data, args.registry, args.batch_size, args.poll)
+        forkserver(args.data, args.registry, args.batch_size, args.poll, args.files)
 
 
 if __name__ == "__main__":

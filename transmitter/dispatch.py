@@ -1,10 +1,16 @@
-"""Uploading due outbox rows to the registry: signed batches, backoff, parking refused rows.
+"""Uploading due outbox rows: signed uploads, backoff, parking refused rows.
 
-One ``drain`` claims due rows oldest first, uploads them in batches and records each answer:
-2xx marks the rows sent; 429, 5xx, timeouts and broken connections are retried with exponential
-backoff and full jitter (``Retry-After`` is a floor), measured on the monotonic clock; any other
-4xx parks the rows as rejected with the registry's reason. A batch id is derived from the booth
-and its codes, so a retry of the same rows is the same request and the registry applies it once.
+Two destinations, one code path. A booth's transmitter sends ePhoto files to the operator's
+collector (``POST /v1/files``, :class:`ephoto.epfile.FileUpload`, cut by count and by bytes); the
+collector's own outbox sends bare numbers to the registry (``POST /v1/batches``,
+:class:`ephoto.wire.Batch`). Both are signed per booth with :func:`ephoto.wire.sign_request`.
+
+One ``drain`` claims due rows oldest first, uploads them and records each answer: 2xx marks the
+rows sent; 429, 5xx, timeouts and broken connections are retried with exponential backoff and
+full jitter (``Retry-After`` is a floor), measured on the monotonic clock; any other 4xx parks
+the rows as rejected with the reason (when the refusal names some files of an upload, only those
+are parked and the others leave again in a new upload). An upload id is derived from the booth
+and its numbers, so a retry of the same rows is the same request and is applied once.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import functools
 import hashlib
 import logging
 import random
+import re
 import ssl
 import threading
 import time
@@ -28,13 +35,20 @@ import httpx
 from sqlalchemy import Connection
 
 from ephoto.clock import Clock, clock_scale, ensure_utc
+from ephoto.epfile import FILES_PATH, MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, EphotoFile, FileUpload
 from ephoto.wire import BATCH_PATH, Batch, WireCode, sign_request
-from transmitter.latency import BoothStage
-from transmitter.outbox import DEFAULT_DEAD_LETTER_AGE, Outbox, OutboxRow
+from transmitter.latency import BoothStage, upload_seconds
+from transmitter.outbox import DEFAULT_DEAD_LETTER_AGE, Outbox, OutboxRow, files_of, wire_bytes
 
 log = logging.getLogger("cabine.transmitter")
 
 Recorder = Callable[[Connection], None]
+Payload = Batch | FileUpload
+"""What one upload carries: bare numbers for the registry, or files for the collector."""
+
+NO_FILE = "no ePhoto file stored with this number; the collector takes files only"
+# Room in an upload body for everything but its files: ids, booth and brackets.
+UPLOAD_ENVELOPE_BYTES = 256
 
 
 @functools.cache
@@ -46,14 +60,37 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def batch_id_for(booth_id: str, codes: Sequence[str]) -> str:
+def batch_id_for(booth_id: str, codes: Sequence[str], prefix: str = "b-") -> str:
     """The same booth and codes always give the same id: a retry is the same batch."""
     digest = hashlib.sha256(f"{booth_id}\n{','.join(sorted(codes))}".encode()).hexdigest()
-    return f"b-{digest[:40]}"
+    return f"{prefix}{digest[:40]}"
 
 
-def form_batches(rows: Sequence[OutboxRow], batch_size: int) -> list[list[OutboxRow]]:
-    """Rows in batches of at most ``batch_size``, one booth each, oldest first.
+def upload_id_for(booth_id: str, codes: Sequence[str]) -> str:
+    """The id of a file upload: the same booth and numbers always give the same id."""
+    return batch_id_for(booth_id, codes, prefix="f-")
+
+
+def payload_id(payload: Payload) -> str:
+    return payload.upload_id if isinstance(payload, FileUpload) else payload.batch_id
+
+
+def payload_codes(payload: Payload) -> tuple[str, ...]:
+    if isinstance(payload, FileUpload):
+        return tuple(f.code for f in payload.files)
+    return tuple(c.code for c in payload.codes)
+
+
+def form_batches(
+    rows: Sequence[OutboxRow],
+    batch_size: int,
+    *,
+    max_bytes: int | None = None,
+    size_of: Callable[[OutboxRow], int] | None = None,
+) -> list[list[OutboxRow]]:
+    """Rows in batches of at most ``batch_size`` rows (and, when ``max_bytes`` is given, of at
+    most ``max_bytes`` by ``size_of``; a row larger than that goes alone), one booth each,
+    oldest first.
 
     Rows that failed together before keep their batch (same rows, same id); new rows are cut
     in age order.
@@ -64,8 +101,21 @@ def form_batches(rows: Sequence[OutboxRow], batch_size: int) -> list[list[Outbox
         groups.setdefault(key, []).append(row)
     batches: list[list[OutboxRow]] = []
     for members in groups.values():
-        for start in range(0, len(members), batch_size):
-            batches.append(members[start : start + batch_size])
+        if max_bytes is None or size_of is None:
+            for start in range(0, len(members), batch_size):
+                batches.append(members[start : start + batch_size])
+            continue
+        current: list[OutboxRow] = []
+        used = 0
+        for row in members:
+            size = size_of(row)
+            if current and (len(current) >= batch_size or used + size > max_bytes):
+                batches.append(current)
+                current, used = [], 0
+            current.append(row)
+            used += size
+        if current:
+            batches.append(current)
     batches.sort(key=lambda b: (b[0].issued_at, b[0].id))
     return batches
 
@@ -78,6 +128,9 @@ class UploadResult:
     retry_after_seconds: float | None = None
     resent_codes: tuple[str, ...] = ()
     resent_count: int = 0  # codes the registry already had (it may answer with a count only)
+    # The numbers a refusal names (a file of the upload, by index or by number); empty when it
+    # is about the whole upload.
+    named_codes: tuple[str, ...] = ()
 
 
 def parse_retry_after(value: str | None, now: datetime, scale: float) -> float | None:
@@ -100,44 +153,61 @@ def parse_retry_after(value: str | None, now: datetime, scale: float) -> float |
 
 
 class Uploader:
-    """POSTs signed batches to the registry and says what the answer means for the rows."""
+    """POSTs signed uploads and says what the answer means for the rows: batches of numbers to
+    ``base_url``'s ``/v1/batches`` (the registry), file uploads to its ``/v1/files`` (the
+    operator's collector).
+
+    ``uplink_kbps`` is the booth's uplink (0: unlimited): a file upload is given the time its
+    bytes need on it (:func:`transmitter.latency.upload_seconds`) on top of ``timeout_seconds``
+    before it counts as timed out.
+    """
 
     def __init__(
         self,
-        registry_url: str,
+        base_url: str,
         keys: Mapping[str, bytes],
         clock: Clock,
         *,
         timeout_seconds: float = 10.0,
         client: httpx.Client | None = None,
+        uplink_kbps: float = 0.0,
     ):
-        self.url = registry_url.rstrip("/") + BATCH_PATH
+        self.base_url = base_url.rstrip("/")
+        self.url = self.base_url + BATCH_PATH
+        self.files_url = self.base_url + FILES_PATH
         self.keys = dict(keys)
         self.clock = clock
         self.scale = clock_scale(clock)
+        self.timeout_seconds = timeout_seconds
+        self.uplink_kbps = uplink_kbps
         self.client = client or httpx.Client(timeout=timeout_seconds, verify=tls_context())
 
     def close(self) -> None:
         self.client.close()
 
-    def upload(self, batch: Batch) -> UploadResult:
-        key = self.keys.get(batch.booth_id)
+    def upload(self, payload: Payload) -> UploadResult:
+        key = self.keys.get(payload.booth_id)
         if key is None:
             return UploadResult(
-                "rejected", f"no signing key for booth {batch.booth_id!r} in this transmitter"
+                "rejected", f"no signing key for booth {payload.booth_id!r} in this transmitter"
             )
-        body = batch.to_json()
-        headers = sign_request("POST", self.url, body, batch.booth_id, key, self.clock.now())
+        url = self.files_url if isinstance(payload, FileUpload) else self.url
+        body = payload.to_json()
+        headers = sign_request("POST", url, body, payload.booth_id, key, self.clock.now())
         headers["Content-Type"] = "application/json"
         try:
-            response = self.client.post(self.url, content=body, headers=headers)
+            if self.uplink_kbps:
+                timeout = self.timeout_seconds + upload_seconds(len(body), self.uplink_kbps)
+                response = self.client.post(url, content=body, headers=headers, timeout=timeout)
+            else:
+                response = self.client.post(url, content=body, headers=headers)
         except httpx.TimeoutException as exc:
             return UploadResult("retry", f"timeout: {type(exc).__name__}")
         except httpx.TransportError as exc:
             return UploadResult("retry", f"connection failed: {type(exc).__name__}: {exc}")
         status = response.status_code
         if 200 <= status < 300:
-            codes, count = _duplicates(response, batch)
+            codes, count = _duplicates(response, payload)
             return UploadResult(
                 "sent", f"HTTP {status}", status, resent_codes=codes, resent_count=count
             )
@@ -148,7 +218,8 @@ class Uploader:
             )
             return UploadResult("retry", detail, status, retry_after_seconds=wait)
         if 400 <= status < 500:
-            return UploadResult("rejected", detail, status)
+            named = _named_codes(response, payload) if isinstance(payload, FileUpload) else ()
+            return UploadResult("rejected", detail, status, named_codes=named)
         return UploadResult("retry", detail, status)
 
 
@@ -162,7 +233,35 @@ def _reason(response: httpx.Response) -> str:
     return str(data)[:300]
 
 
-def _duplicates(response: httpx.Response, batch: Batch) -> tuple[tuple[str, ...], int]:
+_FILE_INDEX = re.compile(r"files\[(\d+)\]")
+
+
+def _named_codes(response: httpx.Response, upload: FileUpload) -> tuple[str, ...]:
+    """The files of ``upload`` a refusal is about: named as ``files[i]`` in its text, as
+    ``["files", i, ...]`` in a validation error's ``loc``, or by their number."""
+    codes = [f.code for f in upload.files]
+    text = response.text
+    named: set[str] = set()
+    for match in _FILE_INDEX.finditer(text):
+        index = int(match.group(1))
+        if index < len(codes):
+            named.add(codes[index])
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    if isinstance(detail, list):
+        for item in detail:
+            loc = item.get("loc") if isinstance(item, dict) else None
+            if isinstance(loc, list) and "files" in loc:
+                at = loc.index("files") + 1
+                if at < len(loc) and isinstance(loc[at], int) and loc[at] < len(codes):
+                    named.add(codes[loc[at]])
+    named.update(code for code in codes if code in text)
+    return tuple(code for code in codes if code in named)
+
+
+def _duplicates(response: httpx.Response, batch: Payload) -> tuple[tuple[str, ...], int]:
     """Codes the registry says it already had, and how many: it answers with a list of codes
     or a count; a count covering the whole batch names them all."""
     try:
@@ -173,8 +272,8 @@ def _duplicates(response: httpx.Response, batch: Batch) -> tuple[tuple[str, ...]
     if isinstance(dups, list):
         return tuple(str(c) for c in dups), len(dups)
     if isinstance(dups, int) and dups > 0:
-        named = tuple(c.code for c in batch.codes) if dups >= len(batch.codes) else ()
-        return named, dups
+        codes = payload_codes(batch)
+        return (codes if dups >= len(codes) else ()), dups
     return (), 0
 
 
@@ -241,7 +340,13 @@ class DrainReport:
 
 
 class Dispatcher:
-    """Moves due outbox rows to the registry; one drain at a time."""
+    """Moves due outbox rows to their destination; one drain at a time.
+
+    ``files=False``: bare numbers, in batches of ``batch_size`` (the registry's ``/v1/batches``).
+    ``files=True``: each row's stored file, in uploads of at most ``batch_size`` files (at most
+    :data:`ephoto.epfile.MAX_FILES_PER_UPLOAD`) and ``max_upload_bytes`` of body (the
+    collector's ``/v1/files``); a row stored without a file is parked as rejected.
+    """
 
     def __init__(
         self,
@@ -256,9 +361,24 @@ class Dispatcher:
         backoff: Backoff | None = None,
         stop: threading.Event | None = None,
         parallel_uploads: int = 2,
+        files: bool = False,
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if files and batch_size > MAX_FILES_PER_UPLOAD:
+            raise ValueError(
+                f"a file upload carries at most {MAX_FILES_PER_UPLOAD} files, not {batch_size}"
+            )
+        if not UPLOAD_ENVELOPE_BYTES < max_upload_bytes <= MAX_UPLOAD_BYTES:
+            raise ValueError(
+                f"max_upload_bytes must be above {UPLOAD_ENVELOPE_BYTES} and at most "
+                f"{MAX_UPLOAD_BYTES}, got {max_upload_bytes}"
+            )
+        self.files = files
+        self.max_upload_bytes = max_upload_bytes
+        # Files of the rows claimed and not yet uploaded, by number, with their body size.
+        self._files: dict[str, tuple[EphotoFile, int]] = {}
         self.outbox = outbox
         self.uploader = uploader
         self.clock = clock
@@ -293,7 +413,7 @@ class Dispatcher:
             self.outbox.flag_dead_letters(self.clock.now(), self.dead_letter_age)
             records: list[Recorder] = []
             claimed: deque[list[OutboxRow]] = deque()
-            in_flight: deque[tuple[list[OutboxRow], Batch, Future[UploadResult]]] = deque()
+            in_flight: deque[tuple[list[OutboxRow], Payload, Future[UploadResult]]] = deque()
             started = 0
             exhausted = False  # the last claim found nothing due
             while True:
@@ -320,8 +440,13 @@ class Dispatcher:
                             if need_rows
                             else []
                         )
-                    claimed.extend(form_batches(rows, self.batch_size))
-                    exhausted = need_rows and not rows
+                        claimed_any = bool(rows)
+                        if rows and self.files:
+                            rows = self._with_files(rows, now, conn, report)
+                    claimed.extend(self._cut(rows))
+                    exhausted = need_rows and not claimed_any
+                    if claimed_any and not rows and not in_flight:
+                        continue  # every row claimed was parked (no file): claim again
                 while (
                     go_on
                     and claimed
@@ -329,7 +454,7 @@ class Dispatcher:
                     and (max_batches is None or started < max_batches)
                 ):
                     rows_of_batch = claimed.popleft()
-                    batch = self._batch(rows_of_batch)
+                    batch = self._payload(rows_of_batch)
                     in_flight.append(
                         (rows_of_batch, batch, self._pool.submit(self.uploader.upload, batch))
                     )
@@ -353,46 +478,102 @@ class Dispatcher:
                         record(conn)
                     if leftover:
                         self.outbox.release(leftover, self.clock.now(), conn=conn)
+            self._files.clear()
             return report
 
-    @staticmethod
-    def _batch(rows: list[OutboxRow]) -> Batch:
+    def _with_files(
+        self, rows: list[OutboxRow], now: datetime, conn: Connection, report: DrainReport
+    ) -> list[OutboxRow]:
+        """Load the claimed rows' files (in the claim's transaction); park rows that have none."""
+        files = files_of(conn, [r.code for r in rows])
+        kept: list[OutboxRow] = []
+        for row in rows:
+            file = files.get(row.code)
+            if file is None:
+                self.outbox.mark_rejected(
+                    [row.id],
+                    NO_FILE,
+                    attempted_at=now,
+                    batch_id=upload_id_for(row.booth_id, [row.code]),
+                    conn=conn,
+                )
+                report.codes_rejected += 1
+                report.errors.append(f"{row.code}: {NO_FILE}")
+                log.warning("%s parked: %s", row.code, NO_FILE)
+                continue
+            self._files[row.code] = (file, wire_bytes(file))
+            kept.append(row)
+        return kept
+
+    def _cut(self, rows: list[OutboxRow]) -> list[list[OutboxRow]]:
+        if not self.files:
+            return form_batches(rows, self.batch_size)
+        return form_batches(
+            rows,
+            self.batch_size,
+            max_bytes=self.max_upload_bytes - UPLOAD_ENVELOPE_BYTES,
+            size_of=lambda row: self._files[row.code][1],
+        )
+
+    def _payload(self, rows: list[OutboxRow]) -> Payload:
         booth_id = rows[0].booth_id
+        codes = [r.code for r in rows]
+        if self.files:
+            return FileUpload(
+                upload_id=upload_id_for(booth_id, codes),
+                booth_id=booth_id,
+                files=tuple(self._files.pop(code)[0] for code in codes),
+            )
         return Batch(
-            batch_id=batch_id_for(booth_id, [r.code for r in rows]),
+            batch_id=batch_id_for(booth_id, codes),
             booth_id=booth_id,
             codes=tuple(WireCode(r.code, r.issued_at, r.product) for r in rows),
         )
 
     def _outcome(
-        self, rows: list[OutboxRow], batch: Batch, result: UploadResult, report: DrainReport
+        self, rows: list[OutboxRow], payload: Payload, result: UploadResult, report: DrainReport
     ) -> Recorder:
-        """What the registry's answer means for the rows: counted now, written down in the
-        next commit."""
+        """What the answer means for the rows: counted now, written down in the next commit."""
         ids = [r.id for r in rows]
         now = self.clock.now()
+        upload_id = payload_id(payload)
         if result.outcome == "sent":
             self.backoff.success()
             report.batches_sent += 1
             report.codes_sent += len(ids)
             report.codes_resent += result.resent_count
             return lambda conn: self.outbox.mark_sent(
-                ids, now, batch_id=batch.batch_id, resent_codes=result.resent_codes, conn=conn
+                ids, now, batch_id=upload_id, resent_codes=result.resent_codes, conn=conn
             )
         if result.outcome == "rejected":
-            report.codes_rejected += len(ids)
+            named = set(result.named_codes)
+            parked = [r.id for r in rows if r.code in named] if named else ids
+            back = [i for i in ids if i not in set(parked)]
+            report.codes_rejected += len(parked)
             report.errors.append(result.detail)
-            log.warning("batch %s rejected: %s", batch.batch_id, result.detail)
-            return lambda conn: self.outbox.mark_rejected(
-                ids, result.detail, attempted_at=now, batch_id=batch.batch_id, conn=conn
+            log.warning(
+                "upload %s: %d of %d rejected: %s",
+                upload_id,
+                len(parked),
+                len(ids),
+                result.detail,
             )
+
+            def park(conn: Connection) -> None:
+                self.outbox.mark_rejected(
+                    parked, result.detail, attempted_at=now, batch_id=upload_id, conn=conn
+                )
+                if back:  # refused for another file: they leave again in a new upload
+                    self.outbox.release(back, now, conn=conn, regroup=True)
+
+            return park
         delay = self.backoff.failure(result.retry_after_seconds)
         report.failed_attempts += 1
         report.errors.append(result.detail)
-        log.info("batch %s failed (%s); next try in %.2f s", batch.batch_id, result.detail, delay)
+        log.info("upload %s failed (%s); next try in %.2f s", upload_id, result.detail, delay)
         retry_at = now + self.domain(delay)
         return lambda conn: self.outbox.mark_failed(
-            ids, result.detail, retry_at, attempted_at=now, batch_id=batch.batch_id, conn=conn
+            ids, result.detail, retry_at, attempted_at=now, batch_id=upload_id, conn=conn
         )
 
     def close(self) -> None:

@@ -1,5 +1,6 @@
 """The booth stage of the activation delay: codes wait for a batching window before they leave,
-and a booth cut off from the network (a scenario's connectivity outage) sends nothing.
+a booth cut off from the network (a scenario's connectivity outage) sends nothing, and an upload
+takes the time its bytes need on the booth's uplink.
 
 The other stage, the registry's ingestion backlog, lives in ``registry.ingestion``. The simulator
 imports both, so live runs and simulations share one model.
@@ -14,6 +15,22 @@ from datetime import datetime, timedelta
 from ephoto.clock import ensure_utc
 
 DEFAULT_BATCH_WINDOW = timedelta(minutes=15)
+
+
+def upload_seconds(n_bytes: int, uplink_kbps: float) -> float:
+    """Seconds ``n_bytes`` take to leave the booth on an uplink of ``uplink_kbps`` kbit/s
+    (1 kbit = 1000 bits; 0 means unlimited): ``n_bytes * 8 / uplink_kbps`` milliseconds.
+
+    The live stand-in collector holds each upload this long and the simulator counts it, so both
+    follow one rule. A 2 MB upload over mobile data at 2000 kbit/s takes 8 s.
+    """
+    if n_bytes < 0:
+        raise ValueError(f"n_bytes must be >= 0, got {n_bytes}")
+    if uplink_kbps < 0:
+        raise ValueError(f"uplink_kbps must be >= 0 (0: unlimited), got {uplink_kbps}")
+    if uplink_kbps == 0:
+        return 0.0
+    return n_bytes * 8 / uplink_kbps / 1000
 
 
 @dataclass(frozen=True)

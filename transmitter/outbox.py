@@ -10,6 +10,11 @@ A row is ``pending`` until the registry acknowledges it (``sent``) or refuses it
 of that worker's lease, so the rows of a worker that died come back by themselves. On PostgreSQL
 several workers share one outbox: claiming uses ``FOR UPDATE SKIP LOCKED``.
 
+An ePhoto number's file (photo, signature and metadata, :mod:`ephoto.epfile`) is stored with
+its row, in ``outbox_files``, in the same transaction: the booth's transmitter uploads files to
+the operator's collector, and a number without its file is never issued. Rows without a file are
+bare numbers (the collector's own outbox to the registry).
+
 Where it lives: on a booth, the SQLite file ``booth.db`` (:data:`BOOTH_DB_FILE`) in the data
 folder, shared with the kiosk's ledger so the sale and its outbox row commit together; WAL
 journal and ``synchronous=FULL``. A central outbox is a PostgreSQL URL instead.
@@ -30,8 +35,10 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -50,6 +57,7 @@ from sqlalchemy.dialects import postgresql
 from ephoto.clock import ensure_utc
 from ephoto.dbtypes import UTCDateTime
 from ephoto.dbtypes import configure_sqlite_durability as configure_sqlite_durability
+from ephoto.epfile import EphotoFile, FileMeta
 from transmitter.latency import DEFAULT_BATCH_WINDOW as DEFAULT_BATCH_WINDOW
 
 metadata = MetaData()
@@ -91,6 +99,32 @@ outbox = Table(
 Index("outbox_pending_by_age", outbox.c.status, outbox.c.issued_at, outbox.c.id)
 
 
+outbox_files = Table(
+    "outbox_files",
+    metadata,
+    Column("code", String(22), ForeignKey("outbox.code"), primary_key=True),
+    # The metadata exactly as made at issue (JSON), so every upload of the file is the same.
+    Column("meta", Text, nullable=False),
+    Column("photo_jpeg", LargeBinary, nullable=False),
+    Column("signature_png", LargeBinary, nullable=False),
+)
+
+
+def _base64_length(n_bytes: int) -> int:
+    return 4 * ((n_bytes + 2) // 3)
+
+
+_IMAGE_KEYS = len(',"photo_jpeg":""') + len(',"signature_png":""')
+
+
+def wire_bytes(file: EphotoFile) -> int:
+    """The bytes ``file`` takes in an upload's JSON body, its images in base64, and the comma
+    after it: what uploads are cut by."""
+    meta = len(json.dumps(file.meta.to_dict(), separators=(",", ":")))
+    images = _base64_length(len(file.photo_jpeg)) + _base64_length(len(file.signature_png))
+    return meta + _IMAGE_KEYS + images + 1
+
+
 def booth_db_path(data_dir: Path) -> Path:
     return Path(data_dir) / BOOTH_DB_FILE
 
@@ -121,13 +155,23 @@ def enqueue(
     *,
     booth_id: str,
     batch_window: timedelta = DEFAULT_BATCH_WINDOW,
+    file: EphotoFile | None = None,
 ) -> None:
-    """Add a code to the outbox inside the caller's transaction.
+    """Add a code to the outbox inside the caller's transaction, with its ePhoto ``file`` when
+    the booth made one (the booth's transmitter sends files; without one the code is a bare
+    number, as the collector's own outbox holds).
 
-    Raises on any database error; the caller's transaction then rolls back and no code is
-    considered issued.
+    Raises on any database error, and ``ValueError`` when the file is of another number, booth
+    or product; the caller's transaction then rolls back and no code is considered issued.
     """
     issued_at = ensure_utc(issued_at)
+    if file is not None:
+        meta = file.meta
+        if (meta.code, meta.booth_id, meta.product) != (code, booth_id, product):
+            raise ValueError(
+                f"the file is of {meta.code} ({meta.booth_id}, {meta.product}), "
+                f"not of {code} ({booth_id}, {product})"
+            )
     not_before = issued_at + batch_window
     conn.execute(
         insert(outbox).values(
@@ -143,6 +187,39 @@ def enqueue(
             dead_letter=False,
         )
     )
+    if file is not None:
+        conn.execute(
+            insert(outbox_files).values(
+                code=code,
+                meta=json.dumps(file.meta.to_dict(), separators=(",", ":")),
+                photo_jpeg=file.photo_jpeg,
+                signature_png=file.signature_png,
+            )
+        )
+
+
+def files_of(conn: Connection, codes: Collection[str]) -> dict[str, EphotoFile]:
+    """The stored files of ``codes`` (codes without a file are left out)."""
+    if not codes:
+        return {}
+    rows = conn.execute(
+        select(
+            outbox_files.c.code,
+            outbox_files.c.meta,
+            outbox_files.c.photo_jpeg,
+            outbox_files.c.signature_png,
+        ).where(outbox_files.c.code.in_(list(codes)))
+    )
+    return {
+        code: EphotoFile(FileMeta.from_dict(json.loads(meta)), bytes(photo), bytes(signature))
+        for code, meta, photo, signature in rows
+    }
+
+
+def read_file(engine: Engine, code: str) -> EphotoFile | None:
+    """The file stored with ``code`` at issue, or None (read-only; support and the demo)."""
+    with engine.connect() as conn:
+        return files_of(conn, [code]).get(code)
 
 
 def requeue(conn: Connection, code: str, now: datetime) -> bool:
@@ -425,15 +502,24 @@ class Outbox:
             )
 
     def release(
-        self, ids: Collection[int], due_at: datetime, *, conn: Connection | None = None
+        self,
+        ids: Collection[int],
+        due_at: datetime,
+        *,
+        conn: Connection | None = None,
+        regroup: bool = False,
     ) -> None:
         """Hand claimed rows back unsent (the worker is stopping or the registry is failing):
-        no attempt is counted."""
+        no attempt is counted. ``regroup``: forget the upload they were part of, so they leave
+        in a new one (their upload was refused for another row)."""
+        values: dict[str, object] = {"lease_until": None, "due_at": ensure_utc(due_at)}
+        if regroup:
+            values["batch_id"] = None
         with self._unit(conn) as unit:
             unit.execute(
                 update(outbox)
                 .where(self._id_in(_ids(ids)), outbox.c.status == PENDING)
-                .values(lease_until=None, due_at=ensure_utc(due_at))
+                .values(**values)
             )
 
     def release_leases(self) -> int:

@@ -1,5 +1,9 @@
 """The transmitter process: APScheduler runs the dispatcher until told to stop.
 
+A booth's transmitter uploads ePhoto files to the operator's collector; pointed at a registry
+instead (``--registry``, the collector's own outbox) it uploads bare numbers. One dispatcher does
+both (:mod:`transmitter.dispatch`).
+
 An interval job drains the outbox regularly; after each drain a one-shot job is set for the next
 moment something becomes due (a batching window ending, a backoff or an outage over). Late runs
 are never dropped (``misfire_grace_time=None``), piled-up runs collapse into one
@@ -29,7 +33,7 @@ from ephoto.gcwork import freeze_startup_objects
 from ephoto.wire import BoothKeysError
 from ephoto.wire import load_booth_keys as wire_keys
 from transmitter.dispatch import Backoff, Dispatcher, DrainReport, Uploader
-from transmitter.latency import BoothStage
+from transmitter.latency import BoothStage, upload_seconds
 from transmitter.outbox import (
     DEFAULT_DEAD_LETTER_AGE,
     Outbox,
@@ -38,7 +42,7 @@ from transmitter.outbox import (
     open_outbox_engine,
     read_status,
 )
-from transmitter.settings import TransmitterSettings
+from transmitter.settings import COLLECTOR, TransmitterSettings
 
 log = logging.getLogger("cabine.transmitter")
 
@@ -53,9 +57,15 @@ class AnotherTransmitterRunning(RuntimeError):
 
 @dataclass(frozen=True)
 class TransmitterConfig:
+    """``collector_url`` set: files to the collector; else bare numbers to ``registry_url``."""
+
     outbox_url: str
     registry_url: str
     keys: Mapping[str, bytes]
+    collector_url: str | None = None
+    uplink_kbps: float = 0.0
+    files_per_upload: int = 20
+    upload_max_bytes: int = 2_000_000
     batch_size: int = 200
     parallel_uploads: int = 2
     poll_seconds: float = 5.0
@@ -65,6 +75,25 @@ class TransmitterConfig:
     backoff_cap_seconds: float = 60.0
     dead_letter_age: timedelta = DEFAULT_DEAD_LETTER_AGE
     stage: BoothStage = BoothStage()
+
+    @property
+    def sends_files(self) -> bool:
+        return self.collector_url is not None
+
+    @property
+    def destination_url(self) -> str:
+        return self.collector_url if self.collector_url is not None else self.registry_url
+
+    @property
+    def effective_lease_seconds(self) -> float:
+        """The lease, long enough for the largest upload over the uplink (twice over), so a
+        slow upload is not taken back while it is still on its way."""
+        if not self.sends_files:
+            return self.lease_seconds
+        longest = self.request_timeout_seconds + upload_seconds(
+            self.upload_max_bytes, self.uplink_kbps
+        )
+        return max(self.lease_seconds, 2 * longest)
 
 
 KEYS_FILE = "keys.toml"
@@ -82,13 +111,32 @@ def load_booth_keys(path: Path) -> dict[str, bytes]:
 
 
 def config_from_settings(
-    settings: TransmitterSettings, data_dir: Path, registry_url: str | None = None
+    settings: TransmitterSettings,
+    data_dir: Path,
+    registry_url: str | None = None,
+    collector_url: str | None = None,
 ) -> TransmitterConfig:
-    """The transmitter's configuration from its settings section and the data folder."""
+    """The transmitter's configuration from its settings section and the data folder.
+
+    ``collector_url`` (files to that collector) or ``registry_url`` (bare numbers to that
+    registry) override the settings' destination; giving both is an error.
+    """
+    if registry_url and collector_url:
+        raise ValueError("give --collector (files) or --registry (bare numbers), not both")
+    if collector_url:
+        collector: str | None = collector_url
+    elif registry_url:
+        collector = None
+    else:
+        collector = settings.collector_url if settings.destination == COLLECTOR else None
     keys_file = settings.keys_file or Path(data_dir) / KEYS_FILE
     return TransmitterConfig(
         outbox_url=settings.outbox_url or booth_db_url(Path(data_dir)),
         registry_url=registry_url or settings.registry_url,
+        collector_url=collector,
+        uplink_kbps=settings.uplink_kbps,
+        files_per_upload=settings.files_per_upload,
+        upload_max_bytes=settings.upload_max_bytes,
         keys=load_booth_keys(keys_file),
         batch_size=settings.batch_size,
         parallel_uploads=settings.parallel_uploads,
@@ -155,19 +203,22 @@ class Transmitter:
                 log.info("took back %d rows claimed by a transmitter that stopped", back)
         self.stop_event = threading.Event()
         self.uploader = Uploader(
-            config.registry_url,
+            config.destination_url,
             config.keys,
             clock,
             timeout_seconds=config.request_timeout_seconds,
+            uplink_kbps=config.uplink_kbps if config.sends_files else 0.0,
         )
         self.dispatcher = Dispatcher(
             self.outbox,
             self.uploader,
             clock,
-            batch_size=config.batch_size,
+            batch_size=config.files_per_upload if config.sends_files else config.batch_size,
+            files=config.sends_files,
+            max_upload_bytes=config.upload_max_bytes,
             parallel_uploads=config.parallel_uploads,
             stage=config.stage,
-            lease_seconds=config.lease_seconds,
+            lease_seconds=config.effective_lease_seconds,
             dead_letter_age=config.dead_letter_age,
             backoff=Backoff(config.backoff_base_seconds, config.backoff_cap_seconds),
             stop=self.stop_event,
@@ -251,12 +302,23 @@ class Transmitter:
         )
         self.scheduler = scheduler
         scheduler.start()
-        log.info(
-            "transmitter started: outbox %s, registry %s, batches of %d",
-            self.engine.url.render_as_string(hide_password=True),
-            self.config.registry_url,
-            self.config.batch_size,
-        )
+        if self.config.sends_files:
+            log.info(
+                "transmitter started: outbox %s, files to the collector %s, uploads of at most "
+                "%d files and %d bytes, uplink %s",
+                self.engine.url.render_as_string(hide_password=True),
+                self.config.destination_url,
+                self.config.files_per_upload,
+                self.config.upload_max_bytes,
+                f"{self.config.uplink_kbps:g} kbit/s" if self.config.uplink_kbps else "unlimited",
+            )
+        else:
+            log.info(
+                "transmitter started: outbox %s, numbers to the registry %s, batches of %d",
+                self.engine.url.render_as_string(hide_password=True),
+                self.config.registry_url,
+                self.config.batch_size,
+            )
         return scheduler
 
     def stop(self) -> None:

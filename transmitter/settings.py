@@ -3,13 +3,51 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final, Literal
 
 from pydantic import BaseModel, Field
 
+from ephoto.epfile import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, PHOTO_MAX_BYTES
+
+COLLECTOR: Final = "collector"
+REGISTRY: Final = "registry"
+
 
 class TransmitterSettings(BaseModel):
+    destination: Literal["collector", "registry"] = Field(
+        default=COLLECTOR,
+        description="collector: upload each number's ePhoto file to the operator's collector "
+        "(POST /v1/files), as a booth does; registry: upload bare numbers to the registry "
+        "(POST /v1/batches), as the collector's own outbox does. --collector or --registry on "
+        "the command line choose too.",
+    )
+    collector_url: str = Field(
+        default="http://127.0.0.1:8720",
+        description="Base URL of the operator's collector the booth uploads its files to.",
+    )
     registry_url: str = Field(
-        default="http://127.0.0.1:8700", description="Base URL of the registry to upload to."
+        default="http://127.0.0.1:8700",
+        description="Base URL of the registry bare numbers are uploaded to.",
+    )
+    uplink_kbps: float = Field(
+        default=0.0,
+        ge=0,
+        description="The booth's uplink in kbit/s (e.g. 2000 on mobile data; 0: unlimited). An "
+        "upload may take its bytes' time on it beyond the request timeout; the stand-in "
+        "collector and the simulator hold uploads that long.",
+    )
+    files_per_upload: int = Field(
+        default=20,
+        ge=1,
+        le=MAX_FILES_PER_UPLOAD,
+        description="ePhoto files per upload to the collector, at most.",
+    )
+    upload_max_bytes: int = Field(
+        default=2_000_000,
+        ge=2 * PHOTO_MAX_BYTES,
+        le=MAX_UPLOAD_BYTES,
+        description="Bytes of one upload's body to the collector, at most (images travel in "
+        "base64: a file takes about 100 kB there).",
     )
     outbox_url: str | None = Field(
         default=None,
@@ -26,7 +64,9 @@ class TransmitterSettings(BaseModel):
         ge=0,
         description="Codes wait this long after issue so they leave in batches (booth stage).",
     )
-    batch_size: int = Field(default=200, ge=1, le=5000, description="Codes per upload.")
+    batch_size: int = Field(
+        default=200, ge=1, le=5000, description="Bare numbers per upload to the registry."
+    )
     parallel_uploads: int = Field(
         default=2,
         ge=1,
