@@ -1,18 +1,30 @@
-"""Speed of the fleet simulator: the national summer end to end, beside a SimPy model.
+"""Speed of the fleet simulator: the national summer end to end, beside its floor and SimPy.
+
+The floor: ``cabine simulate SCENARIO`` as a whole process (interpreter start, imports, every
+stage, metrics, report, plots; and again with ``--no-plots``) against a bare numpy core of the
+same model as a whole process: Poisson sales per booth per day by season and hourly profile,
+one sort, the FIFO as a cumulative maximum at the registry's capacity, the lognormal base delay
+and the percentiles, nothing else (goal: within 2x). The processes take turns, ``--repeat``
+times each; the median of each is compared.
 
 The SimPy model is the straightforward way to write the same scenario: one process per booth
 selling through the day, one process per code waiting for its batch window, the registry as a
 resource serving one code at a time at the month's capacity, then the base delay. It runs on a
 tenth of the fleet (with a tenth of the registry's capacity, so the load is the same) and its
-codes per second are extrapolated to the whole fleet. Both run here, in the same process.
+codes per second are extrapolated to the whole fleet, in this process.
 
-Run: .venv/bin/python bench/simulate.py [SCENARIO] [--fraction 0.1]
+Run: .venv/bin/python bench/simulate.py [SCENARIO] [--repeat 3] [--fraction 0.1] [--no-simpy]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -69,12 +81,103 @@ def simpy_model(scenario: Scenario, seed: int) -> tuple[int, float, float]:
     return values.size, float((values <= PROMISE_HOURS).mean()), float(np.percentile(values, 95))
 
 
+# The bare core, run as its own process with ``python -c``: numpy and nothing of cabine.
+BARE_CORE = """
+import json, sys
+import numpy as np
+p = json.loads(sys.argv[1])
+rng = np.random.default_rng(p["seed"])
+season = np.array(p["season_by_day"])
+counts = rng.poisson(p["per_booth_day"] * season[:, None], (season.size, p["booths"]))
+n = int(counts.sum())
+day = np.repeat(np.arange(season.size), counts.sum(axis=1))
+weights = np.array(p["hourly"])
+issued = day * 24.0 + rng.choice(24, size=n, p=weights / weights.sum()) + rng.random(n)
+issued.sort()
+arrivals = issued + p["window_hours"]
+service = 1.0 / p["capacity"]
+slots = np.arange(n) * service
+ends = np.maximum.accumulate(arrivals - slots) + slots + service
+active = ends + rng.lognormal(np.log(p["median"]), p["sigma"], n)
+activation = active - issued
+print(n, np.percentile(activation, [50, 95, 99]).round(1).tolist())
+"""
+
+
+def core_parameters(scenario: Scenario) -> dict:
+    """The bare core's inputs, read from the scenario (constant capacity only)."""
+    if scenario.registry.capacity_by_month:
+        raise SystemExit("the bare core models a constant registry capacity")
+    days = [scenario.run.start + timedelta(days=d) for d in range(scenario.run.days)]
+    hourly = [0.0] * 24
+    for hour, weight in scenario.demand.hourly_profile.items():
+        hourly[int(hour)] = weight
+    model = scenario.registry.ingestion_model()
+    return {
+        "seed": scenario.run.seed,
+        "booths": scenario.fleet.booths,
+        "per_booth_day": scenario.demand.ephoto_per_booth_day,
+        "season_by_day": [scenario.demand.season_factor(d.month) for d in days],
+        "hourly": hourly,
+        "window_hours": scenario.booth.batch_window_minutes / 60,
+        "capacity": scenario.registry.capacity_per_hour,
+        "median": model.base_delay.median_hours,
+        "sigma": model.base_delay.sigma,
+    }
+
+
+def timed_process(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def floor_comparison(scenario_arg: str, scenario: Scenario, repeat: int) -> None:
+    cabine = str(Path(sys.executable).with_name("cabine"))
+    with tempfile.TemporaryDirectory() as out:
+        commands = {
+            "bare numpy core": [
+                sys.executable,
+                "-c",
+                BARE_CORE,
+                json.dumps(core_parameters(scenario)),
+            ],
+            "cabine simulate": [cabine, "simulate", scenario_arg, "--out", out],
+            "cabine simulate --no-plots": [
+                cabine,
+                "simulate",
+                scenario_arg,
+                "--out",
+                out,
+                "--no-plots",
+            ],
+        }
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(repeat):
+            for name, command in commands.items():
+                times[name].append(timed_process(command))
+    median = {name: statistics.median(values) for name, values in times.items()}
+    core = median["bare numpy core"]
+    print(f"whole processes, median of {repeat} (load average {os.getloadavg()[0]:.1f}):")
+    for name, seconds in median.items():
+        spread = ", ".join(f"{t:.2f}" for t in times[name])
+        ratio = (
+            "" if name == "bare numpy core" else f" = {seconds / core:.2f}x the core (goal <= 2x)"
+        )
+        print(f"  {name}: {seconds:.2f} s ({spread}){ratio}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", nargs="?", default="national-summer")
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--fraction", type=float, default=0.1)
+    parser.add_argument("--no-simpy", action="store_true", help="Skip the SimPy comparison.")
     args = parser.parse_args()
     scenario = load_scenario(args.scenario)
+    floor_comparison(args.scenario, scenario, args.repeat)
+    if args.no_simpy:
+        return
 
     simulate(scenario.model_copy(update={"run": scenario.run.model_copy(update={"days": 2})}))
     started = time.perf_counter()

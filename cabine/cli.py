@@ -11,9 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cabine import __version__
-from cabine.config import example_toml, load_settings
 from ephoto import code as codes
-from kiosk.catalog import CatalogError, load_catalog
 
 app = typer.Typer(
     name="cabine",
@@ -62,6 +60,8 @@ def products(
     lang: Annotated[str, typer.Option(help="Language of the names: fr or en.")] = "fr",
 ) -> None:
     """List the catalogue: which products issue an ePhoto number, and their prices."""
+    from kiosk.catalog import CatalogError, load_catalog
+
     try:
         catalog = load_catalog()
     except CatalogError as exc:
@@ -172,6 +172,7 @@ def sheet(
     from cabine.config import load_settings
     from ephoto.texts import check_language
     from kiosk.camera import CameraError, load_photo, synthetic_portrait
+    from kiosk.catalog import load_catalog
     from kiosk.receipt import FORMATS, SheetInfo, render_sheet, write_sheet
 
     def fail(message: str) -> typer.Exit:
@@ -255,6 +256,7 @@ def kiosk(
     """Run the booth's touchscreen: sale flow, issuing, printing and the operator menu."""
     from datetime import timedelta
 
+    from cabine.config import load_settings
     from kiosk.operator import hash_pin as make_pin_hash
 
     if hash_pin is not None:
@@ -330,6 +332,8 @@ def config_example(
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Print the documented example configuration generated from the schema."""
+    from cabine.config import example_toml
+
     text = example_toml()
     if out is None:
         typer.echo(text, nl=False)
@@ -338,6 +342,8 @@ def config_example(
 
 
 def _transmitter_settings(data: Path | None):  # type: ignore[no-untyped-def]
+    from cabine.config import load_settings
+
     overrides = {"data_dir": data} if data is not None else {}
     return load_settings(**overrides)
 
@@ -510,6 +516,7 @@ def registry_serve(
 
     import uvicorn
 
+    from cabine.config import load_settings
     from ephoto.clock import SystemClock, parse_utc
     from registry.app import RUNTIME_ENV
     from registry.serving import PROTOCOL as NODELAY_PROTOCOL
@@ -574,6 +581,7 @@ def booth_key(
     config: Annotated[Path | None, typer.Option(help="Configuration file.")] = None,
 ) -> None:
     """Give a booth a signing key in the keys file (kept if it already has one)."""
+    from cabine.config import load_settings
     from ephoto.wire import BoothKeysError, add_booth_key
 
     settings = load_settings(config)
@@ -591,17 +599,25 @@ def simulate(
     scenario_file: Annotated[
         Path, typer.Argument(help="Scenario TOML file, or the name of a bundled scenario.")
     ],
-    out: Annotated[Path, typer.Option(help="Folder for metrics.json, the plots and report.html.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for metrics.json, plots, report.html [default: simulation-out/NAME]."
+        ),
+    ] = None,
     seed: Annotated[
         int | None, typer.Option(min=0, help="Seed instead of the scenario's [run] seed.")
     ] = None,
+    plots: Annotated[
+        bool, typer.Option("--plots/--no-plots", help="Draw the PNG plots (matplotlib).")
+    ] = True,
 ) -> None:
     """Simulate a fleet over a season on a virtual clock; write metrics, plots and a report."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from simulation.fleet import STAGES
     from simulation.fleet import simulate as run_fleet
-    from simulation.report import write_report
+    from simulation.report import PlottingLibrary, write_report
     from simulation.scenario import ScenarioError, load_scenario
 
     try:
@@ -609,6 +625,9 @@ def simulate(
     except ScenarioError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    out = out if out is not None else Path("simulation-out") / scenario.name
+    # matplotlib's import runs beside the simulation rather than after it.
+    library = PlottingLibrary() if plots else None
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=False) as progress:
         task = progress.add_task(f"{scenario.name}: demand", total=len(STAGES) + 1)
@@ -618,7 +637,7 @@ def simulate(
             progress.update(task, advance=1, description=f"{scenario.name}: {following}")
 
         run = run_fleet(scenario, on_stage=advance)
-        files = write_report(run, out)
+        files = write_report(run, out, plots=plots, library=library)
         progress.update(task, advance=1, description=f"{scenario.name}: done")
     m = json.loads(files.metrics.read_text())
     table = Table(title=f"{scenario.name} (seed {scenario.run.seed})")
@@ -700,6 +719,8 @@ DataOption = Annotated[
 
 def _support_desk(config: Path | None, data: Path | None, registry: str | None):  # type: ignore[no-untyped-def]
     """The support desk of this machine's booth file, from the configuration."""
+    from cabine.config import load_settings
+    from kiosk.catalog import load_catalog
     from support.desk import open_desk
     from transmitter.outbox import booth_db_path
 
@@ -823,6 +844,7 @@ def support_serve(
     """Serve the report form ("J'ai un problème à déclarer") and the JSON API."""
     import uvicorn
 
+    from cabine.config import load_settings
     from support.web import create_app
 
     settings = load_settings(config)
@@ -862,6 +884,7 @@ def demo(
 
     The services run on loopback on one scaled clock; the kiosk opens in a window, or a scripted
     customer buys and follows a number when there is no display."""
+    from cabine.config import load_settings
     from cabine.demo import DemoError, has_display, run_demo
 
     overrides = {"data_dir": data} if data is not None else {}

@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from stdnum.iso7064 import mod_37_36
 
@@ -24,7 +25,9 @@ from ephoto.clock import format_paris
 from ephoto.code import ALPHABET, Problem, describe, problems_in
 from ephoto.texts import LANGUAGES, texts
 from ephoto.vocabulary import CodeState
-from registry.store import CodeTimes, StoredCode, state_of
+
+if TYPE_CHECKING:
+    from registry.store import CodeTimes, StoredCode
 
 MALFORMED = "malformed"
 NOT_FOUND = "not_found"
@@ -99,6 +102,10 @@ def check_answer(
 ) -> Answer:
     """The answer for a well-formed code, found or not, at ``now``; ``products`` maps a
     product id to the procedure it is sold for."""
+    # Imported here: the typing rules above serve the fleet simulator, which has no database,
+    # and registry.store brings SQLAlchemy (a tenth of a second to import).
+    from registry.store import state_of
+
     t = texts("registry", lang)
     state = state_of(stored, now) if stored is not None else CodeState.PENDING
     if stored is None or state == CodeState.PENDING:

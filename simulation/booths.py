@@ -55,26 +55,23 @@ def departure_hours(ready: np.ndarray, booth: np.ndarray, outages: OutageWindows
     """When each code leaves: ``ready``, or the end of its booth's outage covering ``ready``."""
     if outages.booth.size == 0:
         return ready
-    # Find, per code, the last outage of its booth starting at or before ``ready``.
-    keys = np.lexsort((outages.start, outages.booth))
-    ob, os_, oe = outages.booth[keys], outages.start[keys], outages.end[keys]
-    first_of_booth = np.searchsorted(ob, booth, side="left")
-    past_booth = np.searchsorted(ob, booth, side="right")
-    out = ready.copy()
-    # Outages per booth are few: step through them with a vectorised binary search per booth.
-    lo, hi = first_of_booth.copy(), past_booth.copy()
-    while True:
-        open_ = lo < hi
-        if not open_.any():
-            break
-        mid = (lo + hi) // 2
-        starts_before = np.zeros(ready.size, dtype=bool)
-        starts_before[open_] = os_[mid[open_]] <= ready[open_]
-        lo = np.where(open_ & starts_before, mid + 1, lo)
-        hi = np.where(open_ & ~starts_before, mid, hi)
-    candidate = lo - 1
-    has = candidate >= first_of_booth
-    idx = np.flatnonzero(has)
-    covering = idx[ready[idx] < oe[candidate[idx]]]
-    out[covering] = oe[candidate[covering]]
-    return out
+    # Outages cover a small share of the fleet's time: rather than search every code's booth
+    # among the outages, take each outage's slice of the codes in time order and hold back
+    # those of its booth. A booth's merged outages do not overlap, so each code gets at most one.
+    order = None if np.all(ready[1:] >= ready[:-1]) else np.argsort(ready, kind="stable")
+    times = ready if order is None else ready[order]
+    booths = booth if order is None else booth[order]
+    first = np.searchsorted(times, outages.start, side="left")
+    past = np.searchsorted(times, outages.end, side="left")
+    out = times.copy()
+    for b, end, lo, hi in zip(
+        outages.booth.tolist(), outages.end.tolist(), first.tolist(), past.tolist(), strict=True
+    ):
+        if lo < hi:
+            held = np.flatnonzero(booths[lo:hi] == b)
+            out[lo + held] = end
+    if order is None:
+        return out
+    departures = np.empty_like(out)
+    departures[order] = out
+    return departures

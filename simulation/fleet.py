@@ -23,7 +23,7 @@ from ephoto.validity import ACTIVATION_PROMISE, expires_at
 from ephoto.vocabulary import CodeState
 from registry.citizen import MALFORMED as MALFORMED_ANSWER
 from registry.citizen import NOT_FOUND as NOT_FOUND_ANSWER
-from registry.citizen import malformed_answer
+from registry.citizen import is_wire_code
 from registry.ingestion import capacity_schedule, processing_times
 from simulation.booths import departure_hours, sample_outages
 from simulation.scenario import Scenario
@@ -44,7 +44,7 @@ OUTCOMES = (
 )
 
 # How a typed text relates to the code it was meant to be, decided once per distinct text by
-# the registry's own check (``registry.citizen.malformed_answer``, which applies the code rules,
+# the registry's own check (``registry.citizen.is_wire_code``, which applies the code rules,
 # check character included): refused as malformed (the answer says which rule), or looked up,
 # where it is either the code itself or a text the registry never stored (not_found).
 _TEXT_MALFORMED, _TEXT_UNKNOWN, _TEXT_IS_CODE = range(3)
@@ -69,7 +69,9 @@ class TypedForms:
 def registry_view_of(text: str, meant: str) -> int:
     """How the registry's citizen check sees ``text`` typed for the code ``meant``."""
     typed = codes.normalize(text)
-    if malformed_answer(typed, (codes.DEFAULT_PREFIX,), "en") is not None:
+    # The registry answers malformed exactly when its check finds a problem, that is when the
+    # text fails the whole test a valid code takes (the answer's wording is not needed here).
+    if not is_wire_code(typed, codes.DEFAULT_PREFIX):
         return _TEXT_MALFORMED
     return _TEXT_IS_CODE if typed == meant else _TEXT_UNKNOWN
 
