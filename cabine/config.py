@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from collector.settings import CollectorSettings
 from ephoto.settings import ClockSettings, OperatorSettings
 from kiosk.settings import KioskSettings
 from registry.settings import RegistrySettings
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     transmitter: TransmitterSettings = Field(default_factory=TransmitterSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     support: SupportSettings = Field(default_factory=SupportSettings)
+    collector: CollectorSettings = Field(default_factory=CollectorSettings)
 
     @classmethod
     def settings_customise_sources(

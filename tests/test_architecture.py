@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("cabine", "ephoto", "kiosk", "transmitter", "registry", "support", "simulation")
+PACKAGES = (
+    "cabine",
+    "ephoto",
+    "kiosk",
+    "transmitter",
+    "registry",
+    "collector",
+    "support",
+    "simulation",
+)
 LINT = Path(sys.executable).with_name("lint-imports")
 
 
@@ -55,6 +64,16 @@ def test_the_real_tree_keeps_every_contract():
             "kiosk/_violation.py",
             "import transmitter.latency\n",
             "kiosk uses only the transmitter's outbox",
+        ),
+        (
+            "collector/_violation.py",
+            "import registry.store\n",
+            "collector imports only ephoto and transmitter",
+        ),
+        (
+            "collector/_violation.py",
+            "import kiosk\n",
+            "collector imports only ephoto and transmitter",
         ),
         ("support/_violation.py", "import pygame\n", "pygame only under kiosk.ui"),
         ("kiosk/_violation.py", "import simulation\n", "nothing imports simulation"),

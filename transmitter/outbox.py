@@ -156,11 +156,14 @@ def enqueue(
     booth_id: str,
     batch_window: timedelta = DEFAULT_BATCH_WINDOW,
     file: EphotoFile | None = None,
+    not_before: datetime | None = None,
 ) -> None:
     """Add a code to the outbox inside the caller's transaction, with its ePhoto ``file`` when
     the booth made one (the booth's transmitter sends files; without one the code is a bare
     number, as the collector's own outbox holds).
 
+    The row leaves ``batch_window`` after issue, or at ``not_before`` when given (the
+    collector counts its window from receipt, not from issue).
     Raises on any database error, and ``ValueError`` when the file is of another number, booth
     or product; the caller's transaction then rolls back and no code is considered issued.
     """
@@ -172,7 +175,7 @@ def enqueue(
                 f"the file is of {meta.code} ({meta.booth_id}, {meta.product}), "
                 f"not of {code} ({booth_id}, {product})"
             )
-    not_before = issued_at + batch_window
+    not_before = ensure_utc(not_before) if not_before is not None else issued_at + batch_window
     conn.execute(
         insert(outbox).values(
             code=code,

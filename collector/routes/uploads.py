@@ -1,0 +1,197 @@
+"""Booth uploads: ``POST /v1/files``, a signed upload of ePhoto files, each checked, sealed and
+stored once, with its number queued for registration with the state."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from collector.routes.shared import (
+    CollectorState,
+    Detail,
+    collector_state,
+    field_error,
+    problem,
+    signed_url,
+    unavailable,
+)
+from collector.store import NumberTaken, ReplayedRequest, SealedFile
+from ephoto.clock import clock_scale
+from ephoto.epfile import (
+    FILES_PATH,
+    MAX_FILES_PER_UPLOAD,
+    EphotoFile,
+    FileRejected,
+    file_problems,
+)
+from ephoto.seal import seal_file
+from ephoto.validity import expires_at
+from ephoto.wire import SIGNATURE_WINDOW, SignatureRejected, verify_request
+
+router = APIRouter()
+
+
+class UploadIn(BaseModel):
+    """The upload's envelope; each file is checked apart so a refusal names it."""
+
+    model_config = ConfigDict(extra="forbid")
+    upload_id: str = Field(
+        pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="Idempotency key chosen by the booth."
+    )
+    booth_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="The signing booth.")
+    files: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_FILES_PER_UPLOAD)
+
+
+class UploadOut(BaseModel):
+    accepted: int = Field(description="Files stored by this upload.")
+    duplicates: list[str] = Field(description="Numbers whose same file was already stored.")
+
+
+def check_files(
+    upload: UploadIn, operator: str, signer: str
+) -> tuple[list[EphotoFile], JSONResponse | None]:
+    """Every file decoded and checked; the first refused one gives the answer (403 for a
+    number of another operator, else 422 naming ``files[i].field``)."""
+    checked: list[EphotoFile] = []
+    for index, data in enumerate(upload.files):
+        try:
+            file = EphotoFile.from_wire(data)
+        except FileRejected as exc:
+            first = exc.problems[0]
+            return [], field_error(["files", index, first.field], first.message, first.rule)
+        problems = file_problems(file, (operator,))
+        if file.meta.booth_id != signer:
+            return [], field_error(
+                ["files", index, "booth_id"],
+                f"booth_id {file.meta.booth_id!r} is not the booth that signed the upload "
+                f"({signer!r})",
+                "signer",
+            )
+        if problems:
+            first = problems[0]
+            if first.field == "code" and first.rule == "prefix":
+                return [], problem(
+                    403,
+                    f"files[{index}].code {file.code!r} starts with {file.code[:4]!r}, but booth "
+                    f"{signer!r} belongs to operator {operator!r}",
+                )
+            return [], field_error(["files", index, first.field], first.message, first.rule)
+        checked.append(file)
+    return checked, None
+
+
+def receive_upload(
+    collector: CollectorState,
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+) -> JSONResponse:
+    """Verify, check, seal and store an upload; the answer for the booth."""
+    store, keyring = collector.store, collector.keyring
+    keyring.refresh()
+    # Freshness is judged on the clock booths share (without the QA offset), over 300 real
+    # seconds, like the registry does.
+    window = SIGNATURE_WINDOW * clock_scale(collector.clock)
+    shared_now = collector.clock.now()
+    try:
+        verified = verify_request(method, url, headers, body, keyring.secrets(), shared_now, window)
+    except SignatureRejected as exc:
+        return problem(401, exc.reason)
+    now, _ = store.control(collector.clock)
+    forget_after = max(verified.created, shared_now) + window
+
+    def refuse(response: JSONResponse) -> JSONResponse:
+        try:
+            store.remember_nonce(verified.nonce, verified.booth_id, forget_after)
+        except ReplayedRequest as exc:
+            return problem(401, str(exc))
+        return response
+
+    try:
+        upload = UploadIn.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [
+            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_context=False, include_input=False)
+        ]
+        return refuse(problem(422, errors))
+    if upload.booth_id != verified.booth_id:
+        return refuse(
+            problem(
+                403,
+                f"booth_id {upload.booth_id!r} is not the booth that signed the request "
+                f"({verified.booth_id!r})",
+            )
+        )
+    booth = keyring.get(verified.booth_id)
+    assert booth is not None  # verify_request accepts known booths only
+    files, refusal = check_files(upload, booth.operator, verified.booth_id)
+    if refusal is not None:
+        return refuse(refusal)
+    sealed = [seal_one(collector, file, now) for file in files]
+    try:
+        result = store.store_upload(
+            upload.upload_id,
+            sealed,
+            received_at=now,
+            nonce=verified.nonce,
+            signer=verified.booth_id,
+            nonce_forget_after=forget_after,
+            registration_booth_id=collector.collector_id,
+            # The batching window counts on the shared clock the registration is sent on.
+            registration_not_before=shared_now + registration_window(collector),
+        )
+    except ReplayedRequest as exc:
+        return problem(401, str(exc))
+    except NumberTaken as exc:
+        return refuse(problem(409, str(exc)))
+    return JSONResponse({"accepted": result.accepted, "duplicates": result.duplicates})
+
+
+def registration_window(collector: CollectorState) -> timedelta:
+    return timedelta(minutes=collector.settings.registration_window_minutes)
+
+
+def seal_one(collector: CollectorState, file: EphotoFile, now: datetime) -> SealedFile:
+    return SealedFile(
+        file=file,
+        seal=seal_file(file.meta, collector.seal_key, now, collector.collector_id),
+        sealed_at=now,
+        delete_after=expires_at(file.meta.issued_at) + collector.retention_margin,
+    )
+
+
+@router.post(
+    FILES_PATH,
+    response_model=UploadOut,
+    summary="Upload signed ePhoto files (booths only)",
+    responses={
+        401: {"model": Detail, "description": "Signature missing, wrong, stale or replayed."},
+        403: {"model": Detail, "description": "A number of another operator, or another booth."},
+        409: {"model": Detail, "description": "A different file for a stored number."},
+        413: {"model": Detail, "description": "Request body over the bound."},
+        422: {"model": Detail, "description": "A file breaks a rule; names files[i].field."},
+        503: {"model": Detail, "description": "Injected fault (QA): retry after Retry-After."},
+    },
+)
+async def post_files(request: Request) -> JSONResponse:
+    collector = collector_state(request)
+    _, faults = await run_in_threadpool(collector.store.control, collector.clock)
+    if faults.extra_latency_ms > 0:
+        await asyncio.sleep(faults.extra_latency_ms / 1000)
+    if faults.down:
+        return unavailable()
+    try:
+        body = await request.body()
+    except ClientDisconnect:
+        return problem(400, "the client left before its upload was read")
+    method, url, headers = request.method, signed_url(request), list(request.headers.items())
+    return await run_in_threadpool(receive_upload, collector, method, url, headers, body)
