@@ -32,6 +32,10 @@ transmitter_app = typer.Typer(
     "registry (runs until SIGTERM or Ctrl-C)."
 )
 app.add_typer(transmitter_app, name="transmitter")
+registry_app = typer.Typer(
+    help="The mock ANTS/ANEF registry (runs until SIGTERM or Ctrl-C), and its keys."
+)
+app.add_typer(registry_app, name="registry")
 app.add_typer(support_app, name="support")
 collector_app = typer.Typer(
     help="The operator's collector: receives, checks and seals the booths' ePhoto files.",
@@ -493,8 +497,9 @@ def transmitter_status(
         console.print(f"rejected x{n}: {reason}")
 
 
-@app.command("registry")
+@registry_app.callback(invoke_without_command=True)
 def registry_serve(
+    ctx: typer.Context,
     host: Annotated[
         str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")
     ] = None,
@@ -517,13 +522,15 @@ def registry_serve(
     config: Annotated[Path | None, typer.Option(help="Configuration file.")] = None,
 ) -> None:
     """Run the mock ANTS/ANEF registry: booth uploads, citizen checks and page, QA admin."""
+    if ctx.invoked_subcommand is not None:
+        return
     import os
 
     import uvicorn
 
     from cabine.config import load_settings
     from ephoto.clock import SystemClock, parse_utc
-    from registry.app import RUNTIME_ENV
+    from registry.app import RUNTIME_ENV, collector_client
     from registry.serving import PROTOCOL as NODELAY_PROTOCOL
     from registry.settings import RegistryRuntime
     from registry.store import RegistryStore
@@ -541,8 +548,22 @@ def registry_serve(
             "workers": workers or chosen.workers,
             "db_url": db_url,
             "keys_file": keys_file.resolve(),
+            "fetch_key_file": _state_key_file(chosen.fetch_key_file, data_dir),
+            "collectors": {
+                prefix: link.model_copy(update={"public_key_file": link.public_key_file.resolve()})
+                for prefix, link in chosen.collectors.items()
+            },
         }
     )
+    try:
+        # Made and read once here (the state's key on first start, each operator's public
+        # key), before workers race to make it, and so that a bad file is named at once.
+        client = collector_client(chosen)
+    except (ValueError, OSError) as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if client is not None:
+        client.close()
     clock = settings.clock.model_copy(
         update={k: v for k, v in {"scale": clock_scale}.items() if v is not None}
     )
@@ -724,6 +745,37 @@ def collector_public_key(
     except (KeyFileError, OSError) as exc:
         raise _collector_fail("error.seal_key", exc, settings.lang) from None
     typer.echo(public_pem(key).decode(), nl=False)
+def _state_key_file(configured: Path | None, data_dir: Path) -> Path:
+    from registry.settings import FETCH_KEY_FILE
+
+    return (configured or data_dir / FETCH_KEY_FILE).resolve()
+
+
+@registry_app.command("public-key")
+def registry_public_key(
+    data: Annotated[Path | None, typer.Option(help="Data folder (default from config).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the PEM to this file instead of printing it.")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="Configuration file.")] = None,
+) -> None:
+    """Print the state's public key (PEM), which each collector needs to accept its fetches;
+    the key pair is made on first use."""
+    from ephoto.seal import KeyFileError, load_or_create_private_key, public_pem
+
+    settings = load_settings(config)
+    path = _state_key_file(settings.registry.fetch_key_file, data or settings.data_dir)
+    try:
+        pem = public_pem(load_or_create_private_key(path)).decode("ascii")
+    except (KeyFileError, OSError) as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if out is None:
+        typer.echo(pem, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(pem, encoding="ascii")
+    err_console.print(f"the state's public key is in {out}")
 
 
 @app.command("booth-key")

@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
 from ephoto.clock import Clock, OffsetClock
 from ephoto.code import DEFAULT_PREFIX
 from ephoto.gcwork import freeze_startup_objects
+from ephoto.seal import load_or_create_private_key
 from ephoto.wire import BoothKey
+from registry.collectors import CollectorClient, load_collector
 from registry.keyring import KeyRing
 from registry.ratelimit import CitizenLimits
 from registry.routes import admin, batches, citizen, page
@@ -34,11 +37,17 @@ def create_app(
     *,
     keys: Mapping[str, BoothKey] | None = None,
     operator_prefix: str = DEFAULT_PREFIX,
+    fetch_key: Ed25519PrivateKey | None = None,
 ) -> FastAPI:
     """The registry app. ``keys`` replaces the keys file (tests); the accepted code prefixes
-    for citizens are ``operator_prefix`` and every booth operator in the keys."""
+    for citizens are ``operator_prefix`` and every booth operator in the keys. ``fetch_key``
+    replaces the state's key file (tests).
+
+    Raises ValueError (or :class:`ephoto.seal.KeyFileError`, one) naming what is wrong in
+    the settings."""
     if settings.admin_enabled and not settings.admin_token:
         raise ValueError("registry admin_enabled needs admin_token: the /admin API is protected")
+    collectors = collector_client(settings, fetch_key)
     state = RegistryState(
         settings=settings,
         clock=clock,
@@ -52,6 +61,7 @@ def create_app(
         ),
         products=dict(settings.products),
         operator_prefix=operator_prefix,
+        collectors=collectors,
     )
     app = FastAPI(
         title="cabine registry (mock ANTS / ANEF)",
@@ -69,7 +79,32 @@ def create_app(
     app.include_router(page.router)
     if settings.admin_enabled:
         app.include_router(admin.router)
+    if collectors is not None:
+        app.router.on_shutdown.append(collectors.close)
     return app
+
+
+def collector_client(
+    settings: RegistrySettings, fetch_key: Ed25519PrivateKey | None = None
+) -> CollectorClient | None:
+    """The client for the collectors in the settings (None when there are none), signing with
+    ``fetch_key`` or the state's key file, made on first use."""
+    if not settings.collectors:
+        return None
+    if fetch_key is None:
+        if settings.fetch_key_file is None:
+            raise ValueError("registry collectors need fetch_key_file, the state's signing key")
+        fetch_key = load_or_create_private_key(settings.fetch_key_file)
+    links = {
+        prefix: load_collector(prefix, link.url, link.public_key_file)
+        for prefix, link in settings.collectors.items()
+    }
+    return CollectorClient(
+        links,
+        fetch_key,
+        timeout_seconds=settings.fetch_timeout_seconds,
+        retry_after_seconds=settings.fetch_retry_after_seconds,
+    )
 
 
 def app_from_runtime(runtime: RegistryRuntime) -> FastAPI:

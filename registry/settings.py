@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from limits import parse as parse_rate_limit
@@ -13,6 +14,23 @@ from ephoto.vocabulary import PROCEDURES, Procedure
 from registry.ingestion import BaseDelay, Capacity, IngestionModel
 
 DEFAULT_PRODUCTS = {f"ephoto-{p.value}": p.value for p in Procedure}
+FETCH_KEY_FILE = "state-fetch.pem"
+
+
+class CollectorLink(BaseModel):
+    """Where the state fetches one operator's files, and the key their seals must verify with."""
+
+    url: str = Field(description="Base URL of the operator's collector, e.g. http://host:8720.")
+    public_key_file: Path = Field(
+        description="PEM file of the operator's Ed25519 public key (the collector's seal key)."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"collector url {value!r} must start with http:// or https://")
+        return value.rstrip("/")
 
 
 class RegistrySettings(BaseModel):
@@ -80,6 +98,31 @@ class RegistrySettings(BaseModel):
         default=None,
         description="Bearer token the /admin API requires; must be set when admin is enabled.",
     )
+    collectors: dict[str, CollectorLink] = Field(
+        default_factory=dict,
+        description="Per operator prefix (e.g. 9PMT), its collector: url and public_key_file. "
+        "A number is redeemed only once its file, fetched from there, passes the seal and "
+        "digest checks; an operator with no collector here is redeemed on the number alone.",
+    )
+    fetch_key_file: Path | None = Field(
+        default=None,
+        description="The state's Ed25519 private key (PEM) that signs fetches, made on first "
+        "start; empty: state-fetch.pem in the data folder. `cabine registry public-key` prints "
+        "its public key for the collectors.",
+    )
+    fetch_timeout_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        le=60,
+        description="How long a fetch from a collector may take before the citizen is told to "
+        "try again (503), the number not used.",
+    )
+    fetch_retry_after_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        description="Retry-After given with that 503 when the collector names no delay.",
+    )
     fault_hold_seconds: float = Field(
         default=30.0,
         ge=0,
@@ -102,6 +145,14 @@ class RegistrySettings(BaseModel):
                     f"product {product!r}: procedure {procedure!r} must be "
                     + " or ".join(PROCEDURES)
                 )
+        return value
+
+    @field_validator("collectors")
+    @classmethod
+    def _prefixes(cls, value: dict[str, CollectorLink]) -> dict[str, CollectorLink]:
+        for prefix in value:
+            if not re.fullmatch(r"[A-Z0-9]{4}", prefix):
+                raise ValueError(f"collector prefix {prefix!r} must be 4 characters A-Z 0-9")
         return value
 
     @field_validator("rate_limit_failed_per_client", "rate_limit_global")

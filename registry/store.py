@@ -39,10 +39,12 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
 from ephoto.clock import OffsetClock, ensure_utc
 from ephoto.dbtypes import UTCDateTime, configure_sqlite_durability
@@ -68,7 +70,26 @@ codes = Table(
     Column("active_at", UTCDateTime, nullable=False),
     Column("redeemed_at", UTCDateTime, nullable=True),
     Column("redeemed_procedure", String(20), nullable=True),
+    # The digests of the file the state fetched and checked when the number was used.
+    Column("redeemed_photo_sha256", String(64), nullable=True),
+    Column("redeemed_signature_sha256", String(64), nullable=True),
     UniqueConstraint("code", name="codes_code_unique"),
+)
+
+# Columns added after the first release: a store made before them gets them on start.
+_ADDED_CODE_COLUMNS = ("redeemed_photo_sha256", "redeemed_signature_sha256")
+
+# Fetches at use that came back with no usable file (not the collector being away): the
+# operator's to mend, so QA and the support desk can see them.
+fetch_failures = Table(
+    "fetch_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(22), nullable=False, index=True),
+    Column("operator", String(4), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
 )
 
 batches = Table(
@@ -160,6 +181,17 @@ class StoredCode:
     active_at: datetime
     redeemed_at: datetime | None
     redeemed_procedure: str | None
+    redeemed_photo_sha256: str | None = None
+    redeemed_signature_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchFailure:
+    code: str
+    operator: str
+    kind: str
+    reason: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -250,6 +282,7 @@ class RegistryStore:
 
     def create_schema(self) -> None:
         metadata.create_all(self.engine)
+        self._add_missing_columns()
         with self.engine.begin() as conn:
             present = conn.execute(select(registry_state.c.id)).first()
             if present is None:
@@ -267,6 +300,19 @@ class RegistryStore:
                         )
                 except IntegrityError:
                     pass  # another worker created it first
+
+    def _add_missing_columns(self) -> None:
+        present = {c["name"] for c in inspect(self.engine).get_columns("codes")}
+        for name in _ADDED_CODE_COLUMNS:
+            if name in present:
+                continue
+            column = codes.c[name]
+            kind = column.type.compile(dialect=self.engine.dialect)
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(text(f"ALTER TABLE codes ADD COLUMN {name} {kind}"))
+            except (OperationalError, ProgrammingError):
+                pass  # another worker added it meanwhile
 
     def dispose(self) -> None:
         self._drop_reader()
@@ -487,9 +533,15 @@ class RegistryStore:
         return _synced_now(clock, seconds)
 
     def redeem(
-        self, code: str, procedure: str, clock: OffsetClock
+        self,
+        code: str,
+        procedure: str,
+        clock: OffsetClock,
+        photo_sha256: str | None = None,
+        signature_sha256: str | None = None,
     ) -> tuple[bool, StoredCode | None, datetime]:
-        """Mark an active code used by one conditional UPDATE.
+        """Mark an active code used by one conditional UPDATE, keeping the digests of the file
+        the state checked (None when its operator has no collector).
 
         Returns (won, the code as stored afterwards, now): ``won`` is True for the one caller
         that redeemed it, however many try at once.
@@ -507,10 +559,47 @@ class RegistryStore:
                     codes.c.active_at <= now,
                     codes.c.expires_at > now,
                 )
-                .values(redeemed_at=now, redeemed_procedure=procedure)
+                .values(
+                    redeemed_at=now,
+                    redeemed_procedure=procedure,
+                    redeemed_photo_sha256=photo_sha256,
+                    redeemed_signature_sha256=signature_sha256,
+                )
             )
             row = conn.execute(_SELECT_CODE.where(codes.c.code == code)).first()
         return result.rowcount == 1, (StoredCode(**row._mapping) if row is not None else None), now
+
+    def record_fetch_failure(self, failure: FetchFailure) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(fetch_failures).values(
+                    code=failure.code,
+                    operator=failure.operator,
+                    kind=failure.kind,
+                    reason=failure.reason[:500],
+                    at=failure.at,
+                )
+            )
+
+    def fetch_failures(
+        self, code: str | None = None, limit: int = 100, operator: str | None = None
+    ) -> list[FetchFailure]:
+        """The latest recorded fetch failures, newest first (of one number, one operator, or
+        all)."""
+        query = select(
+            fetch_failures.c.code,
+            fetch_failures.c.operator,
+            fetch_failures.c.kind,
+            fetch_failures.c.reason,
+            fetch_failures.c.at,
+        ).order_by(fetch_failures.c.id.desc())
+        if code is not None:
+            query = query.where(fetch_failures.c.code == code)
+        if operator is not None:
+            query = query.where(fetch_failures.c.operator == operator)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(limit)).all()
+        return [FetchFailure(*row) for row in rows]
 
     def control(self, clock: OffsetClock) -> tuple[datetime, Faults]:
         """The registry's "now" and the fault knobs, in one query (read per batch). A pooled
@@ -606,6 +695,8 @@ _SELECT_CODE = select(
     codes.c.active_at,
     codes.c.redeemed_at,
     codes.c.redeemed_procedure,
+    codes.c.redeemed_photo_sha256,
+    codes.c.redeemed_signature_sha256,
 )
 
 

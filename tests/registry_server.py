@@ -127,13 +127,14 @@ def start_threaded(
     tmp: Path,
     settings: RegistrySettings | None = None,
     clock: ManualClock | None = None,
+    **app_options: Any,
 ) -> ThreadedRegistry:
     keys_file = tmp / "keys.toml"
     add_booth_key(keys_file, "booth-001", "9PMT")
     settings = (settings or registry_settings()).model_copy(update={"keys_file": keys_file})
     clock = clock or ManualClock()
     store = RegistryStore.from_url(db_url, settings.ingestion_model())
-    app = create_app(settings, clock, store)
+    app = create_app(settings, clock, store, **app_options)
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1

@@ -6,12 +6,12 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from ephoto.code import normalize
 from registry.routes.shared import Detail, Registry
-from registry.store import Faults, state_of
+from registry.store import Faults, FetchFailure, state_of
 
 
 class ClockIn(BaseModel):
@@ -62,7 +62,34 @@ def admin_code(code: str, registry: Registry) -> dict[str, Any]:
         "expires_at": stored.expires_at,
         "redeemed_at": stored.redeemed_at,
         "redeemed_procedure": stored.redeemed_procedure,
+        "redeemed_photo_sha256": stored.redeemed_photo_sha256,
+        "redeemed_signature_sha256": stored.redeemed_signature_sha256,
+        "fetch_failures": [
+            failure_json(f) for f in registry.store.fetch_failures(stored.code, limit=20)
+        ],
     }
+
+
+def failure_json(failure: FetchFailure) -> dict[str, Any]:
+    return {
+        "code": failure.code,
+        "operator": failure.operator,
+        "kind": failure.kind,
+        "reason": failure.reason,
+        "at": failure.at,
+    }
+
+
+@router.get("/fetch-failures", responses=unauthorised)
+def admin_fetch_failures(
+    registry: Registry,
+    operator: Annotated[str | None, Query(pattern=r"^[A-Z0-9]{4}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Files the state fetched at use and refused (seal, digest, missing, denied, answer),
+    newest first: the numbers were not used; the operator must mend them."""
+    failures = registry.store.fetch_failures(limit=limit, operator=operator)
+    return {"failures": [failure_json(f) for f in failures]}
 
 
 @router.post("/clock", responses=unauthorised)

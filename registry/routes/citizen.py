@@ -20,7 +20,9 @@ from registry.citizen import (
     language_from,
     malformed_answer,
 )
+from registry.collectors import Fetched, Refused, Unavailable
 from registry.ratelimit import Refusal
+from registry.routes.fetching import fetch_checked, fetches_file, file_json
 from registry.routes.shared import (
     Detail,
     Registry,
@@ -29,7 +31,7 @@ from registry.routes.shared import (
     problem,
     registry_state,
 )
-from registry.store import state_of
+from registry.store import StoredCode, state_of
 
 router = APIRouter()
 
@@ -43,9 +45,31 @@ class RedeemIn(BaseModel):
     procedure: Procedure
 
 
+class RedeemedFile(BaseModel):
+    """The file the state fetched from the operator's collector and checked (seal, digests)."""
+
+    photo_jpeg: str
+    signature_png: str
+    photo_sha256: str
+    signature_sha256: str
+    seal: str
+    sealed_at: datetime
+    collector: str
+
+
 class RedeemOut(BaseModel):
-    status: Literal["redeemed", "malformed", "not_found", "used", "expired"]
+    status: Literal[
+        "redeemed",
+        "malformed",
+        "not_found",
+        "used",
+        "expired",
+        "file_unavailable",
+        "file_refused",
+    ]
     message: str
+    file: RedeemedFile | None = None
+    reason: str | None = None
 
 
 def refused(refusal: Refusal, lang: str) -> JSONResponse:
@@ -144,6 +168,16 @@ async def get_code(code: str, request: Request) -> Any:
         409: {"model": RedeemOut, "description": "Already used."},
         410: {"model": RedeemOut, "description": "Expired."},
         422: {"model": RedeemOut, "description": "Malformed code or body."},
+        502: {
+            "model": RedeemOut,
+            "description": "The operator's collector gave no usable file (seal or digest "
+            "wrong, file missing, state's signature refused); not used; recorded.",
+        },
+        503: {
+            "model": RedeemOut,
+            "description": "The operator's collector is unreachable or slow; not used; "
+            "see Retry-After.",
+        },
         **rate_limited,
     },
 )
@@ -166,10 +200,56 @@ def redeem_code(
     if malformed is not None:
         limits.record_failure(client)
         return JSONResponse({"status": MALFORMED, "message": malformed.message}, 422)
-    won, stored, now = registry.store.redeem(text, redemption.procedure, registry.registry_clock)
     procedure_name = t.get(f"procedure.{redemption.procedure}")
+    fetched: Fetched | None = None
+    if fetches_file(registry, text):
+        # The file first, then the one conditional UPDATE that decides. A number whose file
+        # was not fetched is never marked used here: it is answered from this read.
+        stored, now = registry.store.lookup(text, registry.registry_clock)
+        if stored is None or state_of(stored, now) != CodeState.ACTIVE:
+            return _not_redeemed(registry, client, stored, now, lang)
+        outcome = fetch_checked(registry, text)
+        if isinstance(outcome, Unavailable):
+            return JSONResponse(
+                {"status": "file_unavailable", "message": t.get("redeem.file_unavailable")},
+                503,
+                headers={"Retry-After": str(outcome.retry_after)},
+            )
+        if isinstance(outcome, Refused):
+            return JSONResponse(
+                {
+                    "status": "file_refused",
+                    "message": t.get("redeem.file_refused"),
+                    "reason": outcome.kind,
+                },
+                502,
+            )
+        fetched = outcome
+    won, stored, now = registry.store.redeem(
+        text,
+        redemption.procedure,
+        registry.registry_clock,
+        fetched.file.meta.photo_sha256 if fetched else None,
+        fetched.file.meta.signature_sha256 if fetched else None,
+    )
     if won:
-        return {"status": "redeemed", "message": t.get("redeem.ok", procedure=procedure_name)}
+        return {
+            "status": "redeemed",
+            "message": t.get("redeem.ok", procedure=procedure_name),
+            "file": file_json(fetched) if fetched else None,
+        }
+    return _not_redeemed(registry, client, stored, now, lang)
+
+
+def _not_redeemed(
+    registry: RegistryState,
+    client: str,
+    stored: StoredCode | None,
+    now: datetime,
+    lang: str,
+) -> JSONResponse:
+    """The answer for a number that was not marked used: used, expired or not found."""
+    t = texts("registry", lang)
     state = state_of(stored, now) if stored is not None else None
     if state == CodeState.USED:
         assert stored is not None and stored.redeemed_at is not None
@@ -185,7 +265,7 @@ def redeem_code(
         )
     if state == CodeState.ACTIVE:  # pragma: no cover - the conditional UPDATE would have won
         raise HTTPException(500, "active code could not be redeemed")
-    limits.record_failure(client)
+    registry.limits.record_failure(client)
     message = t.get("redeem.not_found", wait=t.get("advice.wait"))
     return JSONResponse({"status": NOT_FOUND, "message": message}, 404)
 

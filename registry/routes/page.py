@@ -7,13 +7,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Header, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 
 from ephoto.assets import asset
+from ephoto.code import normalize
 from ephoto.texts import texts
-from ephoto.vocabulary import PROCEDURES, Procedure
+from ephoto.vocabulary import PROCEDURES, CodeState, Procedure
 from registry.citizen import language_from
+from registry.collectors import Fetched, Unavailable
 from registry.ratelimit import Refusal
 from registry.routes.citizen import check
+from registry.routes.fetching import fetch_checked, fetches_file, file_json
 from registry.routes.shared import Registry, client_of
 
 router = APIRouter()
@@ -61,20 +65,33 @@ async def check_page_submit(
     t = texts("registry", chosen)
     if isinstance(outcome, Refusal):
         minutes = max(1, -(-outcome.retry_after // 60))
-        result = {
+        refused = {
             "status": "rate_limited",
             "title": t.get("page.status_rate_limited"),
             "message": t.get("error.rate_limited", minutes=minutes)
             if outcome.scope == "client"
             else t.get("error.busy"),
         }
-        body = render(chosen, code=code, procedure=procedure, result=result)
+        body = render(chosen, code=code, procedure=procedure, result=refused)
         return HTMLResponse(
             body, status_code=429, headers={"Retry-After": str(outcome.retry_after)}
         )
-    result = {
+    result: dict[str, Any] = {
         "status": outcome.status,
         "title": t.get(f"page.status_{outcome.status}"),
         "message": outcome.message,
     }
+    text = normalize(code)
+    if outcome.status == CodeState.ACTIVE and fetches_file(registry, text):
+        # "Is this you?": the file the number will hand over, fetched and checked as at use,
+        # off the event loop (the fetch waits on the network).
+        fetched = await run_in_threadpool(fetch_checked, registry, text)
+        if isinstance(fetched, Fetched):
+            images = file_json(fetched)
+            result["photo"] = "data:image/jpeg;base64," + images["photo_jpeg"]
+            result["signature"] = "data:image/png;base64," + images["signature_png"]
+        elif isinstance(fetched, Unavailable):
+            result["file_note"] = t.get("page.file_unavailable")
+        else:
+            result["file_note"] = t.get("page.file_refused")
     return HTMLResponse(render(chosen, code=code, procedure=procedure, result=result))

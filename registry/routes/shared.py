@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ephoto.clock import Clock, OffsetClock
+from registry.collectors import CollectorClient
 from registry.keyring import KeyRing
 from registry.ratelimit import CitizenLimits
 from registry.settings import RegistrySettings
@@ -31,6 +32,8 @@ class RegistryState:
     limits: CitizenLimits
     products: dict[str, str]
     operator_prefix: str
+    collectors: CollectorClient | None = None
+    """Fetches files from the operators' collectors; None when no collector is configured."""
     rng: random.Random = field(default_factory=random.Random)
 
     def prefixes(self) -> tuple[str, ...]:
