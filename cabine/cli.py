@@ -761,6 +761,7 @@ def registry_public_key(
 ) -> None:
     """Print the state's public key (PEM), which each collector needs to accept its fetches;
     the key pair is made on first use."""
+    from cabine.config import load_settings
     from ephoto.seal import KeyFileError, load_or_create_private_key, public_pem
 
     settings = load_settings(config)
