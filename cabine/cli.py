@@ -629,6 +629,7 @@ def collector_serve(
     import uvicorn
     from sqlalchemy.exc import ArgumentError, OperationalError
 
+    from cabine.config import load_settings
     from collector.app import RUNTIME_ENV
     from collector.keys import (
         keys_file,
@@ -735,6 +736,7 @@ def collector_public_key(
 ) -> None:
     """Print the collector's sealing public key (PEM), made on first use: the state is
     configured with it to verify this operator's seals."""
+    from cabine.config import load_settings
     from collector.keys import seal_key_file
     from ephoto.seal import KeyFileError, load_or_create_private_key, public_pem
 
@@ -745,6 +747,8 @@ def collector_public_key(
     except (KeyFileError, OSError) as exc:
         raise _collector_fail("error.seal_key", exc, settings.lang) from None
     typer.echo(public_pem(key).decode(), nl=False)
+
+
 def _state_key_file(configured: Path | None, data_dir: Path) -> Path:
     from registry.settings import FETCH_KEY_FILE
 
