@@ -42,6 +42,11 @@ collector_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(collector_app, name="collector")
+clock_app = typer.Typer(
+    help="The clock every process of a live session shares (QA moves it once for all).",
+    no_args_is_help=True,
+)
+app.add_typer(clock_app, name="clock")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -1075,6 +1080,87 @@ def support_serve(
     except FileNotFoundError as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(3) from None
+
+
+def _session_file(data: Path | None, config: Path | None, lang: str | None) -> tuple[Path, str]:
+    """The live session's file (``[clock] session_file``, or the demo's in the data folder) and
+    the language to speak; exit 2 on a language we do not have."""
+    from cabine.config import load_settings
+    from cabine.demo import SESSION_FILE
+
+    settings = load_settings(config, **({"data_dir": data} if data is not None else {}))
+    chosen = lang or settings.lang
+    if chosen not in ("fr", "en"):
+        typer.echo(f"language {chosen!r}: choose fr or en", err=True)
+        raise typer.Exit(2)
+    return settings.clock.session_file or settings.data_dir / SESSION_FILE, chosen
+
+
+def _say_session_time(path: Path, lang: str) -> None:
+    from cabine.demo import recorded_clock
+    from ephoto.clock import format_paris
+    from ephoto.texts import texts
+
+    t = texts("demo", lang)
+    clock = recorded_clock(path)
+    if clock is not None:
+        typer.echo(t.get("clock.now", now=format_paris(clock.now(), lang)))
+
+
+@clock_app.command("advance", context_settings={"ignore_unknown_options": True})
+def clock_advance(
+    hours: Annotated[str, typer.Argument(help="Hours of domain time to move forward (e.g. 72).")],
+    data: Annotated[Path | None, typer.Option(help="Data folder (default from config).")] = None,
+    lang: Annotated[str | None, typer.Option(help="Language: fr or en.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Configuration file.")] = None,
+) -> None:
+    """Move the live session's clock forward for every process at once: the registry, the
+    transmitter, the support desk and the booth each pick the move up within a moment."""
+    import math
+    from datetime import timedelta
+
+    from ephoto.clock import advance_session_offset
+    from ephoto.texts import texts
+
+    path, chosen = _session_file(data, config, lang)
+    t = texts("demo", chosen)
+    try:
+        amount = float(hours)
+    except ValueError:
+        amount = math.nan
+    if not math.isfinite(amount) or amount < 0 or amount > 10 * 366 * 24:
+        typer.echo(t.get("clock.bad_hours", hours=hours), err=True)
+        raise typer.Exit(2)
+    try:
+        offset = advance_session_offset(path, timedelta(hours=amount))
+    except (OSError, ValueError) as exc:
+        typer.echo(t.get("clock.bad_file", file=path, reason=exc), err=True)
+        raise typer.Exit(2) from None
+    hours_total = offset.total_seconds() / 3600
+    typer.echo(t.get("clock.moved", hours=f"{amount:g}", total=f"{hours_total:g}", file=path))
+    _say_session_time(path, chosen)
+
+
+@clock_app.command("show")
+def clock_show(
+    data: Annotated[Path | None, typer.Option(help="Data folder (default from config).")] = None,
+    lang: Annotated[str | None, typer.Option(help="Language: fr or en.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Configuration file.")] = None,
+) -> None:
+    """Show how far QA has moved the live session's clock, and the session's time."""
+    from ephoto.clock import read_session_file, session_offset
+    from ephoto.texts import texts
+
+    path, chosen = _session_file(data, config, lang)
+    t = texts("demo", chosen)
+    try:
+        offset = session_offset(read_session_file(path), path)
+    except (OSError, ValueError) as exc:
+        typer.echo(t.get("clock.bad_file", file=path, reason=exc), err=True)
+        raise typer.Exit(2) from None
+    hours_total = offset.total_seconds() / 3600
+    typer.echo(t.get("clock.offset", total=f"{hours_total:g}", file=path))
+    _say_session_time(path, chosen)
 
 
 @app.command()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import os
 import secrets
 import signal
@@ -30,7 +29,18 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ephoto.clock import Clock, ScaledClock, SystemClock, ensure_utc, parse_utc
+from ephoto.clock import (
+    SESSION_OFFSET_KEY,
+    Clock,
+    ScaledClock,
+    SessionClock,
+    SystemClock,
+    ensure_utc,
+    parse_utc,
+    read_session_file,
+    session_offset,
+    update_session_file,
+)
 from ephoto.vocabulary import CodeState, Procedure
 
 if TYPE_CHECKING:
@@ -70,7 +80,14 @@ def check_ports(ports: dict[str, tuple[int, str]]) -> None:
 
 @dataclass
 class DemoSession:
-    """What a demo keeps in its data folder between runs."""
+    """What a demo keeps in its data folder between runs, in the session file.
+
+    The same file carries the session's QA clock offset (``clock_offset_seconds``), which every
+    process of a running demo watches (``ephoto.clock.SessionClock``) and ``cabine clock
+    advance`` or the registry's ``POST /admin/clock`` moves. Between runs it holds the domain
+    time the last run reached and any move made since; a new run starts from their sum with
+    the offset back at zero.
+    """
 
     data_dir: Path
     admin_token: str
@@ -83,29 +100,61 @@ class DemoSession:
     @classmethod
     def open(cls, data_dir: Path) -> DemoSession:
         data_dir.mkdir(parents=True, exist_ok=True)
-        path = data_dir / SESSION_FILE
-        if path.is_file():
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            last = raw.get("domain_time")
-            return cls(data_dir, raw["admin_token"], parse_utc(last) if last else None)
-        session = cls(data_dir, secrets.token_urlsafe(24))
-        session.save()
+        raw = read_session_file(data_dir / SESSION_FILE)
+        last = raw.get("domain_time")
+        token = raw.get("admin_token") or secrets.token_urlsafe(24)
+        session = cls(data_dir, token, parse_utc(last) if last else None)
+        if "admin_token" not in raw:
+            session.save()
         return session
 
     def save(self) -> None:
-        payload = {
-            "admin_token": self.admin_token,
-            "domain_time": self.domain_time.isoformat() if self.domain_time else None,
-        }
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-        os.replace(tmp, self.path)
+        """Record the domain time reached; QA moves so far are part of it (offset back to 0)."""
+        update_session_file(
+            self.path,
+            {
+                "admin_token": self.admin_token,
+                "domain_time": self.domain_time.isoformat() if self.domain_time else None,
+                SESSION_OFFSET_KEY: 0.0,
+            },
+        )
 
-    def clock(self, scale: float) -> ScaledClock:
-        """A scaled clock from now on; it continues the last run's domain time if that is ahead."""
+    def clock(self, scale: float) -> SessionClock:
+        """The run's clock: scaled from now on, continuing the last run's domain time (and any
+        move made since) if that is ahead, behind the session's offset, which starts at 0."""
         wall = SystemClock().now()
-        origin = max(wall, self.domain_time) if self.domain_time else wall
-        return ScaledClock(wall, scale, origin=origin)
+        origin = wall
+        if self.domain_time is not None:
+            moved = session_offset(read_session_file(self.path), self.path)
+            origin = max(wall, self.domain_time + moved)
+        scaled = ScaledClock(wall, scale, origin=origin)
+        update_session_file(
+            self.path,
+            {
+                SESSION_OFFSET_KEY: 0.0,
+                "epoch": scaled.epoch.isoformat(),
+                "origin": scaled.origin.isoformat(),
+                "scale": scaled.scale,
+            },
+        )
+        return SessionClock(scaled, self.path)
+
+
+def recorded_clock(path: Path) -> SessionClock | None:
+    """The clock of the demo session whose file is ``path``, as its processes run it; None when
+    the file records no clock (no demo has run with it)."""
+    raw = read_session_file(path)
+    if not all(raw.get(key) for key in ("epoch", "origin", "scale")):
+        return None
+    scaled = ScaledClock(parse_utc(raw["epoch"]), float(raw["scale"]), parse_utc(raw["origin"]))
+    return SessionClock(scaled, path)
+
+
+def scaled_base(clock: SessionClock) -> ScaledClock:
+    """The scaled clock under a demo's session clock."""
+    if not isinstance(clock.base, ScaledClock):
+        raise TypeError(f"a demo runs on a scaled clock, not {type(clock.base).__name__}")
+    return clock.base
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
@@ -202,21 +251,23 @@ class Services:
 
 def child_environment(
     data_dir: Path,
-    clock: ScaledClock,
+    clock: SessionClock,
     registry_port: int,
     support_port: int,
     admin_token: str,
     lang: str,
 ) -> dict[str, str]:
     """The configuration every child reads (environment overrides the TOML file)."""
+    scaled = scaled_base(clock)
     env = dict(os.environ)
     env.update(
         {
             "CABINE_DATA_DIR": str(data_dir.resolve()),
             "CABINE_LANG": lang,
-            "CABINE_CLOCK__EPOCH": clock.epoch.isoformat(),
-            "CABINE_CLOCK__ORIGIN": clock.origin.isoformat(),
-            "CABINE_CLOCK__SCALE": repr(clock.scale),
+            "CABINE_CLOCK__EPOCH": scaled.epoch.isoformat(),
+            "CABINE_CLOCK__ORIGIN": scaled.origin.isoformat(),
+            "CABINE_CLOCK__SCALE": repr(scaled.scale),
+            "CABINE_CLOCK__SESSION_FILE": str(clock.path.resolve()),
             "CABINE_REGISTRY__HOST": HOST,
             "CABINE_REGISTRY__PORT": str(registry_port),
             "CABINE_REGISTRY__ADMIN_ENABLED": "true",
@@ -226,7 +277,7 @@ def child_environment(
             "CABINE_TRANSMITTER__REGISTRY_URL": f"http://{HOST}:{registry_port}",
             # The transmitter looks for new rows this often (real seconds): at a high scale a
             # slow poll would add hours of domain time the real booth does not have.
-            "CABINE_TRANSMITTER__POLL_SECONDS": repr(max(0.2, min(5.0, 900.0 / clock.scale))),
+            "CABINE_TRANSMITTER__POLL_SECONDS": repr(max(0.2, min(5.0, 900.0 / scaled.scale))),
             "CABINE_SUPPORT__HOST": HOST,
             "CABINE_SUPPORT__PORT": str(support_port),
             "CABINE_SUPPORT__REGISTRY_URL": f"http://{HOST}:{registry_port}",
@@ -240,7 +291,7 @@ def child_environment(
 @contextlib.contextmanager
 def running_services(
     data_dir: Path,
-    clock: ScaledClock,
+    clock: SessionClock,
     registry_port: int,
     support_port: int,
     admin_token: str,
@@ -432,7 +483,7 @@ def outbox_issued_at(engine: Any, code: str) -> datetime:
 
 def scripted_customer(
     settings: Any,
-    clock: ScaledClock,
+    clock: SessionClock,
     services: Services,
     say: Callable[[str], None],
     show_table: Callable[[list[list[str]], list[str], str], None],

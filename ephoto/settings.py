@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -28,13 +29,20 @@ class ClockSettings(BaseModel):
         "Lets a new session continue the domain time where the last one stopped.",
     )
 
+    session_file: Path | None = Field(
+        default=None,
+        description="A live session's file (the demo's demo-session.json) whose QA clock offset "
+        "every process adds to its clock and watches, so that one move (`cabine clock advance`, "
+        "or the registry's POST /admin/clock) moves them all. Empty: no shared offset.",
+    )
+
     @field_validator("epoch", "origin")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         return ensure_utc(value) if value is not None else None
 
     def make(self) -> Clock:
-        return clock_from_settings(self.epoch, self.scale, self.origin)
+        return clock_from_settings(self.epoch, self.scale, self.origin, self.session_file)
 
 
 class OperatorSettings(BaseModel):

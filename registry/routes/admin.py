@@ -4,11 +4,13 @@ Served only when the settings enable it, behind the admin bearer token."""
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from ephoto.clock import SessionClock
 from ephoto.code import normalize
 from registry.routes.shared import Detail, Registry
 from registry.store import Faults, FetchFailure, state_of
@@ -94,9 +96,18 @@ def admin_fetch_failures(
 
 @router.post("/clock", responses=unauthorised)
 def admin_clock(move: ClockIn, registry: Registry) -> dict[str, Any]:
-    offset = registry.store.advance_clock(move.advance_seconds)
+    """Move the registry's "now" forward. In a live session (the clock has a session file) the
+    whole session moves: the file's offset, which every process of the session watches. A
+    registry on its own moves its own offset, kept in its store for every worker."""
+    if isinstance(registry.clock, SessionClock):
+        registry.clock.advance(timedelta(seconds=move.advance_seconds))
+        moved, session = "session", registry.clock.offset
+    else:
+        registry.store.advance_clock(move.advance_seconds)
+        moved, session = "registry", timedelta(0)
     now = registry.store.now(registry.registry_clock)
-    return {"now": now, "offset_seconds": offset.total_seconds()}
+    offset = registry.registry_clock.offset + session
+    return {"now": now, "offset_seconds": offset.total_seconds(), "moved": moved}
 
 
 @router.post("/faults", responses=unauthorised)
