@@ -36,16 +36,17 @@ ADMIN_TOKEN = "collector-admin-token"
 START = datetime(2026, 9, 14, 10, 0, tzinfo=UTC)
 
 
-def signature_drawing() -> Image.Image:
+def signature_drawing(seed: int = 0) -> Image.Image:
     pad = Image.new("RGB", (900, 300), "white")
     draw = ImageDraw.Draw(pad)
-    draw.line([(80, 200), (200, 90), (320, 220), (470, 80), (640, 210), (820, 120)], "navy", 9)
+    points = [(80, 200), (200, 90), (320, 220), (470, 80), (640, 210), (820, 120)]
+    draw.line([(x, y - 9 * (seed % 7)) for x, y in points], "navy", 9)
     return pad
 
 
 @functools.cache
 def _images(seed: int) -> tuple[Image.Image, Image.Image]:
-    return synthetic_portrait(seed % 4), signature_drawing()
+    return synthetic_portrait(seed % 4), signature_drawing(seed)
 
 
 _codes = SeededCodeGeneratorForSimulation(20261128, "9PMT")
