@@ -376,15 +376,39 @@ class Booth:
         return self.terminal.charge(amount)
 
     def issue(self, sale_id: int, method: str, amount: Money) -> Issued:
-        """The issuing transaction; on failure the payment is marked for refund and re-raised."""
+        """The issuing transaction; on failure the payment is marked for refund and re-raised.
+
+        An ePhoto number's file is made from the photo and the signature this sale kept
+        (:meth:`keep_photo`, :meth:`keep_signature`); without them no number is issued."""
         try:
-            return self.ledger.issue(sale_id, method, amount.cents)
+            sale = self.ledger.sale(sale_id)
+            photo = signature = None
+            procedure = None
+            if sale.ephoto:
+                photo = self._kept_photo(sale)
+                signature = self._signature_for(sale)
+                procedure = self.catalog.get(sale.product).procedure
+            return self.ledger.issue(
+                sale_id,
+                method,
+                amount.cents,
+                photo=photo,
+                signature=signature,
+                procedure=procedure,
+            )
         except IssueFailed as exc:
             recorded = self.ledger.mark_refund_due(sale_id, method, amount.cents, str(exc))
             log.error(
                 "issuing failed for sale %s (refund recorded: %s): %s", sale_id, recorded, exc
             )
             raise
+
+    def _kept_photo(self, sale: Sale) -> Image.Image | None:
+        """The photo the customer accepted, as kept for this sale; None if it was not kept."""
+        if not sale.photo_path or not Path(sale.photo_path).exists():
+            return None
+        with Image.open(sale.photo_path) as opened:
+            return opened.convert("RGB")
 
     def _photo_for(self, sale: Sale) -> Image.Image:
         if sale.photo_path and Path(sale.photo_path).exists():

@@ -167,6 +167,20 @@ def synthetic_portrait(seed: int, size: tuple[int, int] = ID_PHOTO_SIZE) -> Imag
     return synthetic_portrait_with_geometry(seed, size)[0]
 
 
+def synthetic_signature(seed: int, size: tuple[int, int] = (900, 300)) -> Image.Image:
+    """A seeded handwritten-looking signature in ink on white, as the signature pad gives it
+    (for simulations and tests that sell without a screen)."""
+    rng = random.Random(seed)
+    width, height = size
+    image = Image.new("RGB", size, "white")
+    points = [
+        (round(width * (0.08 + 0.84 * i / 7)), round(height * rng.uniform(0.25, 0.75)))
+        for i in range(8)
+    ]
+    ImageDraw.Draw(image).line(points, fill=(20, 30, 90), width=max(3, height // 33))
+    return image
+
+
 def load_photo(path: str | Path) -> Image.Image:
     """A real picture from a file, upright (EXIF orientation applied), in RGB."""
     path = Path(path)

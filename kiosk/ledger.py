@@ -1,9 +1,11 @@
 """The booth's ledger: sales, payments, codes, prints and counters in one durable SQLite file.
 
 The outbox table (``transmitter.outbox``) lives in the same file, so issuing is ONE transaction:
-the sale becomes paid, its ePhoto number is drawn and recorded, and the outbox row is added. A
-number is shown or printed only after that transaction commits; if it fails (disk full, I/O
-error) no number exists anywhere and the payment is marked for refund.
+the sale becomes paid, its ePhoto number is drawn and recorded, and the outbox row is added with
+the number's ePhoto file (the customer's photo and signature, :func:`ephoto.epfile.make_file`).
+A number is shown or printed only after that transaction commits; if it fails (disk full, I/O
+error, a photo or signature missing or that cannot be encoded) no number exists anywhere and the
+payment is marked for refund.
 
 WAL journal and ``synchronous=FULL``: a committed sale survives a crash or a power cut.
 """
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from PIL import Image
 from sqlalchemy import (
     Boolean,
     Column,
@@ -37,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ephoto import code as codes
 from ephoto.clock import PARIS, Clock, ensure_utc
 from ephoto.dbtypes import UTCDateTime
+from ephoto.epfile import EphotoFile, make_file
 from ephoto.validity import expires_at
 from ephoto.vocabulary import sale_reference
 from kiosk.catalog import Product
@@ -252,11 +256,24 @@ class Ledger:
                 )
             )
 
-    def issue(self, sale_id: int, method: str, amount_cents: int) -> Issued:
-        """Payment, paid sale, ePhoto number and outbox row: all committed together, or nothing.
+    def issue(
+        self,
+        sale_id: int,
+        method: str,
+        amount_cents: int,
+        *,
+        photo: Image.Image | None = None,
+        signature: Image.Image | None = None,
+        procedure: str | None = None,
+    ) -> Issued:
+        """Payment, paid sale, ePhoto number, its file and outbox row: all committed together,
+        or nothing.
+
+        An ePhoto sale needs the customer's ``photo`` and ``signature`` and its product's
+        ``procedure``: its file is made from them (other sales ignore them).
 
         Raises :class:`SaleNotOpen` if the sale is not open (never issues twice) and
-        :class:`IssueFailed` if the database refuses the write.
+        :class:`IssueFailed` if the file cannot be made or the database refuses the write.
         """
         now = self.clock.now()
         try:
@@ -266,6 +283,13 @@ class Ledger:
                     raise SaleNotOpen(f"sale {sale_id} does not exist")
                 if row.status != OPEN:
                     raise SaleNotOpen(f"sale {sale_id} is {row.status}, not open")
+                code: str | None = None
+                file: EphotoFile | None = None
+                if row.ephoto:
+                    # Encoded before the first write: the booth.db write lock is held only for
+                    # the inserts (the driver begins the transaction at the first write).
+                    code = codes.generate(self.operator_prefix).value
+                    file = self._make_file(code, now, row.product, photo, signature, procedure)
                 conn.execute(
                     insert(payments).values(
                         sale_id=sale_id,
@@ -282,10 +306,8 @@ class Ledger:
                 )
                 if claimed.rowcount != 1:
                     raise SaleNotOpen(f"sale {sale_id} changed while being paid")
-                code: str | None = None
                 expiry: datetime | None = None
-                if row.ephoto:
-                    code = codes.generate(self.operator_prefix).value
+                if code is not None:
                     expiry = expires_at(now)
                     conn.execute(
                         insert(issued_codes).values(
@@ -303,14 +325,42 @@ class Ledger:
                         row.product,
                         booth_id=self.booth_id,
                         batch_window=self.batch_window,
+                        file=file,
                     )
-        except SaleNotOpen:
+        except (SaleNotOpen, IssueFailed):
             raise
-        except (SQLAlchemyError, OSError) as exc:
+        except (SQLAlchemyError, OSError, ValueError) as exc:
             raise IssueFailed(
                 f"sale {sale_id}: the ledger refused the issuing write: {exc}"
             ) from exc
         return Issued(sale_id, code, now, expiry)
+
+    def _make_file(
+        self,
+        code: str,
+        issued_at: datetime,
+        product: str,
+        photo: Image.Image | None,
+        signature: Image.Image | None,
+        procedure: str | None,
+    ) -> EphotoFile:
+        given = {"photo": photo, "signature": signature, "procedure": procedure}
+        missing = [name for name, value in given.items() if value is None]
+        if missing:
+            raise IssueFailed(f"an ePhoto number needs the customer's {' and '.join(missing)}")
+        assert photo is not None and signature is not None and procedure is not None
+        try:
+            return make_file(
+                code=code,
+                booth_id=self.booth_id,
+                issued_at=issued_at,
+                product=product,
+                procedure=procedure,
+                photo=photo,
+                signature=signature,
+            )
+        except (OSError, ValueError) as exc:
+            raise IssueFailed(f"the ePhoto file could not be made: {exc}") from exc
 
     def mark_refund_due(self, sale_id: int, method: str, amount_cents: int, reason: str) -> bool:
         """Best effort after a failed issue: the payment taken must be given back.

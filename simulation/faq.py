@@ -149,7 +149,16 @@ class World:
             raise RuntimeError(f"sale machine stopped at {machine.state}: {machine.session}")
         sale_id = self.ledger.open_sale(product, lang)
         machine.fire("paid")
-        issued = self.ledger.issue(sale_id, "card", product.price.cents)
+        from kiosk.camera import synthetic_portrait, synthetic_signature
+
+        issued = self.ledger.issue(
+            sale_id,
+            "card",
+            product.price.cents,
+            photo=synthetic_portrait(sale_id),
+            signature=synthetic_signature(sale_id),
+            procedure=product.procedure,
+        )
         machine.session.code = issued.code
         machine.fire("issued")
         machine.fire("printed")

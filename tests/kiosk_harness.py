@@ -54,6 +54,30 @@ def make_booth(data: Path, monotonic=None, camera=None, **settings) -> Booth:
     )
 
 
+def customer(product, seed: int = 1) -> dict:
+    """What an ePhoto sale's issue needs from the customer, for ``Ledger.issue``: the photo
+    taken, the signature drawn and the product's procedure."""
+    from kiosk.camera import synthetic_portrait, synthetic_signature
+
+    return {
+        "photo": synthetic_portrait(seed),
+        "signature": synthetic_signature(seed),
+        "procedure": product.procedure,
+    }
+
+
+def keep_customer(booth: Booth, sale_id: int, seed: int = 1) -> None:
+    """The photo and signature kept for ``sale_id`` as the capture and signature screens do."""
+    import io
+
+    from kiosk.camera import synthetic_portrait, synthetic_signature
+
+    booth.keep_photo(sale_id, synthetic_portrait(seed))
+    png = io.BytesIO()
+    synthetic_signature(seed).save(png, "PNG")
+    booth.keep_signature(sale_id, png.getvalue())
+
+
 def make_app(booth: Booth, size=(1920, 1080), screenshots: Path | None = None) -> KioskApp:
     use_dummy_video()
     return KioskApp(booth, size=size, screenshots=screenshots, fps=120)

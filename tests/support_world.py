@@ -19,6 +19,7 @@ from ephoto.clock import ManualClock
 from kiosk.catalog import Catalog, load_catalog
 from kiosk.ledger import Ledger
 from support.desk import RegistryAdmin, SupportDesk, open_booth_engine
+from tests.kiosk_harness import customer
 from tests.pgcluster import free_port
 from tests.registry_server import ADMIN_TOKEN, Booth, ThreadedRegistry
 from transmitter.outbox import Outbox, outbox
@@ -58,7 +59,7 @@ class World:
         """A customer buys a product at the booth: paid, issued, printed, all in the ledger."""
         product = self.catalog.get(product_id)
         sale_id = self.ledger.open_sale(product, "fr")
-        issued = self.ledger.issue(sale_id, "card", product.price.cents)
+        issued = self.ledger.issue(sale_id, "card", product.price.cents, **customer(product))
         self.ledger.record_print(sale_id, self.booth_db.parent / f"sheet-{sale_id}.png")
         return Bought(self.ledger.sale(sale_id).display_id(), issued.code, issued.issued_at)
 

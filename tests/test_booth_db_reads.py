@@ -15,6 +15,7 @@ import transmitter.outbox
 from ephoto.clock import ManualClock
 from kiosk.catalog import load_catalog
 from kiosk.ledger import Ledger, read_sale
+from tests.kiosk_harness import customer
 from transmitter.outbox import Outbox, read_delivery
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,8 +106,9 @@ def ledger(tmp_path):
 
 
 def test_read_sale_tells_a_paid_ephoto_sale_by_id_and_by_code(ledger: Ledger) -> None:
-    sale_id = ledger.open_sale(load_catalog().get("ephoto-permis"), "fr")
-    issued = ledger.issue(sale_id, "card", 800)
+    product = load_catalog().get("ephoto-permis")
+    sale_id = ledger.open_sale(product, "fr")
+    issued = ledger.issue(sale_id, "card", 800, **customer(product))
     with ledger.engine.connect() as conn:
         by_id = read_sale(conn, sale_id=sale_id)
         by_code = read_sale(conn, code=issued.code or "")
@@ -139,8 +141,9 @@ def test_read_sale_tells_an_unpaid_or_cancelled_sale_is_not_settled(ledger: Ledg
 
 
 def test_read_delivery_follows_a_code_from_pending_to_sent(ledger: Ledger) -> None:
-    sale_id = ledger.open_sale(load_catalog().get("ephoto-permis"), "fr")
-    code = ledger.issue(sale_id, "card", 800).code or ""
+    product = load_catalog().get("ephoto-permis")
+    sale_id = ledger.open_sale(product, "fr")
+    code = ledger.issue(sale_id, "card", 800, **customer(product)).code or ""
     with ledger.engine.connect() as conn:
         pending = read_delivery(conn, code)
         assert read_delivery(conn, "9PMT" + "A" * 18) is None

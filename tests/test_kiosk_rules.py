@@ -81,11 +81,12 @@ def test_a_paid_sale_is_printed_once_whoever_gets_there_first(tmp_path):
     """The sale screen and crash recovery may both try to print a paid sale (an error during
     printing sends the booth to the failsafe screen, which runs recovery)."""
     from kiosk.catalog import load_catalog
-    from tests.kiosk_harness import counts, make_booth
+    from tests.kiosk_harness import counts, keep_customer, make_booth
 
     booth = make_booth(tmp_path / "data")
     try:
         sale_id = booth.ledger.open_sale(load_catalog().get("ephoto-permis"), "fr")
+        keep_customer(booth, sale_id)
         issued = booth.issue(sale_id, "card", load_catalog().get("ephoto-permis").price)
         sheet = booth.render(sale_id, issued)
         assert booth.recover() == [sale_id]

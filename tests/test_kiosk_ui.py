@@ -300,6 +300,57 @@ def test_disk_full_at_issuing_shows_a_calm_error_and_no_number_exists(booth, app
     assert list(booth.paths.prints.glob("*")) == []
 
 
+def test_disk_full_while_storing_the_file_shows_the_calm_error_and_no_number_exists(booth, app):
+    """The last write of the issue, the number's ePhoto file, fails: nothing of the sale's
+    number remains and the payment is to be refunded."""
+
+    @event.listens_for(booth.ledger.engine, "before_cursor_execute")
+    def _full(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX_FILES"):
+            raise sqlite3.OperationalError("database or disk is full")
+
+    steps = journey("ephoto-permis", finish=False)
+    steps[-1] = {"wait_for": "issue_failed"}
+    report = run_script(app, steps, close=False)
+    assert report.ok, report.error
+    found = counts(booth)
+    assert (found.codes, found.outbox, found.prints) == (0, 0, 0)
+    assert booth.ledger.last_sales(1)[0].status == REFUND_DUE
+
+
+def test_an_ephoto_number_without_its_signature_is_never_issued(booth, app):
+    """The signature never reached the disk: no file can be made, so no number; the customer
+    sees the calm error and the payment is to be refunded."""
+    booth.keep_signature = lambda sale_id, png: booth.paths.photos / "lost.png"
+    steps = journey("ephoto-permis", finish=False)
+    steps[-1] = {"wait_for": "issue_failed"}
+    report = run_script(app, steps, close=False)
+    assert report.ok, report.error
+    assert (counts(booth).codes, counts(booth).outbox) == (0, 0)
+    assert booth.ledger.last_sales(1)[0].status == REFUND_DUE
+
+
+def test_a_bought_ephoto_number_has_its_file_made_from_the_kept_photo_and_signature(booth, app):
+    import io
+
+    from PIL import Image
+
+    from ephoto.epfile import encode_photo, encode_signature, sha256_hex
+    from transmitter.outbox import read_file
+
+    buy(app, "ephoto-permis")
+    sale = booth.ledger.last_sales(1)[0]
+    file = read_file(booth.ledger.engine, sale.code)
+    assert file is not None and file.meta.procedure == "permis"
+    with Image.open(sale.photo_path) as kept:
+        assert file.photo_jpeg == encode_photo(kept)
+    signature = booth.paths.photos / f"sale-{sale.id:06d}-signature.png"
+    with Image.open(signature) as kept:
+        assert file.meta.signature_sha256 == sha256_hex(encode_signature(kept))
+    with Image.open(io.BytesIO(file.signature_png)) as png:
+        assert png.getextrema()[0] < 128  # the customer's ink is in it
+
+
 def test_an_error_in_any_state_shows_the_failsafe_screen_then_attract(tmp_path):
     class BrokenCamera:
         def capture(self):

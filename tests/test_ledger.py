@@ -1,5 +1,6 @@
-"""The booth ledger: issuing is one transaction (sale paid + number + outbox row), nothing is
-issued twice, and a failed write leaves no number anywhere and a refund to make."""
+"""The booth ledger: issuing is one transaction (sale paid + number + its ePhoto file + outbox
+row), nothing is issued twice, and a failed write or a file that cannot be made leaves no number
+anywhere and a refund to make."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import event, func, select, text
 
 from ephoto import code as codes
 from ephoto.clock import ManualClock
+from ephoto.epfile import PHOTO_SIZE, SIGNATURE_SIZE, file_problems, sha256_hex
 from ephoto.validity import expires_at
 from kiosk.catalog import load_catalog
 from kiosk.ledger import (
@@ -23,7 +25,8 @@ from kiosk.ledger import (
     SaleNotOpen,
     issued_codes,
 )
-from transmitter.outbox import outbox
+from tests.kiosk_harness import customer
+from transmitter.outbox import outbox, outbox_files, read_file
 
 NOW = datetime(2026, 9, 14, 8, 30, tzinfo=UTC)
 
@@ -42,6 +45,12 @@ def ledger(tmp_path, clock):
     led.dispose()
 
 
+def pay(ledger, sale_id: int, method: str, cents: int, **given):
+    """Issue as the booth does: with the customer's photo and signature for an ePhoto sale."""
+    product = load_catalog().get(ledger.sale(sale_id).product)
+    return ledger.issue(sale_id, method, cents, **{**customer(product), **given})
+
+
 def count(ledger, table) -> int:
     with ledger.engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
@@ -56,7 +65,7 @@ def test_the_booth_db_is_durable_wal_and_synchronous_full(ledger):
 def test_issuing_an_ephoto_sale_records_payment_code_and_outbox_row_together(ledger):
     product = load_catalog().get("ephoto-permis")
     sale_id = ledger.open_sale(product, "fr")
-    issued = ledger.issue(sale_id, "card", 800)
+    issued = pay(ledger, sale_id, "card", 800)
     assert codes.is_valid(issued.code, prefixes=("9PMT",))
     assert issued.expires_at == expires_at(NOW)
     sale = ledger.sale(sale_id)
@@ -69,7 +78,7 @@ def test_issuing_an_ephoto_sale_records_payment_code_and_outbox_row_together(led
 
 def test_a_non_ephoto_sale_gets_no_number_and_no_outbox_row(ledger):
     sale_id = ledger.open_sale(load_catalog().get("passport"), "fr")
-    issued = ledger.issue(sale_id, "coins", 700)
+    issued = pay(ledger, sale_id, "coins", 700)
     assert issued.code is None
     assert count(ledger, issued_codes) == 0 and count(ledger, outbox) == 0
     assert ledger.sale(sale_id).status == PAID
@@ -77,9 +86,9 @@ def test_a_non_ephoto_sale_gets_no_number_and_no_outbox_row(ledger):
 
 def test_a_sale_is_never_issued_twice(ledger):
     sale_id = ledger.open_sale(load_catalog().get("ephoto-titre-sejour"), "fr")
-    ledger.issue(sale_id, "card", 800)
+    pay(ledger, sale_id, "card", 800)
     with pytest.raises(SaleNotOpen, match="is paid, not open"):
-        ledger.issue(sale_id, "card", 800)
+        pay(ledger, sale_id, "card", 800)
     assert count(ledger, issued_codes) == 1 and count(ledger, outbox) == 1
 
 
@@ -95,18 +104,76 @@ def fill_the_disk(engine, at_table: str = "outbox"):
     return _full
 
 
-@pytest.mark.parametrize("at_table", ["payments", "codes", "outbox"])
+@pytest.mark.parametrize("at_table", ["payments", "codes", "outbox", "outbox_files"])
 def test_disk_full_at_issuing_leaves_no_number_anywhere_and_a_refund_due(ledger, at_table):
     product = load_catalog().get("ephoto-permis")
     sale_id = ledger.open_sale(product, "fr")
     hook = fill_the_disk(ledger.engine, at_table)
     with pytest.raises(IssueFailed, match="disk is full"):
-        ledger.issue(sale_id, "card", 800)
+        pay(ledger, sale_id, "card", 800)
     event.remove(ledger.engine, "before_cursor_execute", hook)
     assert count(ledger, issued_codes) == 0 and count(ledger, outbox) == 0
+    assert count(ledger, outbox_files) == 0
     assert ledger.sale(sale_id).status == "open" and ledger.sale(sale_id).code is None
     assert ledger.mark_refund_due(sale_id, "card", 800, "disk full")
     assert ledger.sale(sale_id).status == REFUND_DUE
+
+
+def test_the_numbers_file_is_made_from_the_customers_photo_and_signature_and_stored_with_it(
+    ledger,
+):
+    product = load_catalog().get("ephoto-titre-sejour")
+    sale_id = ledger.open_sale(product, "fr")
+    issued = pay(ledger, sale_id, "card", 800)
+    file = read_file(ledger.engine, issued.code)
+    assert file is not None and file_problems(file, ("9PMT",)) == []
+    meta = file.meta
+    assert (meta.code, meta.booth_id, meta.operator) == (issued.code, "b-7", "9PMT")
+    assert (meta.product, meta.procedure, meta.issued_at) == (
+        "ephoto-titre-sejour",
+        "titre-sejour",
+        NOW,
+    )
+    assert meta.photo_sha256 == sha256_hex(file.photo_jpeg)
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(file.photo_jpeg)) as photo:
+        assert photo.size == PHOTO_SIZE
+    with Image.open(io.BytesIO(file.signature_png)) as signature:
+        assert (signature.size, signature.mode) == (SIGNATURE_SIZE, "L")
+
+
+@pytest.mark.parametrize("missing", ["photo", "signature"])
+def test_an_ephoto_sale_without_photo_or_signature_issues_no_number(ledger, missing):
+    """No file, no number: the issue fails before anything is written, and the payment is to
+    be refunded as after a full disk."""
+    sale_id = ledger.open_sale(load_catalog().get("ephoto-permis"), "fr")
+    with pytest.raises(IssueFailed, match=f"needs the customer's {missing}"):
+        pay(ledger, sale_id, "card", 800, **{missing: None})
+    assert count(ledger, issued_codes) == count(ledger, outbox) == count(ledger, outbox_files) == 0
+    assert ledger.sale(sale_id).status == "open"
+    assert ledger.mark_refund_due(sale_id, "card", 800, "no signature")
+    assert ledger.sale(sale_id).status == REFUND_DUE
+
+
+def test_a_photo_that_cannot_be_encoded_issues_no_number(ledger, tmp_path):
+    """A capture cut short on disk: the photo fails to decode while the file is made."""
+    import io
+
+    from PIL import Image
+
+    from kiosk.camera import synthetic_portrait
+
+    whole = io.BytesIO()
+    synthetic_portrait(3).save(whole, "JPEG")
+    truncated = Image.open(io.BytesIO(whole.getvalue()[: whole.tell() // 2]))
+    sale_id = ledger.open_sale(load_catalog().get("ephoto-permis"), "fr")
+    with pytest.raises(IssueFailed, match="file could not be made"):
+        pay(ledger, sale_id, "card", 800, photo=truncated)
+    assert count(ledger, issued_codes) == count(ledger, outbox) == count(ledger, outbox_files) == 0
+    assert ledger.sale(sale_id).status == "open"
 
 
 def test_refund_due_is_recorded_when_the_disk_has_room_again(ledger):
@@ -120,7 +187,7 @@ def test_only_an_unpaid_sale_can_be_cancelled(ledger):
     product = load_catalog().get("fun")
     unpaid = ledger.open_sale(product, "fr")
     paid = ledger.open_sale(product, "fr")
-    ledger.issue(paid, "card", 500)
+    pay(ledger, paid, "card", 500)
     assert ledger.cancel_sale(unpaid, "timeout") is True
     assert ledger.cancel_sale(paid, "timeout") is False
     assert ledger.sale(unpaid).status == CANCELLED and ledger.sale(paid).status == PAID
@@ -128,7 +195,7 @@ def test_only_an_unpaid_sale_can_be_cancelled(ledger):
 
 def test_paid_but_unprinted_sales_are_listed_until_their_sheet_is_recorded(ledger, tmp_path):
     sale_id = ledger.open_sale(load_catalog().get("ephoto-permis"), "fr")
-    ledger.issue(sale_id, "card", 800)
+    pay(ledger, sale_id, "card", 800)
     assert [s.id for s in ledger.paid_not_printed()] == [sale_id]
     left = ledger.record_print(sale_id, tmp_path / "sheet.png", kind="recovery")
     assert left == 2
@@ -142,7 +209,7 @@ def test_paper_runs_down_per_sheet_and_refill_restores_the_roll(ledger, tmp_path
     product = load_catalog().get("portrait")
     for _ in range(3):
         sale_id = ledger.open_sale(product, "fr")
-        ledger.issue(sale_id, "card", 800)
+        pay(ledger, sale_id, "card", 800)
         ledger.record_print(sale_id, tmp_path / "x.png")
     assert ledger.paper_left() == 0
     ledger.refill_paper()
@@ -151,7 +218,7 @@ def test_paper_runs_down_per_sheet_and_refill_restores_the_roll(ledger, tmp_path
 
 def test_todays_counters_follow_the_paris_day(ledger, clock):
     product = load_catalog().get("ephoto-permis")
-    ledger.issue(ledger.open_sale(product, "fr"), "card", 800)
+    pay(ledger, ledger.open_sale(product, "fr"), "card", 800)
     ledger.cancel_sale(ledger.open_sale(product, "fr"), "timeout")
     declined = ledger.open_sale(product, "fr")
     ledger.record_declined(declined, "card", 800, "test card")
@@ -164,9 +231,9 @@ def test_todays_counters_follow_the_paris_day(ledger, clock):
 
 def test_outbox_status_counts_pending_and_reports_the_oldest(ledger, clock):
     product = load_catalog().get("ephoto-permis")
-    ledger.issue(ledger.open_sale(product, "fr"), "card", 800)
+    pay(ledger, ledger.open_sale(product, "fr"), "card", 800)
     clock.advance(timedelta(hours=2))
-    ledger.issue(ledger.open_sale(product, "fr"), "card", 800)
+    pay(ledger, ledger.open_sale(product, "fr"), "card", 800)
     status = ledger.outbox_status()
     assert status.counts == {"pending": 2, "sent": 0, "rejected": 0}
     assert status.oldest_pending_age == timedelta(hours=2)

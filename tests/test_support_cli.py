@@ -13,6 +13,7 @@ from cabine.cli import app
 from ephoto.clock import ManualClock, SystemClock
 from kiosk.catalog import load_catalog
 from kiosk.ledger import BOOTH_DB_FILE, Ledger
+from tests.kiosk_harness import customer
 from tests.pgcluster import free_port
 from tests.registry_server import ADMIN_TOKEN, registry_settings, start_threaded
 
@@ -33,7 +34,7 @@ def booth(tmp_path):
     for product_id in ("ephoto-permis", "passport"):
         product = catalog.get(product_id)
         sale_id = ledger.open_sale(product, "fr")
-        issued = ledger.issue(sale_id, "card", product.price.cents)
+        issued = ledger.issue(sale_id, "card", product.price.cents, **customer(product))
         sales[product_id] = (ledger.sale(sale_id).display_id(), issued.code)
     ledger.dispose()
     env = {

@@ -23,12 +23,14 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, 
 from sqlalchemy.exc import OperationalError
 
 from ephoto.clock import ScaledClock, SystemClock
+from ephoto.epfile import file_problems
 from tests.transmitter_chaos import run_chaos
 from tests.transmitter_harness import (
     BOOTH,
     ROOT,
     RealRegistry,
     RegistryProcess,
+    booth_file,
     enqueue_codes,
     free_port,
     new_codes,
@@ -42,6 +44,8 @@ from transmitter.outbox import (
     enqueue,
     open_outbox_engine,
     outbox,
+    outbox_files,
+    read_file,
     read_status,
 )
 
@@ -241,8 +245,11 @@ import json, resource, signal, sys
 from datetime import UTC, datetime
 from sqlalchemy import create_engine, insert
 from tests.test_transmitter_faults import sales
+from tests.transmitter_harness import booth_file, file_images
 from transmitter.outbox import configure_sqlite_durability, enqueue
 from ephoto.code import generate
+
+file_images()  # encoded before the limit is set
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit, write() fails with EFBIG
 engine = create_engine(sys.argv[1])
@@ -257,7 +264,11 @@ for _ in range(4000):
     try:
         with engine.begin() as conn:
             conn.execute(insert(sales).values(code=code))
-            enqueue(conn, code, datetime.now(UTC), "ephoto-permis", booth_id="b1")
+            now = datetime.now(UTC)
+            enqueue(
+                conn, code, now, "ephoto-permis", booth_id="b1",
+                file=booth_file(code, now, booth_id="b1", n=len(issued)),
+            )
     except Exception as exc:
         errors.append({"code": code, "error": f"{type(exc).__name__}: {exc}"[:200]})
         if len(errors) >= 5:
@@ -281,16 +292,17 @@ def _sell_until_the_disk_is_full(url: str, limit_bytes: int) -> dict:
 
 
 def test_a_full_disk_on_enqueue_is_an_error_and_no_code_is_issued(tmp_path):
-    """The process may not write past 400 kB (RLIMIT_FSIZE: the kernel refuses the write, as
-    on a full disk). Each sale that cannot commit raises to the caller, and neither its sale
-    row nor its outbox row exists afterwards; every sale that did commit is intact."""
+    """The process may not write past 2 MB (RLIMIT_FSIZE: the kernel refuses the write, as
+    on a full disk) while sales store their numbers with their ePhoto files (about 60 kB
+    each). Each sale that cannot commit raises to the caller, and neither its sale row nor its
+    outbox row nor its file exists afterwards; every sale that did commit is intact."""
     url = f"sqlite:///{tmp_path / BOOTH_DB_FILE}"
     engine = create_engine(url)
     configure_sqlite_durability(engine)
     create_schema(engine)
     sales_meta.create_all(engine)
     engine.dispose()
-    result = _sell_until_the_disk_is_full(url, 400_000)
+    result = _sell_until_the_disk_is_full(url, 2_000_000)
     assert result["errors"], "the size limit was never reached"
     assert all(
         "full" in e["error"] or "I/O" in e["error"] or "disk" in e["error"]
@@ -301,14 +313,20 @@ def test_a_full_disk_on_enqueue_is_an_error_and_no_code_is_issued(tmp_path):
     with engine.connect() as conn:
         in_outbox = set(conn.execute(select(outbox.c.code)).scalars())
         in_sales = set(conn.execute(select(sales.c.code)).scalars())
+        with_file = set(conn.execute(select(outbox_files.c.code)).scalars())
         assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
-    assert in_outbox == in_sales == set(result["issued"])
+    assert len(result["issued"]) > 5
+    assert in_outbox == in_sales == with_file == set(result["issued"])
+    for code in result["issued"]:  # each stored file reads back whole
+        stored = read_file(engine, code)
+        assert stored is not None and file_problems(stored) == []
     assert not failed & in_outbox
 
 
 def test_the_database_full_error_rolls_back_the_whole_sale(tmp_path):
     """SQLite's own "database or disk is full" (max_page_count reached) inside the sale's
-    transaction: the caller gets the error and the sale is not recorded either."""
+    transaction, which stores the number's ePhoto file: the caller gets the error and neither
+    the sale nor the number nor its file is recorded."""
     engine = open_outbox_engine(f"sqlite:///{tmp_path / BOOTH_DB_FILE}")
     sales_meta.create_all(engine)
     with engine.connect() as conn:
@@ -316,7 +334,7 @@ def test_the_database_full_error_rolls_back_the_whole_sale(tmp_path):
 
     @__import__("sqlalchemy").event.listens_for(engine, "connect")
     def _cap(dbapi_conn, _record):
-        dbapi_conn.execute(f"PRAGMA max_page_count={pages + 2}")
+        dbapi_conn.execute(f"PRAGMA max_page_count={pages + 60}")  # room for a few files
 
     engine.dispose()
     issued = 0
@@ -324,11 +342,20 @@ def test_the_database_full_error_rolls_back_the_whole_sale(tmp_path):
         for code in new_codes(2000):
             with engine.begin() as conn:
                 conn.execute(insert(sales).values(code=code))
-                enqueue(conn, code, datetime.now(UTC), "ephoto-permis", booth_id=BOOTH)
+                now = datetime.now(UTC)
+                enqueue(
+                    conn,
+                    code,
+                    now,
+                    "ephoto-permis",
+                    booth_id=BOOTH,
+                    file=booth_file(code, now, n=issued),
+                )
             issued += 1
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == issued
         assert conn.execute(select(func.count()).select_from(sales)).scalar_one() == issued
+        assert conn.execute(select(func.count()).select_from(outbox_files)).scalar_one() == issued
     assert issued > 0
 
 
