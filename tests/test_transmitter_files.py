@@ -401,3 +401,58 @@ def test_a_file_read_back_from_the_outbox_is_the_one_uploaded(box, collector):
     stored: EphotoFile | None = read_file(box.engine, code)
     assert stored is not None
     assert collector.files[code] == (stored.meta.photo_sha256, stored.meta.signature_sha256)
+
+
+# -- against the real collector -------------------------------------------------------------------
+
+
+def test_the_booths_files_reach_the_real_collector_once_and_a_bad_one_is_parked_alone(
+    tmp_path, box
+):
+    """``cabine collector``'s app on loopback: the booth's dispatcher uploads its files, the
+    collector checks, seals and stores each once; a file damaged in booth.db is refused by
+    name (422 files[i]) and parked alone; the same number sent again is a duplicate."""
+    from sqlalchemy import func
+
+    from collector.store import files as collector_files
+    from tests.collector_world import make_world, serve_on_loopback
+
+    world = make_world(tmp_path / "collector")
+    server = serve_on_loopback(world)
+    booth_id = "booth-001"
+    keys = {booth_id: world.booths[booth_id].secret}
+    codes = new_codes(8)
+    now = world.clock.now()
+    with box.engine.begin() as conn:
+        for n, code in enumerate(codes):
+            file = booth_file(code, now, booth_id=booth_id, n=n)
+            if n == 5:  # its signature digest no longer matches
+                file = EphotoFile(
+                    dataclasses.replace(file.meta, signature_sha256="0" * 64),
+                    file.photo_jpeg,
+                    file.signature_png,
+                )
+            enqueue(
+                conn, code, now, PRODUCT, booth_id=booth_id, batch_window=timedelta(0), file=file
+            )
+    try:
+        uploader = Uploader(server.url, keys, world.clock)
+        dispatcher = Dispatcher(box, uploader, world.clock, batch_size=4, files=True)
+        report = dispatcher.drain()
+        with box.engine.begin() as conn:
+            from transmitter.outbox import requeue
+
+            requeue(conn, codes[0], world.clock.now())
+        again = dispatcher.drain()
+        uploader.close()
+    finally:
+        server.stop()
+    state = statuses(box)
+    assert state[codes[5]][0] == "rejected" and "signature_sha256" in state[codes[5]][1]
+    assert [state[c][0] for c in codes if c != codes[5]] == ["sent"] * 7
+    assert report.codes_sent == 7 and report.codes_rejected == 1
+    assert again.codes_sent == 1 and again.codes_resent == 1
+    with world.store.engine.connect() as conn:
+        stored = conn.execute(select(collector_files.c.code)).scalars().all()
+        assert conn.execute(select(func.count()).select_from(collector_files)).scalar_one() == 7
+    assert sorted(stored) == sorted(c for c in codes if c != codes[5])
