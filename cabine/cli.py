@@ -955,6 +955,8 @@ def _support_desk(config: Path | None, data: Path | None, registry: str | None):
         booth_id=settings.kiosk.booth_id,
         prefixes=(settings.operator.prefix,),
         timeout=section.registry_timeout_seconds,
+        collector_url=section.collector_url,
+        collector_token=section.collector_admin_token,
     )
 
 

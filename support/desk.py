@@ -1,5 +1,6 @@
-"""The support desk service: takes a problem report, checks the booth's ledger and the registry,
-decides with ``support.rules``, and records the decision, the refund and the re-queue together.
+"""The support desk service: takes a problem report, checks the booth's ledger, the registry and
+(for an active number) the operator's collector, decides with ``support.rules``, and records
+the decision, the refund and the re-queue together.
 
 Where things live: the desk works on the booth's SQLite file (the kiosk's ledger and the
 transmitter's outbox), where it adds its own tables: every report received (``support_audit``),
@@ -55,6 +56,8 @@ from kiosk import ledger as kiosk_ledger
 from kiosk.catalog import Catalog
 from support.rules import (
     ABSENT,
+    NOT_ASKED,
+    CollectorView,
     Decision,
     Outcome,
     ProductName,
@@ -127,25 +130,46 @@ class RegistryUnavailable(RuntimeError):
         self.detail = detail or message
 
 
+class CollectorUnavailable(RegistryUnavailable):
+    """The operator's collector could not be asked about a number's file; no decision was made.
+    (A kind of :class:`RegistryUnavailable`: the desk cannot check now, try again later.)"""
+
+
 @dataclass(frozen=True)
 class Facts:
-    """What a decision rests on: the code's state at the registry and the sale's refund."""
+    """What a decision rests on: the code's state at the registry (with the state's refusals
+    of its file), the file's state at the collector, and the sale's refund."""
 
     registry_state: str
     used_at: str | None
     refunded: bool
+    fetch_failures: tuple[str, ...] = ()
+    collector_state: str = "not_asked"
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"registry": self.registry_state, "used_at": self.used_at, "refunded": self.refunded},
-            sort_keys=True,
-        )
+        facts: dict[str, object] = {
+            "registry": self.registry_state,
+            "used_at": self.used_at,
+            "refunded": self.refunded,
+        }
+        # Only when there is something to say, so answers stored before files existed still
+        # rest on the same facts.
+        if self.fetch_failures:
+            facts["fetch_failures"] = list(self.fetch_failures)
+        if self.collector_state != "not_asked":
+            facts["collector"] = self.collector_state
+        return json.dumps(facts, sort_keys=True)
 
 
-def facts_of(sale: SaleRecord | None, view: RegistryView, refunded_now: bool = False) -> Facts:
+def facts_of(
+    sale: SaleRecord | None,
+    view: RegistryView,
+    refunded_now: bool = False,
+    collector: CollectorView = NOT_ASKED,
+) -> Facts:
     used_at = view.used_at.isoformat() if view.used_at is not None else None
     refunded = refunded_now or (sale is not None and sale.refunded_at is not None)
-    return Facts(view.state, used_at, refunded)
+    return Facts(view.state, used_at, refunded, view.fetch_failures, collector.state())
 
 
 def report_key(report: Report) -> str:
@@ -221,12 +245,87 @@ def registry_view(data: dict[str, Any]) -> RegistryView:
     state = data.get("state") or data.get("status")
     if state not in CODE_STATES:
         raise RegistryUnavailable(f"registry gave an unknown state {state!r} for a code")
+    failures = data.get("fetch_failures") or []
+    if not isinstance(failures, list):
+        raise RegistryUnavailable("registry gave fetch_failures that are not a list")
     return RegistryView(
         state=CodeState(state),
         received_at=when("received_at"),
         active_at=when("active_at"),
         used_at=when("used_at", "redeemed_at"),
         expires_at=when("expires_at"),
+        fetch_failures=tuple(
+            str(f.get("kind")) for f in failures if isinstance(f, dict) and f.get("kind")
+        ),
+    )
+
+
+# -- the operator's collector --------------------------------------------------------------------
+
+
+class CollectorAdmin:
+    """Reads a number's file record from the collector's admin API (bearer token): received,
+    sealed, registered with the state, deleted."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        timeout: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def file_state(self, code: str) -> CollectorView:
+        try:
+            response = self._client.get(f"/admin/files/{code}")
+        except httpx.HTTPError as exc:
+            raise CollectorUnavailable(
+                f"collector at {self._client.base_url} did not answer ({type(exc).__name__})",
+                f"collector at {self._client.base_url}, code {code}: {exc!r}",
+            ) from None
+        if response.status_code == 404:
+            return CollectorView(asked=True)
+        if response.status_code in (401, 403):
+            raise CollectorUnavailable(
+                f"collector refused the admin token ({response.status_code}): "
+                "set support.collector_admin_token to the collector's admin_token"
+            )
+        if response.status_code != 200:
+            raise CollectorUnavailable(
+                f"collector answered {response.status_code}",
+                f"collector answered {response.status_code} for code {code}: {response.text[:200]}",
+            )
+        try:
+            return collector_view(response.json())
+        except (ValueError, AttributeError):
+            raise CollectorUnavailable(
+                "collector answered something that is not a file's record",
+                f"collector's answer for code {code}: {response.text[:200]}",
+            ) from None
+
+
+def collector_view(data: dict[str, Any]) -> CollectorView:
+    def when(name: str) -> datetime | None:
+        value = data.get(name)
+        return parse_utc(value) if value else None
+
+    received = when("received_at")
+    if received is None:
+        raise ValueError("the collector's record has no received_at")
+    return CollectorView(
+        asked=True,
+        received_at=received,
+        sealed_at=when("sealed_at"),
+        registered_at=when("registered_at"),
+        deleted_at=when("deleted_at"),
     )
 
 
@@ -364,9 +463,11 @@ class SupportDesk:
         *,
         booth_id: str,
         prefixes: tuple[str, ...] = (codes.DEFAULT_PREFIX,),
+        collector: CollectorAdmin | None = None,
     ):
         self.engine = engine
         self.registry = registry
+        self.collector = collector
         self.clock = clock
         self.catalog = catalog
         self.ledger = BoothLedger(catalog, booth_id)
@@ -436,6 +537,7 @@ class SupportDesk:
         # state there is what it was.
         try:
             view = self._registry_view(first_look)
+            file_view = self._collector_view(first_look, view)
         except RegistryUnavailable as exc:
             with self.engine.begin() as conn:
                 self._audit(conn, key, report, now, None, error=exc.detail)
@@ -443,7 +545,8 @@ class SupportDesk:
 
         with self.engine.begin() as conn:
             resolution = self._resolve(conn, report)
-            stored = self._stored(conn, key, now, facts_of(resolution.sale, view))
+            facts = facts_of(resolution.sale, view, collector=file_view)
+            stored = self._stored(conn, key, now, facts)
             if stored is not None:
                 self._audit(conn, key, report, now, stored)
                 return stored
@@ -452,7 +555,9 @@ class SupportDesk:
                 if sale.code != first_look.sale.code:  # cannot happen: codes never change
                     raise RuntimeError(f"sale {sale.sale_id} changed code during a report")
             printed = self.ledger.printed_photos(sale.product_id) if sale else 0
-            decision = decide(report, resolution, view, now, self.ephoto_products, printed)
+            decision = decide(
+                report, resolution, view, now, self.ephoto_products, printed, file_view
+            )
             if decision.refund and sale is not None and decision.amount is not None:
                 self._refund(conn, key, sale, decision, now)
             if decision.requeue and decision.code is not None:
@@ -464,7 +569,9 @@ class SupportDesk:
                 decision=json.dumps(decision.to_dict(), ensure_ascii=False),
                 decided_at=now,
                 recheck_after=decision.when if decision.outcome is Outcome.WAIT else None,
-                facts=facts_of(sale, view, refunded_now=decision.refund).to_json(),
+                facts=facts_of(
+                    sale, view, refunded_now=decision.refund, collector=file_view
+                ).to_json(),
             )
             updated = conn.execute(
                 update(claims).where(claims.c.report_key == key).values(**values)
@@ -480,6 +587,16 @@ class SupportDesk:
         if sale is None or not sale.ephoto or sale.code is None:
             return ABSENT
         return self.registry.code_state(sale.code)
+
+    def _collector_view(self, resolution: Resolution, view: RegistryView) -> CollectorView:
+        """The collector's record of the sale's file, asked only where it can change the
+        answer: the number is active and unused at the state."""
+        sale = resolution.sale
+        if self.collector is None or sale is None or sale.code is None:
+            return NOT_ASKED
+        if view.state != CodeState.ACTIVE or view.used_at is not None:
+            return NOT_ASKED
+        return self.collector.file_state(sale.code)
 
     def _refund(
         self, conn: Connection, key: str, sale: SaleRecord, decision: Decision, now: datetime
@@ -521,14 +638,30 @@ def open_desk(
     booth_id: str,
     prefixes: tuple[str, ...] = (codes.DEFAULT_PREFIX,),
     timeout: float = 5.0,
+    collector_url: str | None = None,
+    collector_token: str | None = None,
 ) -> Iterator[SupportDesk]:
-    """A desk on the booth file at ``booth_db``, closed (engine and HTTP client) on exit."""
+    """A desk on the booth file at ``booth_db``, closed (engine and HTTP clients) on exit; it
+    asks the operator's collector too when ``collector_url`` is given."""
     if not booth_db.is_file():
         raise FileNotFoundError(f"booth ledger {booth_db} does not exist: start the kiosk first")
     engine = open_booth_engine(booth_db)
     registry = RegistryAdmin(registry_url, token, timeout=timeout)
+    collector = (
+        CollectorAdmin(collector_url, collector_token, timeout=timeout) if collector_url else None
+    )
     try:
-        yield SupportDesk(engine, registry, clock, catalog, booth_id=booth_id, prefixes=prefixes)
+        yield SupportDesk(
+            engine,
+            registry,
+            clock,
+            catalog,
+            booth_id=booth_id,
+            prefixes=prefixes,
+            collector=collector,
+        )
     finally:
         registry.close()
+        if collector is not None:
+            collector.close()
         engine.dispose()

@@ -15,13 +15,21 @@ When several rules could apply, the first in this order wins (the operator's rea
    used and later expired is reported as used, the fact that explains the refusal. A number that
    expired without ever having been active is not "expired" for the customer but a fault of
    ours: it goes to ``refund``.
-4. ``typo``: the customer typed a near miss of their number, which works now or will within the
+4. ``file_unavailable``: the number is active and unused at the state, but its file (photo and
+   signature) cannot be fetched from the operator's collector: the state refused what the
+   collector answered when the number was used (a seal or digest that does not check, no file,
+   the state's signature refused; recorded by the registry), or the collector itself has no
+   sealed file for it (never received, not sealed, or deleted). The fault is the operator's and
+   retyping will not help, so this comes before ``typo`` and ``works``, and the 72 h rule does
+   not hold it back (it is about activation, which has happened): refund and send the file
+   again, only to the sheet's holder (else ``proof_needed``, as for ``refund``).
+5. ``typo``: the customer typed a near miss of their number, which works now or will within the
    72 h: give them the right number (and, if needed, from when it works). Only a near miss
    counts: a report that names the sale by its number but types something else gets the other
    answers with the number masked, since sale numbers are sequential and guessable.
-5. ``works``: the number is active and unused: the problem is the typing; give advice.
-6. ``wait``: not active yet and less than 72 h since purchase (exactly 72 h counts as passed).
-7. ``refund``: 72 h have passed and the number is still not active in the registry, or the booth
+6. ``works``: the number is active and unused: the problem is the typing; give advice.
+7. ``wait``: not active yet and less than 72 h since purchase (exactly 72 h counts as passed).
+8. ``refund``: 72 h have passed and the number is still not active in the registry, or the booth
    never transmitted it: the fault is the operator's. Refund the sale and send the number again,
    but only to the sheet's holder: a report that proves it (the ePhoto number typed, exactly or
    one typo away). A report that does not (a sale number alone, which is sequential and printed
@@ -56,6 +64,7 @@ class Outcome(StrEnum):
     REFUND = "refund"
     UNKNOWN_CODE = "unknown_code"
     PROOF_NEEDED = "proof_needed"
+    FILE_UNAVAILABLE = "file_unavailable"
 
 
 SHOWN_WHEN_HIDDEN = 4
@@ -125,9 +134,53 @@ class RegistryView:
     active_at: datetime | None = None
     used_at: datetime | None = None
     expires_at: datetime | None = None
+    fetch_failures: tuple[str, ...] = ()
+    """Why the state refused this number's file when it was used, newest first (``seal``,
+    ``digest``, ``missing``, ``denied``, ``answer``); empty when it never did."""
 
 
 ABSENT = RegistryView("absent")
+
+
+@dataclass(frozen=True)
+class CollectorView:
+    """What the operator's collector's admin API says about one number's file."""
+
+    asked: bool
+    """False when the desk has no collector to ask (or had no need to)."""
+    received_at: datetime | None = None
+    sealed_at: datetime | None = None
+    registered_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.received_at is not None
+
+    def file_problem(self) -> str | None:
+        """Why the collector cannot hand the file over, or None when it holds it sealed."""
+        if not self.asked:
+            return None
+        if not self.known:
+            return "not_received"
+        if self.deleted_at is not None:
+            return "deleted"
+        if self.sealed_at is None:
+            return "not_sealed"
+        return None
+
+    def state(self) -> str:
+        """One word for the audit facts: not_asked, not_received, deleted, not_sealed,
+        registered or sealed."""
+        if not self.asked:
+            return "not_asked"
+        problem = self.file_problem()
+        if problem is not None:
+            return problem
+        return "registered" if self.registered_at is not None else "sealed"
+
+
+NOT_ASKED = CollectorView(asked=False)
 
 MatchedBy = Literal["sale_id", "code", "typo", "none"]
 
@@ -283,6 +336,14 @@ def _photos_note(product_photos: int) -> tuple[str, ...]:
     return ("note.photos_on_paper",) if product_photos > 0 else ()
 
 
+def file_unavailable(registry: RegistryView, collector: CollectorView) -> str | None:
+    """Why an active number's file cannot be fetched (a reason text key), or None."""
+    if registry.fetch_failures:
+        return "file_refused_at_use"
+    problem = collector.file_problem()
+    return f"file_{problem}" if problem is not None else None
+
+
 def decide(
     report: Report,
     resolution: Resolution,
@@ -290,13 +351,15 @@ def decide(
     now: datetime,
     ephoto_products: tuple[ProductName, ...],
     printed_photos: int = 1,
+    collector: CollectorView = NOT_ASKED,
 ) -> Decision:
     """The decision for one report; see the module docstring for the order of the rules.
 
     ``registry`` is the registry's view of the sale's code (``ABSENT`` when it never received it
     or when there is no code); ``ephoto_products`` are the catalogue's ePhoto products, named when
     a customer bought another product; ``printed_photos`` is how many photos the sale's sheet
-    printed (their paper use survives a used or expired number).
+    printed (their paper use survives a used or expired number); ``collector`` is what the
+    operator's collector says of the number's file (``NOT_ASKED`` when it was not asked).
     """
     now = ensure_utc(now)
     sale = resolution.sale
@@ -356,6 +419,28 @@ def decide(
     corrected = proven and report.code != sale.code
     if not proven:
         base = replace(base, code_hidden=True)
+
+    file_reason = file_unavailable(registry, collector) if active else None
+    if file_reason is not None:
+        notes = ("note.right_code",) if corrected else ()
+        if sale.refunded_at is not None:
+            return replace(
+                base,
+                outcome=Outcome.FILE_UNAVAILABLE,
+                reason="refund_already",
+                when=ensure_utc(sale.refunded_at),
+                notes=notes,
+            )
+        if not proven:
+            return replace(base, outcome=Outcome.PROOF_NEEDED, reason="proof_needed")
+        return replace(
+            base,
+            outcome=Outcome.FILE_UNAVAILABLE,
+            reason=file_reason,
+            refund=True,
+            requeue=True,
+            notes=notes,
+        )
 
     if corrected and (active or not promise_passed):
         return replace(

@@ -30,6 +30,16 @@ class SupportSettings(BaseModel):
     registry_timeout_seconds: float = Field(
         default=5.0, gt=0, le=60, description="How long to wait for the registry's answer."
     )
+    collector_url: str | None = Field(
+        default=None,
+        description="Base URL of the operator's collector, whose admin API tells whether a "
+        "number's file was received, sealed, registered or deleted; empty: not asked.",
+    )
+    collector_admin_token: str | None = Field(
+        default=None,
+        description="Bearer token of the collector's /admin API (its admin_token); better set "
+        "through CABINE_SUPPORT__COLLECTOR_ADMIN_TOKEN than in a file.",
+    )
     rate_limit_failed_per_client: str = Field(
         default="20/hour",
         description="Reports that prove nothing (no sale found, or a sale named without its "

@@ -4,6 +4,7 @@ and no other issued code is ever proposed)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,8 @@ from ephoto.texts import LANGUAGES
 from ephoto.validity import ACTIVATION_PROMISE, expires_at
 from support.rules import (
     ABSENT,
+    NOT_ASKED,
+    CollectorView,
     Decision,
     Outcome,
     ProductName,
@@ -270,3 +273,81 @@ def test_a_number_that_expired_without_ever_being_active_is_refunded():
     registry = RegistryView("expired", active_at=end + timedelta(hours=3), expires_at=end)
     decision = run(Report(CODE), [ephoto_sale()], registry, hours=24 * 200)
     assert decision.outcome is Outcome.REFUND and decision.refund and not decision.requeue
+
+
+# "Active at the state but the file cannot be fetched": the operator's fault.
+
+SEALED = CollectorView(
+    asked=True,
+    received_at=BOUGHT,
+    sealed_at=BOUGHT,
+    registered_at=BOUGHT + timedelta(hours=1),
+)
+
+
+def run_with_collector(report, collector, registry=None, hours=100.0, **sale_changes):
+    sale = ephoto_sale(**sale_changes)
+    resolution = resolve(report, {sale.sale_id: sale}.get, {sale.code: sale}.get)
+    return decide(
+        report,
+        resolution,
+        registry or RegistryView("active"),
+        BOUGHT + timedelta(hours=hours),
+        EPHOTO,
+        2,
+        collector,
+    )
+
+
+@pytest.mark.parametrize(
+    ("collector", "registry", "reason"),
+    [
+        (SEALED, RegistryView("active", fetch_failures=("digest",)), "file_refused_at_use"),
+        (CollectorView(asked=True), None, "file_not_received"),
+        (CollectorView(asked=True, received_at=BOUGHT), None, "file_not_sealed"),
+        (replace(SEALED, deleted_at=BOUGHT + timedelta(days=1)), None, "file_deleted"),
+        (
+            NOT_ASKED,
+            RegistryView("active", fetch_failures=("seal", "missing")),
+            "file_refused_at_use",
+        ),
+    ],
+)
+def test_an_active_number_whose_file_cannot_be_fetched_is_refunded_and_resent(
+    collector, registry, reason
+):
+    decision = run_with_collector(Report(CODE), collector, registry)
+    assert decision.outcome is Outcome.FILE_UNAVAILABLE and decision.reason == reason
+    assert decision.refund and decision.requeue and decision.amount == Money(800)
+    assert "8,00" in explain(decision, "fr") and codes.group(CODE) in explain(decision, "en")
+
+
+def test_the_file_rule_does_not_wait_for_72_hours_and_comes_before_the_typo():
+    early = run_with_collector(Report(CODE), CollectorView(asked=True), hours=2)
+    assert early.outcome is Outcome.FILE_UNAVAILABLE and early.refund
+    typo = run_with_collector(Report(CODE.lower()), CollectorView(asked=True))
+    assert typo.outcome is Outcome.FILE_UNAVAILABLE and typo.code == CODE
+    assert typo.notes == ("note.right_code",)
+
+
+def test_a_sealed_file_with_no_refusal_leaves_the_number_working():
+    assert run_with_collector(Report(CODE), SEALED).outcome is Outcome.WORKS
+    assert run_with_collector(Report(CODE), NOT_ASKED).outcome is Outcome.WORKS
+
+
+def test_the_file_rule_refunds_only_the_sheets_holder_and_only_once():
+    by_sale = run_with_collector(Report(sale_id="S-0001"), CollectorView(asked=True))
+    assert by_sale.outcome is Outcome.PROOF_NEEDED and not by_sale.refund
+    again = run_with_collector(
+        Report(CODE), CollectorView(asked=True), refunded_at=BOUGHT + timedelta(hours=80)
+    )
+    assert again.outcome is Outcome.FILE_UNAVAILABLE and not again.refund
+    assert again.reason == "refund_already"
+
+
+def test_a_used_number_is_used_whatever_the_collector_says():
+    registry = RegistryView(
+        "used", used_at=BOUGHT + timedelta(hours=80), fetch_failures=("digest",)
+    )
+    decision = run_with_collector(Report(CODE), CollectorView(asked=True), registry)
+    assert decision.outcome is Outcome.USED and not decision.refund
