@@ -874,6 +874,244 @@ def simulate(
     console.print(f"report: {files.html}")
 
 
+LangOption = Annotated[str, typer.Option("--lang", help="Language of the output: fr or en.")]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(help="Dask scheduler to run on (tcp://HOST:8786) instead of a local cluster."),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(min=1, max=512, help="Worker processes of the local cluster [default: cores]."),
+]
+
+
+def _quant_texts(lang: str):  # type: ignore[no-untyped-def]
+    from ephoto.texts import check_language, texts
+
+    try:
+        return texts("sweep", check_language(lang))
+    except ValueError as exc:
+        typer.echo(f"--lang: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(help="Sweep TOML file: scenario, seeds, [vary].")],
+    out: Annotated[Path, typer.Option(help="Folder for results.csv, report.html and plots.")],
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    lang: LangOption = "fr",
+) -> None:
+    """Run a scenario over parameters and seeds on Dask; a table, a report and a summary."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from simulation.cluster import ClusterError, dask_client, worker_count
+    from simulation.sweep import (
+        RESULTS,
+        SweepError,
+        group_estimates,
+        load_sweep,
+        read_results,
+        run_sweep,
+    )
+    from simulation.sweep_report import REPORT_FIGURES, format_estimate, write_sweep_report
+
+    t = _quant_texts(lang)
+    if scheduler is not None and workers is not None:
+        typer.echo("--workers: only for the local cluster; not with --scheduler", err=True)
+        raise typer.Exit(2)
+    try:
+        plan = load_sweep(sweep_file)
+        from simulation.sweep import ResultTable
+
+        table = ResultTable(out / RESULTS, plan.columns)
+    except (SweepError, OSError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    done = sum(1 for run in plan.runs if run.key in table)
+    if done:
+        err_console.print(
+            t.get("sweep.resumed", done=done, total=len(plan.runs), table=out / RESULTS)
+        )
+    outcome = None
+    if done < len(plan.runs):
+        try:
+            with dask_client(scheduler, workers) as client:
+                if scheduler is None:
+                    err_console.print(t.get("sweep.cluster_local", workers=worker_count(client)))
+                else:
+                    message = t.get(
+                        "sweep.cluster_remote", address=scheduler, workers=worker_count(client)
+                    )
+                    err_console.print(message)
+                columns = (
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                )
+                with Progress(*columns, console=err_console) as progress:
+                    task = progress.add_task(
+                        t.get("sweep.progress", name=plan.name),
+                        total=len(plan.runs),
+                        completed=done,
+                    )
+                    outcome = run_sweep(
+                        plan, out, client, on_row=lambda row: progress.advance(task)
+                    )
+        except ClusterError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from None
+    keys = {run.key for run in plan.runs}
+    rows = [row for row in read_results(out) if row["run"] in keys]
+    report = write_sweep_report(plan, rows, out)
+    summary = Table(title=t.get("sweep.title", name=plan.name))
+    for name in plan.parameters:
+        summary.add_column(name)
+    summary.add_column(t.get("sweep.seeds"), justify="right")
+    for figure in REPORT_FIGURES:
+        summary.add_column(t.get(f"figure.{figure}"), justify="right")
+    for params, estimates in group_estimates(rows, plan.parameters):
+        cells = [format_estimate(estimates[f], f) for f in REPORT_FIGURES]
+        seeds = str(next(iter(estimates.values())).seeds)
+        summary.add_row(*[str(params[p]) for p in plan.parameters], seeds, *cells)
+    console.print(summary)
+    console.print(t.get("sweep.table", path=out / RESULTS))
+    console.print(t.get("sweep.report", path=report.html))
+    if outcome is not None and outcome.failed:
+        err_console.print(t.get("sweep.failed", count=len(outcome.failed)))
+        for key, error in outcome.failed.items():
+            err_console.print(f"  {key}: {error}")
+        raise typer.Exit(1)
+
+
+plan_app = typer.Typer(help="Capacity planning on the fleet simulator.", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+
+
+@plan_app.command("capacity")
+def plan_capacity_command(
+    scenario_file: Annotated[
+        Path, typer.Argument(help="Scenario TOML file, or the name of a bundled scenario.")
+    ],
+    target: Annotated[
+        str,
+        typer.Option(help='What every month must meet, e.g. "p95<=72" or "share72>=0.95".'),
+    ],
+    per_month: Annotated[
+        bool, typer.Option("--per-month", help="Also the smallest capacity month by month.")
+    ] = False,
+    seeds: Annotated[int, typer.Option(min=1, max=1000, help="Seeds per capacity tried.")] = 2,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    lang: LangOption = "fr",
+) -> None:
+    """The smallest registry capacity meeting a target in every month across seeds."""
+    from simulation.cluster import ClusterError, dask_client, worker_count
+    from simulation.plan import PlanError, parse_target, plan_capacity
+    from simulation.scenario import ScenarioError, load_scenario
+
+    t = _quant_texts(lang)
+    if scheduler is not None and workers is not None:
+        typer.echo("--workers: only for the local cluster; not with --scheduler", err=True)
+        raise typer.Exit(2)
+    try:
+        goal = parse_target(target)
+        scenario = load_scenario(scenario_file)
+    except PlanError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    except ScenarioError as exc:
+        typer.echo("; ".join(str(exc).splitlines()), err=True)
+        raise typer.Exit(2) from None
+    seed_list = [scenario.run.seed + i for i in range(seeds)]
+
+    def shown(value: float) -> str:
+        return f"{value:.1%}" if not goal.lower_is_better else f"{value:.1f} h"
+
+    def on_step(verdict) -> None:  # type: ignore[no-untyped-def]
+        verdict_text = t.get("plan.meets" if verdict.meets else "plan.misses")
+        worst = f"{shown(verdict.worst)}, {verdict.worst_month}"
+        if "all" in verdict.capacities:
+            line = t.get(
+                "plan.step",
+                capacity=f"{verdict.capacities['all']:,.0f}",
+                verdict=verdict_text,
+                figure=goal.name,
+                worst=worst,
+            )
+        else:
+            line = t.get(
+                "plan.step_month",
+                plan=", ".join(f"{m}: {c:,.0f}" for m, c in sorted(verdict.capacities.items())),
+                verdict=verdict_text,
+                figure=goal.name,
+                worst=worst,
+            )
+        err_console.print(line)
+
+    try:
+        with dask_client(scheduler, workers) as client:
+            width = max(1, worker_count(client) // len(seed_list))
+            err_console.print(t.get("plan.progress", name=scenario.name))
+            result = plan_capacity(
+                client, scenario, goal, seed_list, per_month=per_month, width=width, on_step=on_step
+            )
+    except ClusterError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    verdict = result.verdict
+    assert verdict is not None
+    if result.capacity is None:
+        console.print(
+            t.get(
+                "plan.unreachable",
+                capacity=f"{verdict.capacities['all']:,.0f}",
+                target=goal.text,
+                figure=goal.name,
+                worst=shown(verdict.worst),
+                month=verdict.worst_month,
+            )
+        )
+        raise typer.Exit(1)
+    limit = shown(goal.limit)
+    if result.by_month:
+        console.print(t.get("plan.answer_month", target=goal.text, seeds=len(seed_list)))
+        for month, capacity in sorted(result.by_month.items()):
+            console.print(t.get("plan.month_line", month=month, capacity=f"{capacity:,.0f}"))
+        console.print(
+            t.get(
+                "plan.margin_month",
+                figure=goal.name,
+                worst=shown(verdict.worst),
+                limit=limit,
+                month=verdict.worst_month,
+            )
+        )
+    else:
+        console.print(
+            t.get(
+                "plan.answer",
+                target=goal.text,
+                seeds=len(seed_list),
+                capacity=f"{result.capacity:,.0f}",
+            )
+        )
+        console.print(
+            t.get(
+                "plan.margin",
+                figure=goal.name,
+                worst=shown(verdict.worst),
+                limit=limit,
+                month=verdict.worst_month,
+                below=f"{result.below:,.0f}",
+            )
+        )
+    console.print(t.get("plan.paste"))
+    typer.echo("\n".join(result.toml_lines()))
+
+
 scenarios_app = typer.Typer(
     help="Replay each case of the operator's FAQ with the real components.", no_args_is_help=True
 )
