@@ -1,9 +1,9 @@
-"""The booth's services behind the sale machine: ledger, camera, card terminal, renderer, printer.
+"""The booth's services behind the sale machine: ledger, devices, card terminal, renderer.
 
-Each method here is one piece of work the touchscreen starts (often in a background thread);
-the guards the sale machine checks before side effects live here too, each with its own
-message. Crash recovery runs at start: a sale paid but not printed is printed once, with the
-number it already has.
+Each method here is one piece of work the sale flow (``kiosk.flow``) starts, usually on its
+executor; the guards the sale machine checks before side effects live here too, each with its
+own message. Crash recovery runs at start: a sale left open is closed (its coins owed back as a
+refund), and a sale paid but not printed is printed once, with the number it already has.
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ from kiosk.devices import (
     PhotoCheck,
     Printer,
     PrintJob,
+    RuleFailure,
     SilentVoice,
     Voice,
 )
-from kiosk.framing import FramingPhotoCheck, FramingReport, check_framing
+from kiosk.framing import FramingPhotoCheck
 from kiosk.ledger import (
     BOOTH_DB_FILE,
     MAINTENANCE,
@@ -42,13 +43,15 @@ from kiosk.ledger import (
     Issued,
     IssueFailed,
     Ledger,
+    MoneyBack,
     OutboxStatus,
+    RefundDue,
     Sale,
 )
 from kiosk.operator import PinPad, hash_pin
-from kiosk.payment import PaymentResult, SimulatedCardTerminal
+from kiosk.payment import PaymentResult, SimulatedCardTerminal, SimulatedCoinMechanism
 from kiosk.printer import FolderPrinter
-from kiosk.sale import SaleMachine, State
+from kiosk.sale import SaleMachine
 from kiosk.settings import DEFAULT_PIN, KioskSettings
 
 log = logging.getLogger(__name__)
@@ -61,7 +64,6 @@ class SheetRequest:
     sale: Sale
     product: Product
     photo: Image.Image
-    signature: Image.Image | None
     issued: Issued | None
     lang: str
 
@@ -93,6 +95,8 @@ class OperatorSnapshot:
     today: DayCounters
     last_sales: list[Sale]
     recovered: list[Sale]
+    refunds_due: list[RefundDue]
+    printer: str
     maintenance: bool
 
 
@@ -238,6 +242,7 @@ class Booth:
             self.paths.prints, self.ledger.paper_left, seconds=settings.print_seconds
         )
         self.terminal = SimulatedCardTerminal(seconds=settings.payment_seconds)
+        self.coins = SimulatedCoinMechanism(gives_back=settings.coins_given_back)
         self.photo_check: PhotoCheck = FramingPhotoCheck()
         self.voice: Voice = SilentVoice()
         self.device_problem: DeviceProblem | None = None
@@ -248,6 +253,7 @@ class Booth:
             monotonic,
             max_tries=settings.pin_max_tries,
             lockout_seconds=settings.pin_lockout_seconds,
+            store=self.ledger,
         )
 
     @classmethod
@@ -341,23 +347,30 @@ class Booth:
         machine.set_guard("booth_open", self.booth_open)
         machine.set_guard("printer_ready", self.printer_ready)
         machine.set_guard("ledger_ready", self.ledger_ready)
-        machine.on_enter(self._on_enter)
         return machine
 
-    def _on_enter(self, machine: SaleMachine, source: State, target: State) -> None:
-        session = machine.session
-        if target is State.CAPTURE and session.sale_id is None and session.product is not None:
-            session.sale_id = self.ledger.open_sale(session.product, session.lang)
-        if target is State.ATTRACT:
-            ended = machine.finished_session
-            if ended is not None and ended.sale_id is not None:
-                # Only an open (unpaid) sale is cancelled; a paid one is left as it is.
-                self.ledger.cancel_sale(ended.sale_id, f"ended in {source.value}")
-
     # -- work (blocking: run it in the background) --------------------------------------------
-    def take_photo(self) -> tuple[Image.Image, FramingReport]:
+    def take_photo(self) -> tuple[Image.Image, list[RuleFailure]]:
+        """A picture and the photo rules it breaks (none: accepted)."""
         image = self.camera.capture().convert("RGB")
-        return image, check_framing(image)
+        return image, self.photo_check.check(image)
+
+    def close_unpaid(self, sale_id: int, reason: str) -> MoneyBack | None:
+        """End an unpaid sale; its coins go back to the customer if the coin box can."""
+        cents = self.ledger.coins_in(sale_id)
+        given = cents == 0 or self.coins.give_back(cents)
+        return self.ledger.close_unpaid(sale_id, reason, coins_returned=given)
+
+    def close_abandoned_sales(self) -> list[MoneyBack]:
+        """At start: every sale a crash left open is closed. Its customer has gone, so coins
+        in it cannot be handed back: they are recorded as a refund due, for the operator."""
+        owed = []
+        for sale_id in self.ledger.open_sales():
+            back = self.ledger.close_unpaid(sale_id, "open at restart", coins_returned=False)
+            if back is not None:
+                log.warning("sale %s was open at restart: %s cents refund due", sale_id, back.cents)
+                owed.append(back)
+        return owed
 
     def keep_photo(self, sale_id: int, image: Image.Image) -> Path:
         path = self.paths.photos / f"sale-{sale_id:06d}.png"
@@ -375,11 +388,16 @@ class Booth:
     def charge_card(self, amount: Money) -> PaymentResult:
         return self.terminal.charge(amount)
 
-    def issue(self, sale_id: int, method: str, amount: Money) -> Issued:
-        """The issuing transaction; on failure the payment is marked for refund and re-raised.
+    def issue(self, sale_id: int, payment: PaymentResult) -> tuple[Issued, bool]:
+        """The issuing transaction, then the change of a coin payment given (or, when the coin
+        box cannot, recorded as owed in that same transaction). Returns the issue and whether
+        the change was given. On failure the payment is marked for refund and re-raised.
 
         An ePhoto number's file is made from the photo and the signature this sale kept
         (:meth:`keep_photo`, :meth:`keep_signature`); without them no number is issued."""
+        method, amount = payment.method, payment.amount
+        change = payment.change.cents
+        given = change == 0 or self.coins.can_give(change)
         try:
             sale = self.ledger.sale(sale_id)
             photo = signature = None
@@ -388,13 +406,15 @@ class Booth:
                 photo = self._kept_photo(sale)
                 signature = self._signature_for(sale)
                 procedure = self.catalog.get(sale.product).procedure
-            return self.ledger.issue(
+            issued = self.ledger.issue(
                 sale_id,
                 method,
                 amount.cents,
                 photo=photo,
                 signature=signature,
                 procedure=procedure,
+                change_cents=change,
+                change_given=given,
             )
         except IssueFailed as exc:
             recorded = self.ledger.mark_refund_due(sale_id, method, amount.cents, str(exc))
@@ -402,6 +422,9 @@ class Booth:
                 "issuing failed for sale %s (refund recorded: %s): %s", sale_id, recorded, exc
             )
             raise
+        if change and given:
+            self.coins.give_back(change)
+        return issued, given
 
     def _kept_photo(self, sale: Sale) -> Image.Image | None:
         """The photo the customer accepted, as kept for this sale; None if it was not kept."""
@@ -418,6 +441,7 @@ class Booth:
         return self.camera.capture().convert("RGB")
 
     def _signature_for(self, sale: Sale) -> Image.Image | None:
+        """The signature kept for this sale: it goes into the ePhoto file, not on the sheet."""
         path = self.paths.photos / f"sale-{sale.id:06d}-signature.png"
         if not path.exists():
             return None
@@ -432,7 +456,6 @@ class Booth:
             sale=sale,
             product=self.catalog.get(sale.product),
             photo=self._photo_for(sale),
-            signature=self._signature_for(sale),
             issued=issued,
             lang=sale.lang,
         )
@@ -499,6 +522,8 @@ class Booth:
             today=self.ledger.today(),
             last_sales=self.ledger.last_sales(6),
             recovered=self.ledger.recovered_sales(4),
+            refunds_due=self.ledger.refunds_due(4),
+            printer=self.printer.status().detail,
             maintenance=self.maintenance_requested,
         )
 

@@ -115,9 +115,23 @@ counters = Table(
     Column("value", Integer, nullable=False),
 )
 
+# Payment row statuses. Card: approved or declined. Coins: each coin is a row the moment it is
+# inserted ("inserted"); the sale's end settles them: "approved" when the sale is paid,
+# "returned" when the coin box gave them back, "refund_due" when it could not. Change given on
+# an overpayment is a row "change"; change the booth could not give is a row "refund_due".
+INSERTED = "inserted"
+APPROVED = "approved"
+DECLINED = "declined"
+RETURNED = "returned"
+CHANGE = "change"
+REFUND_DUE_PAYMENT = "refund_due"
+COINS = "coins"
+
 PAPER_LEFT = "paper_left"
 SHEETS_PRINTED = "sheets_printed"
 MAINTENANCE = "maintenance"  # 1 while the operator keeps the booth in maintenance
+PIN_WRONG = "pin_wrong"  # wrong operator PINs in a row
+PIN_LOCKED_UNTIL_MS = "pin_locked_until_ms"  # monotonic milliseconds; 0 when not locked
 MIN_FREE_BYTES = 5 * 1024 * 1024
 
 
@@ -157,6 +171,23 @@ class Issued:
 
 
 @dataclass(frozen=True)
+class MoneyBack:
+    """How an unpaid sale's coins ended: given back, or a refund due the operator must pay."""
+
+    sale_id: int
+    cents: int
+    returned: bool
+
+
+@dataclass(frozen=True)
+class RefundDue:
+    sale_ref: str
+    cents: int
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class DayCounters:
     day: str
     opened: int
@@ -166,6 +197,36 @@ class DayCounters:
     refund_due: int
     takings_cents: int
     declined: int
+
+
+def _coins_in(conn: Connection, sale_id: int) -> int:
+    return int(
+        conn.execute(
+            select(func.coalesce(func.sum(payments.c.amount_cents), 0)).where(
+                payments.c.sale_id == sale_id, payments.c.status == INSERTED
+            )
+        ).scalar_one()
+    )
+
+
+def _record_payment(
+    conn: Connection, sale_id: int, method: str, amount_cents: int, now: datetime
+) -> None:
+    """The sale's payment, inside the issuing transaction: a card payment is one new row; the
+    coins, already rows since they went in, are marked approved."""
+    if method == COINS:
+        settled = conn.execute(
+            update(payments)
+            .where(payments.c.sale_id == sale_id, payments.c.status == INSERTED)
+            .values(status=APPROVED)
+        )
+        if settled.rowcount > 0:
+            return
+    conn.execute(
+        insert(payments).values(
+            sale_id=sale_id, method=method, amount_cents=amount_cents, status=APPROVED, at=now
+        )
+    )
 
 
 def booth_engine(path: Path) -> Engine:
@@ -202,6 +263,8 @@ class Ledger:
                 (PAPER_LEFT, paper_capacity),
                 (SHEETS_PRINTED, 0),
                 (MAINTENANCE, 0),
+                (PIN_WRONG, 0),
+                (PIN_LOCKED_UNTIL_MS, 0),
             ):
                 exists = conn.execute(
                     select(counters.c.value).where(counters.c.name == name)
@@ -243,6 +306,96 @@ class Ledger:
             )
             return result.rowcount == 1
 
+    def record_coin(self, sale_id: int, cents: int) -> int:
+        """A coin went into the coin box for ``sale_id``: recorded at once, before anything else
+        happens, so a cancel, a timeout or a crash can never lose it. Returns the sale's total."""
+        with self.engine.begin() as conn:
+            status = conn.execute(
+                select(sales.c.status).where(sales.c.id == sale_id)
+            ).scalar_one_or_none()
+            if status != OPEN:
+                raise SaleNotOpen(f"sale {sale_id} is {status}, it cannot take coins")
+            conn.execute(
+                insert(payments).values(
+                    sale_id=sale_id,
+                    method=COINS,
+                    amount_cents=cents,
+                    status=INSERTED,
+                    at=self.clock.now(),
+                )
+            )
+            return _coins_in(conn, sale_id)
+
+    def coins_in(self, sale_id: int) -> int:
+        """Cents of coins inserted for the sale and not yet settled."""
+        with self.engine.connect() as conn:
+            return _coins_in(conn, sale_id)
+
+    def close_unpaid(self, sale_id: int, reason: str, *, coins_returned: bool) -> MoneyBack | None:
+        """End a sale that was never paid (cancel, timeout, error, crash), in one transaction.
+
+        Its coins, if any, are settled: ``returned`` when the coin box gave them back, else
+        the sale becomes ``refund_due`` for that amount, for the operator to pay. Returns None
+        when the sale held no money (or was not open: a paid sale is left alone).
+        """
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            status = conn.execute(
+                select(sales.c.status).where(sales.c.id == sale_id)
+            ).scalar_one_or_none()
+            if status != OPEN:
+                return None
+            cents = _coins_in(conn, sale_id)
+            settled = RETURNED if coins_returned or cents == 0 else REFUND_DUE_PAYMENT
+            conn.execute(
+                update(payments)
+                .where(payments.c.sale_id == sale_id, payments.c.status == INSERTED)
+                .values(status=settled, detail=reason[:500])
+            )
+            conn.execute(
+                update(sales)
+                .where(sales.c.id == sale_id)
+                .values(
+                    status=CANCELLED if settled == RETURNED else REFUND_DUE,
+                    closed_at=now,
+                    note=reason[:500],
+                )
+            )
+        if cents == 0:
+            return None
+        return MoneyBack(sale_id, cents, settled == RETURNED)
+
+    def open_sales(self) -> list[int]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(select(sales.c.id).where(sales.c.status == OPEN).order_by(sales.c.id))
+                .scalars()
+                .all()
+            )
+
+    def refunds_due(self, limit: int = 8) -> list[RefundDue]:
+        """Money the booth owes customers (coins it could not give back, change it lacked,
+        payments whose issue failed), newest first, for the operator."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    payments.c.sale_id,
+                    func.sum(payments.c.amount_cents).label("cents"),
+                    func.max(payments.c.detail).label("reason"),
+                    func.max(payments.c.at).label("at"),
+                    sales.c.booth_id,
+                )
+                .select_from(payments.join(sales, sales.c.id == payments.c.sale_id))
+                .where(payments.c.status == REFUND_DUE_PAYMENT)
+                .group_by(payments.c.sale_id, sales.c.booth_id)
+                .order_by(payments.c.sale_id.desc())
+                .limit(limit)
+            ).all()
+        return [
+            RefundDue(f"{r.booth_id}-{r.sale_id:06d}", int(r.cents), r.reason or "", r.at)
+            for r in rows
+        ]
+
     def record_declined(self, sale_id: int, method: str, amount_cents: int, detail: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(
@@ -250,7 +403,7 @@ class Ledger:
                     sale_id=sale_id,
                     method=method,
                     amount_cents=amount_cents,
-                    status="declined",
+                    status=DECLINED,
                     at=self.clock.now(),
                     detail=detail,
                 )
@@ -265,12 +418,19 @@ class Ledger:
         photo: Image.Image | None = None,
         signature: Image.Image | None = None,
         procedure: str | None = None,
+        change_cents: int = 0,
+        change_given: bool = True,
     ) -> Issued:
         """Payment, paid sale, ePhoto number, its file and outbox row: all committed together,
         or nothing.
 
         An ePhoto sale needs the customer's ``photo`` and ``signature`` and its product's
         ``procedure``: its file is made from them (other sales ignore them).
+
+        This is the booth's one issuing transaction: whatever else must exist exactly when a
+        number exists belongs inside it. A card payment is recorded here; coins were recorded
+        as they went in and are settled here, with the change on an overpayment (given, or
+        owed as a refund when the coin box could not give it).
 
         Raises :class:`SaleNotOpen` if the sale is not open (never issues twice) and
         :class:`IssueFailed` if the file cannot be made or the database refuses the write.
@@ -290,15 +450,18 @@ class Ledger:
                     # the inserts (the driver begins the transaction at the first write).
                     code = codes.generate(self.operator_prefix).value
                     file = self._make_file(code, now, row.product, photo, signature, procedure)
-                conn.execute(
-                    insert(payments).values(
-                        sale_id=sale_id,
-                        method=method,
-                        amount_cents=amount_cents,
-                        status="approved",
-                        at=now,
+                _record_payment(conn, sale_id, method, amount_cents, now)
+                if change_cents > 0:
+                    conn.execute(
+                        insert(payments).values(
+                            sale_id=sale_id,
+                            method=method,
+                            amount_cents=change_cents,
+                            status=CHANGE if change_given else REFUND_DUE_PAYMENT,
+                            at=now,
+                            detail=None if change_given else "change the coin box could not give",
+                        )
                     )
-                )
                 claimed = conn.execute(
                     update(sales)
                     .where(sales.c.id == sale_id, sales.c.status == OPEN)
@@ -375,16 +538,23 @@ class Ledger:
                     .where(sales.c.id == sale_id, sales.c.status == OPEN)
                     .values(status=REFUND_DUE, closed_at=self.clock.now(), note=reason[:500])
                 )
-                conn.execute(
-                    insert(payments).values(
-                        sale_id=sale_id,
-                        method=method,
-                        amount_cents=amount_cents,
-                        status="refund_due",
-                        at=self.clock.now(),
-                        detail=reason[:500],
+                if method == COINS:  # the coins are already rows: they become the refund
+                    conn.execute(
+                        update(payments)
+                        .where(payments.c.sale_id == sale_id, payments.c.status == INSERTED)
+                        .values(status=REFUND_DUE_PAYMENT, detail=reason[:500])
                     )
-                )
+                else:
+                    conn.execute(
+                        insert(payments).values(
+                            sale_id=sale_id,
+                            method=method,
+                            amount_cents=amount_cents,
+                            status=REFUND_DUE_PAYMENT,
+                            at=self.clock.now(),
+                            detail=reason[:500],
+                        )
+                    )
             return True
         except (SQLAlchemyError, OSError):
             return False
@@ -502,6 +672,19 @@ class Ledger:
         with self.engine.begin() as conn:
             conn.execute(update(counters).where(counters.c.name == name).values(value=value))
 
+    def load_pin_state(self) -> tuple[int, float]:
+        """The operator pad's wrong tries and lockout end (monotonic seconds), kept across
+        restarts (``kiosk.operator.PinStore``)."""
+        return self.counter(PIN_WRONG), self.counter(PIN_LOCKED_UNTIL_MS) / 1000
+
+    def save_pin_state(self, wrong: int, locked_until: float) -> None:
+        with self.engine.begin() as conn:
+            for name, value in (
+                (PIN_WRONG, wrong),
+                (PIN_LOCKED_UNTIL_MS, round(locked_until * 1000)),
+            ):
+                conn.execute(update(counters).where(counters.c.name == name).values(value=value))
+
     def today(self) -> DayCounters:
         """Today's counters, "today" being the Paris calendar day."""
         local = self.clock.now().astimezone(PARIS)
@@ -517,7 +700,7 @@ class Ledger:
                 select(func.count())
                 .select_from(payments)
                 .where(
-                    payments.c.status == "declined",
+                    payments.c.status == DECLINED,
                     payments.c.at >= start_utc,
                     payments.c.at < end_utc,
                 )

@@ -1,8 +1,9 @@
 """Taking payment: a simulated card terminal (with a declined-card path) and a coin box.
 
-The card terminal blocks while it "talks to the bank", so the UI calls it from a background
-thread and gets the result back as an event. Nothing here writes the ledger: the booth records
-an approved payment inside the issuing transaction, and a declined one on its own.
+The card terminal blocks while it "talks to the bank", so the sale flow calls it on its
+executor and gets the result back as an event. Nothing here writes the ledger: the sale flow
+records each coin as it goes in, a declined card on its own, and the payment that completes a
+sale inside the issuing transaction.
 """
 
 from __future__ import annotations
@@ -60,6 +61,22 @@ class SimulatedCardTerminal:
 
 
 @dataclass
+class SimulatedCoinMechanism:
+    """The coin box's return and change: ``gives_back`` false simulates a box that keeps what
+    is inserted (no escrow, empty change tube), so the booth records a refund due instead."""
+
+    gives_back: bool = True
+
+    def can_give(self, cents: int) -> bool:
+        """Whether ``cents`` could be dropped into the return tray now."""
+        return self.gives_back
+
+    def give_back(self, cents: int) -> bool:
+        """Drop ``cents`` into the return tray; False when the box cannot."""
+        return self.gives_back
+
+
+@dataclass
 class CoinBox:
     """Coins inserted for one sale. Paid once the total reaches the price; extra is change."""
 
@@ -85,6 +102,7 @@ class CoinBox:
         return self.total.cents >= self.price.cents
 
     def result(self) -> PaymentResult:
+        """Approved for the price once enough is in, with the change due on the rest."""
         if not self.is_paid():
             return PaymentResult(False, COINS, self.total, "not enough coins")
         change = Money(self.total.cents - self.price.cents)

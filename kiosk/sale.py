@@ -39,6 +39,7 @@ class State(StrEnum):
     PRINTING = "printing"
     DONE = "done"
     ISSUE_FAILED = "issue_failed"
+    MONEY_BACK = "money_back"
     REFUSED = "refused"
     FAILSAFE = "failsafe"
     MAINTENANCE = "maintenance"
@@ -60,7 +61,14 @@ CUSTOMER_STATES: frozenset[State] = frozenset(
 )
 # Screens that return to attract by themselves after a while, sale finished or never started.
 RESTING_STATES: frozenset[State] = frozenset(
-    {State.DONE, State.ISSUE_FAILED, State.REFUSED, State.FAILSAFE, State.OPERATOR_PIN}
+    {
+        State.DONE,
+        State.ISSUE_FAILED,
+        State.MONEY_BACK,
+        State.REFUSED,
+        State.FAILSAFE,
+        State.OPERATOR_PIN,
+    }
 )
 # Before payment the customer may walk away and nothing has been charged.
 UNPAID_STATES: frozenset[State] = frozenset(
@@ -119,10 +127,15 @@ def _rows() -> tuple[Transition, ...]:
             guards=("booth_open", "printer_ready", "ledger_ready"),
         ),
         t(s.PAYMENT, "paid", s.ISSUING),
+        # Coins already inserted are given back (or a refund recorded) on a screen that says so.
+        t(s.PAYMENT, "cancel", s.MONEY_BACK, when="money_in"),
+        t(s.PAYMENT, "timeout", s.MONEY_BACK, when="money_in"),
+        t(s.MONEY_BACK, "finish", s.ATTRACT),
         t(s.PAYMENT, "declined", s.PAYMENT),
         t(s.ISSUING, "issued", s.PRINTING),
         t(s.ISSUING, "issue_failed", s.ISSUE_FAILED),
         t(s.PRINTING, "printed", s.DONE),
+        t(s.PRINTING, "print_failed", s.DONE),  # the number is shown; the operator reprints
         t(s.DONE, "finish", s.ATTRACT),
         t(s.ISSUE_FAILED, "finish", s.ATTRACT),
         t(s.REFUSED, "finish", s.ATTRACT),
@@ -182,15 +195,12 @@ class SaleSession:
     category: str | None = None
     product: Product | None = None
     sale_id: int | None = None
-    photo_png: bytes | None = None
     photos_taken: int = 0
-    signature_png: bytes | None = None
     declined: int = 0
+    money_in_cents: int = 0  # coins inserted so far, each already in the ledger
     payment_method: str | None = None
     code: str | None = None
-    sheet_path: str | None = None
     refusal: str | None = None
-    failure: str | None = None
 
     @property
     def retakes_used(self) -> int:
@@ -272,6 +282,7 @@ class SaleMachine:
             "needs_signature": lambda m: (
                 None if m.session.product is not None and m.session.product.ephoto else "no"
             ),
+            "money_in": lambda m: None if m.session.money_in_cents > 0 else "no",
         }
         for name, guard in builtin.items():
             self.guards.setdefault(name, guard)

@@ -68,6 +68,11 @@ class KioskSettings(BaseModel):
     payment_seconds: float = Field(
         default=1.0, ge=0, le=30, description="How long the simulated card terminal takes."
     )
+    coins_given_back: bool = Field(
+        default=True,
+        description="The coin box returns the coins of a cancelled sale and gives change; "
+        "false: it keeps them and the booth records a refund due for the operator.",
+    )
     print_seconds: float = Field(
         default=2.0, ge=0, le=600, description="How long the simulated printer takes per sheet."
     )

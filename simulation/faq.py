@@ -28,7 +28,7 @@ from ephoto.clock import ManualClock, format_paris
 from ephoto.validity import ACTIVATION_PROMISE, expires_at
 from ephoto.vocabulary import Procedure
 from ephoto.wire import BoothKey
-from kiosk.catalog import Catalog, load_catalog
+from kiosk.catalog import Catalog
 
 BOOTH_ID = "booth-faq"
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # a Monday morning, off season
@@ -115,7 +115,8 @@ class World:
         self.admin_token = admin_token
         self.clock: ManualClock = parts["clock"]
         self.catalog: Catalog = parts["catalog"]
-        self.ledger = parts["ledger"]
+        self.booth = parts["booth"]
+        self.ledger = self.booth.ledger
         self.secret: bytes = parts["secret"]
         self.citizen = httpx.Client(base_url=registry_url, timeout=10)
         self.admin = httpx.Client(
@@ -128,50 +129,42 @@ class World:
 
     # -- the booth ------------------------------------------------------------------------------
     def sell(self, product_id: str, lang: str = "fr") -> Sold:
-        """A customer goes through the sale machine; the ledger issues at payment."""
-        from kiosk.sale import SaleMachine, State
+        """A customer buys ``product_id`` at the booth, through the booth's own sale flow
+        (``kiosk.flow``) as the touchscreen drives it: the sale opens at capture, the photo is
+        taken and checked, the card charged, the number issued, the sheet rendered and printed.
+        """
+        from kiosk.flow import InlineExecutor, SaleFlow, drawn_signature
+        from kiosk.sale import State
 
-        machine = SaleMachine(self.catalog, time.monotonic)
-        for guard in ("booth_open", "printer_ready", "ledger_ready"):
-            machine.set_guard(guard, lambda m: None)
-        machine.set_guard("ledger_ready", lambda m: self.ledger.ready())
+        machine = self.booth.machine()
+        flow = SaleFlow(self.booth, machine, InlineExecutor())
+        product = self.catalog.get(product_id)
         machine.fire("start")
         machine.choose_language(lang)
-        product = self.catalog.get(product_id)
         machine.choose_category(product.category)
         machine.choose_product(product_id)
         machine.fire("accept")
-        machine.fire("photo_taken")
-        machine.fire("keep")
+        flow.settle()
+        if machine.state is not State.REVIEW:
+            raise RuntimeError(f"the booth stopped at {machine.state.value}, not at the review")
+        sale_id = machine.session.sale_id
+        flow.keep_photo()
+        flow.settle()
         if machine.state is State.SIGNATURE:
-            machine.fire("signed")
+            flow.sign(*drawn_signature())
+            flow.settle()
         if machine.state is not State.PAYMENT:
-            raise RuntimeError(f"sale machine stopped at {machine.state}: {machine.session}")
-        sale_id = self.ledger.open_sale(product, lang)
-        machine.fire("paid")
-        from kiosk.camera import synthetic_portrait, synthetic_signature
-
-        issued = self.ledger.issue(
-            sale_id,
-            "card",
-            product.price.cents,
-            photo=synthetic_portrait(sale_id),
-            signature=synthetic_signature(sale_id),
-            procedure=product.procedure,
-        )
-        machine.session.code = issued.code
-        machine.fire("issued")
-        machine.fire("printed")
+            raise RuntimeError(f"the booth stopped at {machine.state.value}, not at payment")
+        flow.pay_card()
+        flow.settle()
+        if machine.state is not State.DONE:
+            raise RuntimeError(f"the booth stopped at {machine.state.value}, not done")
         machine.fire("finish")
+        assert sale_id is not None
         sale = self.ledger.sale(sale_id)
-        return Sold(
-            sale_id,
-            sale.display_id(),
-            product_id,
-            issued.code,
-            issued.issued_at,
-            tuple(s.value for s in machine.path()),
-        )
+        issued_at = flow.progress.issued.issued_at if flow.progress.issued else sale.opened_at
+        path = tuple(s.value for s in machine.path())
+        return Sold(sale_id, sale.display_id(), product_id, sale.code, issued_at, path)
 
     def transmit(self, stage: Any = None) -> Any:
         """One drain of the booth's outbox by the real dispatcher, at the clock's time."""
@@ -237,7 +230,7 @@ class World:
             engine, admin = self._desk_parts
             admin.close()
             engine.dispose()
-        self.ledger.dispose()
+        self.booth.close()
 
 
 @contextmanager
@@ -247,7 +240,8 @@ def faq_world(
     """A fresh world in a temporary folder. The registry's base delay (median, p95 hours) is
     long enough that a number is never active 10 h after purchase and short enough that it
     is within the 72 h, so each FAQ case happens when the FAQ says it does."""
-    from kiosk.ledger import Ledger
+    from kiosk.booth import Booth
+    from kiosk.settings import KioskSettings
     from registry.app import create_app
     from registry.settings import RegistrySettings
     from registry.store import RegistryStore
@@ -274,8 +268,20 @@ def faq_world(
             store,
             keys={BOOTH_ID: BoothKey(BOOTH_ID, secret, codes.DEFAULT_PREFIX)},
         )
-        ledger = Ledger(folder / "booth.db", clock, booth_id=BOOTH_ID)
-        parts = {"clock": clock, "catalog": load_catalog(), "ledger": ledger, "secret": secret}
+        booth = Booth.from_settings(
+            KioskSettings(
+                booth_id=BOOTH_ID,
+                countdown_seconds=0,
+                payment_seconds=0,
+                print_seconds=0,
+                render_in_process=False,
+            ),
+            folder / "booth",
+            clock,
+            headless=True,
+            camera_seed=1,
+        )
+        parts = {"clock": clock, "catalog": booth.catalog, "booth": booth, "secret": secret}
         with serve_on_loopback(app) as url:
             world = World(folder, url, token, parts)
             try:

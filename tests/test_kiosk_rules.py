@@ -81,13 +81,15 @@ def test_a_paid_sale_is_printed_once_whoever_gets_there_first(tmp_path):
     """The sale screen and crash recovery may both try to print a paid sale (an error during
     printing sends the booth to the failsafe screen, which runs recovery)."""
     from kiosk.catalog import load_catalog
+    from kiosk.payment import PaymentResult
     from tests.kiosk_harness import counts, keep_customer, make_booth
 
     booth = make_booth(tmp_path / "data")
     try:
         sale_id = booth.ledger.open_sale(load_catalog().get("ephoto-permis"), "fr")
         keep_customer(booth, sale_id)
-        issued = booth.issue(sale_id, "card", load_catalog().get("ephoto-permis").price)
+        price = load_catalog().get("ephoto-permis").price
+        issued, _ = booth.issue(sale_id, PaymentResult(True, "card", price))
         sheet = booth.render(sale_id, issued)
         assert booth.recover() == [sale_id]
         assert booth.print_sheet(sale_id, sheet) is None, "the screen's late print is skipped"

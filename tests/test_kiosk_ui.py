@@ -127,8 +127,11 @@ def test_a_declined_card_charges_nothing_and_the_customer_can_pay_with_coins(boo
     report = run_script(app, steps, close=False)
     assert report.ok, report.error
     with booth.ledger.engine.connect() as conn:
-        rows = conn.execute(select(payments.c.method, payments.c.status)).all()
-    assert sorted(rows) == [("card", "declined"), ("coins", "approved")]
+        rows = conn.execute(
+            select(payments.c.method, payments.c.status, payments.c.amount_cents)
+        ).all()
+    # Nothing taken from the card; the four coins (one row each, as they went in) paid 8 EUR.
+    assert sorted(rows) == [("card", "declined", 800)] + [("coins", "approved", 200)] * 4
     assert counts(booth).codes == 1
     assert booth.ledger.today().declined == 1
 

@@ -1,9 +1,11 @@
 """The touchscreen application: one pygame window, the sale machine, and the event loop.
 
-The loop never waits on I/O: camera, card terminal, ledger writes, sheet rendering, printing
-and status polling run in worker threads and come back as posted ``WORK_DONE`` events, which
-are dropped if the customer has moved on meanwhile. Any exception goes to the failsafe screen,
-which leads back to attract. Mouse and touch (FINGERDOWN/UP) both press buttons; a touch's
+The sale's work is the sale flow's (``kiosk.flow``): camera, card terminal, ledger writes,
+sheet rendering and printing run on the app's worker threads and come back through the flow,
+which turns them into machine events on this thread each frame (a result for a screen the
+customer has left is dropped). The operator menu's work comes back as posted ``WORK_DONE``
+events. The loop never waits on I/O. Any exception goes to the failsafe screen, which leads
+back to attract. Mouse and touch (FINGERDOWN/UP) both press buttons; a touch's
 synthetic mouse events are ignored so nothing is pressed twice.
 """
 
@@ -15,17 +17,14 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from ephoto.money import Money
 from kiosk.booth import Booth
-from kiosk.framing import FramingReport
-from kiosk.ledger import Issued
-from kiosk.payment import CoinBox
+from kiosk.flow import PreviewSizes, SaleFlow
 from kiosk.sale import SaleMachine, SaleSession, State
 
 log = logging.getLogger(__name__)
@@ -45,19 +44,6 @@ import pygame  # noqa: E402
 from kiosk.ui.widgets import Button, TextKit  # noqa: E402
 
 WORK_DONE = pygame.event.custom_type()
-
-
-@dataclass
-class SaleView:
-    """What the screens show of the current sale beyond the machine's session: the picture
-    and its framing check, the coin box, the issued number, the rendered sheet."""
-
-    photo: Image.Image | None = None
-    framing: FramingReport | None = None
-    review_surface: pygame.Surface | None = None
-    coins: CoinBox = field(default_factory=lambda: CoinBox(Money(1)))
-    issued: Issued | None = None
-    sheet_surface: pygame.Surface | None = None
 
 
 @dataclass(frozen=True)
@@ -97,8 +83,19 @@ class KioskApp:
         self.frame_clock = pygame.time.Clock()
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kiosk-work")
         self.machine: SaleMachine = booth.machine()
+        # The flow's hook runs first, so a screen entering a state sees that state's work begun.
+        self.flow = SaleFlow(
+            booth,
+            self.machine,
+            self.executor,
+            previews=PreviewSizes(
+                photo=(self.s(620), self.s(800)), sheet=(self.s(700), self.s(760))
+            ),
+            on_error=self.fail,
+        )
+        self.flow.on_change(self._flow_changed)
         self.machine.on_enter(self._entered)
-        self.view = SaleView()
+        self._surfaces: dict[int, tuple[Image.Image, pygame.Surface]] = {}
         self.pressed: Button | None = None
         self.corner_since: float | None = None
         self.running = True
@@ -114,12 +111,12 @@ class KioskApp:
         self._warmed = False
         from kiosk.ui.screens import SCREENS
 
-        self.screens = {state: cls(self) for state, cls in SCREENS.items()}
+        self.screens = {state: make(self) for state, make in SCREENS.items()}
         self.current = self.screens[self.machine.state]
         self._note_change(self.machine.state)
         self._safely(self.current.enter)
         if recover_on_start:
-            self.submit("recover", booth.recover, bound=False)
+            self.flow.start()
 
     # -- geometry -----------------------------------------------------------------------------
     def s(self, value: float) -> int:
@@ -161,7 +158,7 @@ class KioskApp:
         self.pressed = None
         self.corner_since = None
         if target is State.ATTRACT:
-            self.view = SaleView()
+            self._surfaces.clear()
         self.current = self.screens[target]
         self._note_change(target)
         self.current.enter()
@@ -169,6 +166,19 @@ class KioskApp:
     def _note_change(self, state: State) -> None:
         self.changes.append(StateChange(len(self.changes), state, self.monotonic()))
         self._shot_pending = state.value
+
+    def _flow_changed(self, what: str) -> None:
+        self.current.refresh()
+        self.mark_changed(what)
+
+    def surface_of(self, image: Image.Image) -> pygame.Surface:
+        """``image`` as a surface, converted once (screens repaint it every frame)."""
+        cached = self._surfaces.get(id(image))
+        if cached is None or cached[0] is not image:
+            rgb = image.convert("RGB")
+            surface = pygame.image.frombytes(rgb.tobytes(), rgb.size, "RGB")
+            cached = self._surfaces[id(image)] = (image, surface)
+        return cached[1]
 
     def mark_changed(self, what: str) -> None:
         """The screen's content changed enough to deserve its own screenshot."""
@@ -222,12 +232,6 @@ class KioskApp:
         if event.ticket is not None and event.ticket != (self.state, id(self.session)):
             log.info("dropping late %s result: the booth has moved on", event.kind)
             return
-        if event.kind == "recover":
-            if event.error:
-                log.error("crash recovery failed: %s", event.error)
-            elif event.result:
-                log.warning("finished sales interrupted by a restart: %s", event.result)
-            return
         self.current.on_work(event.kind, event.result, event.error)
 
     # -- input --------------------------------------------------------------------------------
@@ -256,7 +260,9 @@ class KioskApp:
             self.current.on_pointer_move(pos)
 
     def pointer_up(self, pos: tuple[int, int]) -> None:
-        self.corner_since = None
+        if self.corner_since is not None:  # the operator's corner, let go too early
+            self.corner_since = None
+            return
         button, self.pressed = self.pressed, None
         if button is not None:
             # Compare by id: the screen may have rebuilt its buttons (a status refresh)
@@ -303,7 +309,7 @@ class KioskApp:
         cpu_started = time.thread_time()
         for event in pygame.event.get():
             self._safely(self.handle, event)
-        self._safely(self.machine.tick)
+        self._safely(self.flow.tick)
         self._safely(self._corner_held)
         self._safely(self.current.update)
         self._safely(self.draw)
