@@ -392,7 +392,7 @@ class Ledger:
                 .limit(limit)
             ).all()
         return [
-            RefundDue(f"{r.booth_id}-{r.sale_id:06d}", int(r.cents), r.reason or "", r.at)
+            RefundDue(sale_reference(r.booth_id, r.sale_id), int(r.cents), r.reason or "", r.at)
             for r in rows
         ]
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pygame
 
 from ephoto.money import Money
+from ephoto.vocabulary import sale_reference
 from kiosk.sale import State
 from kiosk.ui.screens.base import FOOTER_H, FOOTER_Y, Screen, ScreenHost
 from kiosk.ui.widgets import PANEL, PRIMARY, WARNING, WARNING_LIGHT, Button
@@ -24,7 +25,7 @@ class Message:
 
 def _sale_ref(screen: MessageScreen) -> str:
     sale_id = screen.app.session.sale_id
-    return f"{screen.app.booth.settings.booth_id}-{sale_id or 0:06d}"
+    return sale_reference(screen.app.booth.settings.booth_id, sale_id or 0)
 
 
 def _money_back(screen: MessageScreen) -> str:

@@ -9,6 +9,7 @@ from ephoto.clock import format_paris
 from ephoto.code import group
 from ephoto.money import Money
 from ephoto.validity import activation_due_by
+from ephoto.vocabulary import sale_reference
 from kiosk.payment import ACCEPTED_COINS_CENTS
 from kiosk.sale import State
 from kiosk.ui.screens.base import FOOTER_H, FOOTER_Y, Screen, Spinner
@@ -300,7 +301,7 @@ class DoneScreen(Screen):
     def notices(self, surface: pygame.Surface) -> None:
         """Change given or owed, and a sheet that could not be printed: above the footer."""
         progress = self.app.flow.progress
-        sale = f"{self.app.booth.settings.booth_id}-{self.app.session.sale_id or 0:06d}"
+        sale = sale_reference(self.app.booth.settings.booth_id, self.app.session.sale_id or 0)
         lines = []
         change = self.app.flow.change
         if change.cents:
