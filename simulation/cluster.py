@@ -35,7 +35,9 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         threads_per_worker=1,
         processes=True,
         dashboard_address=":0",  # a free port: never collide with a dashboard on 8787
-        silence_logs=logging.ERROR,
+        # Workers and scheduler log at shutdown when the other side is gone first; a run's
+        # own error reaches the caller through its future.
+        silence_logs=logging.CRITICAL,
     )
     try:
         with Client(cluster) as client:
