@@ -1,7 +1,9 @@
-"""The transmitter under real failures: SIGKILL at random moments, a faulty registry, a
-registry gone for 72 (scaled) hours, a full disk while the kiosk issues a code.
+"""The transmitter under real failures: SIGKILL at random moments, a faulty collector or
+registry, a collector gone for 72 (scaled) hours, a full disk while the kiosk issues a code.
 
-Real processes on loopback: the registry in its own process, transmitters started as
+The booth sends ePhoto files to the stand-in collector; the same code path sending bare numbers
+to the real registry (the collector's own registration outbox) is run too, smaller. Real
+processes on loopback: the servers in their own processes, transmitters started as
 ``cabine transmitter`` or forked from a warm process so hundreds of kill cycles stay fast.
 """
 
@@ -66,9 +68,14 @@ def transmitter_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_transmitter(data: Path, registry_url: str, env: dict[str, str]) -> subprocess.Popen:
+def start_transmitter(
+    data: Path, url: str, env: dict[str, str], files: bool = False
+) -> subprocess.Popen:
+    """``cabine transmitter``: files to the collector at ``url``, or bare numbers to the
+    registry there."""
+    destination = "--collector" if files else "--registry"
     return subprocess.Popen(
-        [*CABINE, "transmitter", "--data", str(data), "--registry", registry_url],
+        [*CABINE, "transmitter", "--data", str(data), destination, url],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -97,32 +104,57 @@ def booth(tmp_path: Path) -> tuple[Path, object]:
 
 
 @pytest.mark.slow
-def test_kill_9_at_random_moments_loses_no_code_and_delivers_each_once(tmp_path, record_property):
+def test_kill_9_at_random_moments_loses_no_file_and_stores_each_once(tmp_path, record_property):
     """200 transmitters killed with SIGKILL at random moments (starting, claiming, uploading,
-    recording) while 5,000 codes are sold; the real registry serves the whole run."""
-    result = run_chaos(tmp_path, kills=200, codes=5000, max_life=0.3, batch_size=50, seed=5)
+    recording) while 2,000 numbers are sold with their ePhoto files; the stand-in collector
+    checks every file and serves the whole run."""
+    result = run_chaos(
+        tmp_path, kills=200, codes=2000, max_life=0.3, batch_size=20, seed=5, files=True
+    )
     print(f"\nchaos: {result}")
-    record_property("redelivered_codes", result.redelivered_codes)
-    assert result.kills == 200
+    record_property("redelivered_files", result.redelivered_codes)
+    assert result.kills == 200 and result.files
     assert (result.missing, result.unexpected, result.stored_twice) == (0, 0, 0)
-    assert result.in_registry == 5000 and result.pending_left == 0
+    assert result.in_registry == 2000 and result.pending_left == 0
     assert result.integrity == "ok"
     assert result.final_exit == 0  # the last one, stopped with SIGTERM, exits cleanly
-    # Codes sent again after a kill between the registry's answer and the booth's record are
-    # counted and printed above (redelivered_codes); the registry stored each of them once.
+    # Files sent again after a kill between the collector's answer and the booth's record are
+    # counted and printed above (redelivered_codes); the collector stored each of them once.
+
+
+@pytest.mark.slow
+def test_kill_9_sending_bare_numbers_loses_none_and_the_registry_stores_each_once(tmp_path):
+    """The collector's registration path: bare numbers to the real registry, 50 kills while
+    1,000 numbers are queued."""
+    result = run_chaos(tmp_path, kills=50, codes=1000, max_life=0.3, batch_size=50, seed=6)
+    print(f"\nchaos (numbers): {result}")
+    assert not result.files
+    assert (result.missing, result.unexpected, result.stored_twice) == (0, 0, 0)
+    assert result.in_registry == 1000 and result.pending_left == 0
+    assert result.integrity == "ok" and result.final_exit == 0
 
 
 def run_against(
-    registry, data: Path, engine, codes: list[str], batch_size: int, parallel: int = 2
+    registry,
+    data: Path,
+    engine,
+    codes: list[str],
+    batch_size: int,
+    parallel: int = 2,
+    files: bool = False,
+    **env_extra: str,
 ) -> str:
     """Start ``cabine transmitter``, wait until every code is sent, stop it with SIGTERM;
-    its summary line."""
-    enqueue_codes(engine, codes, SystemClock(), per_transaction=100)
+    its summary line. With ``files`` the codes are sold with their files and go to the
+    collector at ``registry.url``."""
+    enqueue_codes(engine, codes, SystemClock(), per_transaction=100, files=files)
     env = transmitter_env(
         CABINE_TRANSMITTER__BATCH_SIZE=str(batch_size),
+        CABINE_TRANSMITTER__FILES_PER_UPLOAD=str(min(batch_size, 50)),
         CABINE_TRANSMITTER__PARALLEL_UPLOADS=str(parallel),
+        **env_extra,
     )
-    proc = start_transmitter(data, registry.url, env)
+    proc = start_transmitter(data, registry.url, env, files=files)
     try:
         wait_until_sent(engine, len(codes), 90)
     finally:
@@ -158,19 +190,52 @@ def test_a_faulty_registry_loses_nothing_and_applies_nothing_twice(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_registry_asking_for_retry_after_is_never_hurried(tmp_path):
-    """The real registry's injected 503s carry no Retry-After, so this one runs on the
-    stand-in, which asks for 1 s on half of its 503s and counts any request that comes
-    earlier. One upload at a time: with two in flight, the second may already be on its way
-    when the first one's Retry-After arrives (the unit tests check nothing new starts)."""
+def test_a_faulty_collector_loses_no_file_and_stores_each_once(tmp_path):
+    """The stand-in collector answers 30 % of uploads with 503, stores 10 % and then holds the
+    answer past the booth's timeout, adds latency to every one, and the booth's uplink is
+    slow (8000 kbit/s: an upload of 20 files takes about 1 s)."""
+    data, engine = booth(tmp_path)
+    collector = RegistryProcess(data, uplink_kbps=8000)
+    collector.faults(
+        error_rate=0.3, retry_after_share=0.0, timeout_after_apply_rate=0.1, latency_ms=5
+    )
+    codes = new_codes(300)
+    try:
+        out = run_against(
+            collector,
+            data,
+            engine,
+            codes,
+            batch_size=20,
+            files=True,
+            CABINE_TRANSMITTER__UPLINK_KBPS="8000",
+        )
+        held = collector.files()
+        wire = collector.wire()
+    finally:
+        collector.stop()
+    print(f"\ncollector: {wire}\ntransmitter: {out}")
+    assert sorted(held) == sorted(codes)  # 0 lost; the collector keeps one file per number
+    status = read_status(engine, SystemClock().now())
+    assert status.counts == {"pending": 0, "sent": 300, "rejected": 0}
+    assert int(re.search(r"(\d+) failed attempts", out).group(1)) > 0
+    assert wire["redelivered_codes"] > 0 and wire["refused_uploads"] == 0
+    assert "300 files sent in" in out
+
+
+@pytest.mark.slow
+def test_a_collector_asking_for_retry_after_is_never_hurried(tmp_path):
+    """The stand-in collector asks for 1 s on half of its 503s and counts any request that
+    comes earlier. One upload at a time: with two in flight, the second may already be on its
+    way when the first one's Retry-After arrives (the unit tests check nothing new starts)."""
     data, engine = booth(tmp_path)
     registry = RegistryProcess(data)
     registry.faults(error_rate=0.3, retry_after_share=0.5, retry_after_seconds=1)
-    codes = new_codes(600)
+    codes = new_codes(300)
     try:
-        out = run_against(registry, data, engine, codes, batch_size=40, parallel=1)
+        out = run_against(registry, data, engine, codes, batch_size=20, parallel=1, files=True)
         state = registry.wire()
-        held = registry.codes()
+        held = registry.files()
     finally:
         registry.stop()
     print(f"\nregistry: {state}\ntransmitter: {out}")
@@ -180,23 +245,25 @@ def test_a_registry_asking_for_retry_after_is_never_hurried(tmp_path):
 
 
 @pytest.mark.slow
-def test_registry_down_for_72_scaled_hours_then_everything_arrives_and_no_run_is_dropped(
+def test_collector_down_for_72_scaled_hours_then_every_file_arrives_and_no_run_is_dropped(
     tmp_path,
 ):
     scale = 21600.0  # 72 h pass in 12 s
     epoch = datetime.now(UTC)
     clock = ScaledClock(epoch, scale)
     data, engine = booth(tmp_path)
-    port = free_port()  # nobody listens there yet: the registry is down
-    codes = new_codes(400)
-    enqueue_codes(engine, codes, clock, per_transaction=50, batch_window=timedelta(minutes=15))
+    port = free_port()  # nobody listens there yet: the collector is down
+    codes = new_codes(300)
+    enqueue_codes(
+        engine, codes, clock, per_transaction=50, batch_window=timedelta(minutes=15), files=True
+    )
     env = transmitter_env(
         CABINE_CLOCK__SCALE=str(scale),
         CABINE_CLOCK__EPOCH=epoch.isoformat(),
         CABINE_TRANSMITTER__BATCH_WINDOW_MINUTES="15",
         CABINE_TRANSMITTER__BACKOFF_CAP_SECONDS="1",
     )
-    proc = start_transmitter(data, f"http://127.0.0.1:{port}", env)
+    proc = start_transmitter(data, f"http://127.0.0.1:{port}", env, files=True)
     registry = None
     try:
         time.sleep(4)
@@ -208,9 +275,9 @@ def test_registry_down_for_72_scaled_hours_then_everything_arrives_and_no_run_is
         while clock.now() < epoch + timedelta(hours=72):
             time.sleep(0.1)
         assert read_status(engine, clock.now()).counts["sent"] == 0
-        # The stand-in, not the real registry: the real one's signature window is a fixed 300
-        # domain seconds, 14 ms of real time at this scale, so loopback latency would make
-        # signatures stale. Here the window spans 60 real seconds.
+        # The stand-in collector: a real server's signature window is a fixed 300 domain
+        # seconds, 14 ms of real time at this scale, so loopback latency would make signatures
+        # stale. Here the window spans 60 real seconds.
         registry = RegistryProcess(
             data, port=port, scale=scale, epoch=epoch, window_seconds=60 * scale
         )
@@ -219,7 +286,7 @@ def test_registry_down_for_72_scaled_hours_then_everything_arrives_and_no_run_is
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
         if registry is not None:
-            held = registry.codes()
+            held = registry.files()
             registry.stop()
     print(f"\ntransmitter: {out.strip()}")
     assert proc.returncode == 0, err[-2000:]

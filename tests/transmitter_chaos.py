@@ -2,9 +2,12 @@
 
 A booth database fills with codes while transmitters are started and killed with SIGKILL at
 random moments (forked from a process that has already imported everything, so a cycle costs
-milliseconds, not an interpreter start). One registry serves the whole run: the real one
-(``cabine registry``) behind a proxy that counts the codes crossing the wire. At the end a last
-transmitter drains the rest and the run reports what the registry holds.
+milliseconds, not an interpreter start). One server takes the whole run. With ``files`` (what a
+booth does) the codes are sold with their ePhoto files and sent to the stand-in collector, which
+checks each file and counts the ones delivered again. Without, bare numbers go to the real
+registry (``cabine registry``, the collector's own registration path) behind a proxy that counts
+the codes crossing the wire. At the end a last transmitter drains the rest and the run reports
+what the server holds.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from tests.transmitter_harness import (
     RegistryProcess,
     enqueue_codes,
     new_codes,
+    write_keys,
 )
 from transmitter.outbox import BOOTH_DB_FILE, booth_db_url, open_outbox_engine, read_status
 
@@ -39,6 +43,7 @@ class ChaosResult:
     stored_twice: int
     redelivered_codes: int
     requests: int
+    files: bool
     integrity: str
     pending_left: int
     seconds: float
@@ -55,11 +60,15 @@ def run_chaos(
     batch_size: int = 25,
     seed: int = 0,
     registry: RealRegistry | RegistryProcess | None = None,
+    files: bool = False,
 ) -> ChaosResult:
     rng = random.Random(seed)
     data = tmp / "booth"
     data.mkdir(parents=True, exist_ok=True)
     own_registry = registry is None
+    if registry is None and files:
+        write_keys(data / "keys.toml")
+        registry = RegistryProcess(data)  # the stand-in collector
     registry = registry or RealRegistry(tmp, data)
     engine = open_outbox_engine(booth_db_url(data))
     clock = SystemClock()
@@ -68,10 +77,12 @@ def run_chaos(
     # The kiosk keeps selling during the whole run: the codes arrive over the kill cycles.
     spread = kills * (0.03 + max_life / 2) * 0.9
     seller = threading.Thread(
-        target=enqueue_codes, args=(engine, all_codes, clock), kwargs={"spread_seconds": spread}
+        target=enqueue_codes,
+        args=(engine, all_codes, clock),
+        kwargs={"spread_seconds": spread, "files": files},
     )
     seller.start()
-    server = ForkServer(data, registry.url, batch_size=batch_size, poll=0.1)
+    server = ForkServer(data, registry.url, batch_size=batch_size, poll=0.1, files=files)
     try:
         for _ in range(kills):
             pid = server.spawn()
@@ -94,7 +105,7 @@ def run_chaos(
     finally:
         server.close()
         seller.join()
-    rows = registry.codes()
+    rows = registry.files() if isinstance(registry, RegistryProcess) and files else registry.codes()
     held = set(rows)
     wire = registry.wire()
     if own_registry:
@@ -113,6 +124,7 @@ def run_chaos(
         stored_twice=len(rows) - len(held),
         redelivered_codes=int(wire["redelivered_codes"]),
         requests=int(wire["requests"]),
+        files=files,
         integrity=integrity,
         pending_left=status.counts["pending"],
         seconds=time.monotonic() - started,
