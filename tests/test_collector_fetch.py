@@ -188,3 +188,14 @@ def test_faults_are_bounded(world):
     assert answer.status_code == 422
     answer = world.admin("POST", "/admin/faults", json={"slow": True})
     assert answer.status_code == 422
+
+
+def test_a_fetch_leaves_its_connection_durable_for_the_next_write(world):
+    """The fetch's nonce is written without a flush; the connection goes back to the pool with
+    synchronous=FULL (2), so the next upload's commit still waits for the disk."""
+    file = booth_file()
+    world.upload([file])
+    for _ in range(3):
+        assert world.fetch(file.code).status_code == 200
+    with world.store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2

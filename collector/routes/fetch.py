@@ -52,7 +52,10 @@ def answer_fetch(
         return problem(401, exc.reason, {"WWW-Authenticate": "Signature"})
     try:
         store.remember_nonce(
-            verified.nonce, STATE_SIGNER, max(verified.created, shared_now) + window
+            verified.nonce,
+            STATE_SIGNER,
+            max(verified.created, shared_now) + window,
+            durable=False,
         )
     except ReplayedRequest as exc:
         return problem(401, str(exc), {"WWW-Authenticate": "Signature"})
