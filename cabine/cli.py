@@ -580,6 +580,15 @@ def registry_serve(
     runtime = RegistryRuntime(
         registry=chosen, clock=clock, operator_prefix=settings.operator.prefix
     )
+    if keys_file.exists():
+        # Checked here, once: a bad file must not become a traceback in every worker.
+        from ephoto.wire import BoothKeysError, load_booth_keys
+
+        try:
+            load_booth_keys(keys_file)
+        except BoothKeysError as exc:
+            err_console.print(f"[red]{exc}[/red]", highlight=False)
+            raise typer.Exit(2) from None
     # Create the schema once, before workers race to do it.
     RegistryStore.from_url(db_url, chosen.ingestion_model()).dispose()
     os.environ[RUNTIME_ENV] = runtime.model_dump_json()
@@ -593,7 +602,8 @@ def registry_serve(
         host=chosen.host,
         port=chosen.port,
         workers=chosen.workers,
-        forwarded_allow_ips=chosen.forwarded_allow_ips,
+        proxy_headers=bool(chosen.forwarded_allow_ips),
+        forwarded_allow_ips=chosen.forwarded_allow_ips or None,
         http=NODELAY_PROTOCOL,
         log_level="warning",
         timeout_graceful_shutdown=5,
@@ -1304,6 +1314,7 @@ def support_serve(
     import uvicorn
 
     from cabine.config import load_settings
+    from ephoto.serving import PROTOCOL as GUARDED_PROTOCOL
     from support.web import create_app
 
     settings = load_settings(config)
@@ -1316,6 +1327,8 @@ def support_serve(
                 log_level="warning",
                 proxy_headers=bool(settings.support.forwarded_allow_ips),
                 forwarded_allow_ips=settings.support.forwarded_allow_ips or None,
+                http=GUARDED_PROTOCOL,
+                timeout_keep_alive=5,
             )
     except FileNotFoundError as exc:
         err_console.print(f"[red]{exc}[/red]")

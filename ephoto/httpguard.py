@@ -65,19 +65,21 @@ class BodyLimit:
             return
         received = 0
         complete = scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE")
-        started = False
+        started = refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received, complete
+            nonlocal received, complete, refused
             if complete:
                 return await receive()
             try:
                 message = await asyncio.wait_for(receive(), self.body_timeout)
             except TimeoutError:
+                refused = True
                 raise BodyTooSlow(self.body_timeout or 0) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    refused = True
                     raise BodyTooLarge(self.max_bytes)
                 complete = not message.get("more_body", False)
             return message
@@ -86,6 +88,9 @@ class BodyLimit:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if refused:  # the rest of the body is not wanted: end the connection
+                    headers = [h for h in message.get("headers", ()) if h[0] != b"connection"]
+                    message = {**message, "headers": [*headers, (b"connection", b"close")]}
             await send(message)
 
         try:

@@ -4,7 +4,8 @@ cabine's own convention (the real protocol is not public): a JSON POST to ``/v1/
 signed per booth with HTTP Message Signatures (RFC 9421), HMAC-SHA256, covering ``@method``,
 ``@path`` and ``content-digest`` (RFC 9530), with ``created``, ``nonce`` and ``keyid`` (the booth
 id) as signed parameters. A signature more than 300 real seconds away from the verifier's clock
-is stale (the verifier scales the window when it runs on a scaled demo clock).
+is stale (the verifier scales the window when it runs on a scaled demo clock), and one whose
+optional ``expires`` parameter is past on the verifier's clock is refused too.
 Replay detection (remembering nonces for the window) is the verifier's job.
 
 Signing time comes from the caller's Clock, never from the library's wall-clock default.
@@ -139,8 +140,10 @@ def sign_request(
     key: bytes,
     now: datetime,
     nonce: str | None = None,
+    expires: datetime | None = None,
 ) -> dict[str, str]:
-    """The headers (Content-Digest, Signature-Input, Signature) that sign this request."""
+    """The headers (Content-Digest, Signature-Input, Signature) that sign this request;
+    ``expires``, when given, is signed as RFC 9421's ``expires`` parameter."""
     message = _Message(method.upper(), url, _Headers())
     signer = HTTPMessageSigner(
         signature_algorithm=algorithms.HMAC_SHA256, key_resolver=_Keys({booth_id: key})
@@ -149,6 +152,7 @@ def sign_request(
         message,
         key_id=booth_id,
         created=ensure_utc(now),
+        expires=ensure_utc(expires) if expires is not None else None,
         nonce=nonce or secrets.token_urlsafe(16),
         label=SIGNATURE_LABEL,
         covered_component_ids=("@method", "@path"),
@@ -195,13 +199,22 @@ def verify_request(
         raise SignatureRejected("signature has no created time")
     if not isinstance(nonce, str) or not nonce:
         raise SignatureRejected("signature has no nonce")
-    created_at = datetime.fromtimestamp(created, ensure_utc(now).tzinfo)
-    skew = abs((ensure_utc(now) - created_at).total_seconds())
+    now_seconds = ensure_utc(now).timestamp()
+    skew = abs(now_seconds - created)
     if skew > window.total_seconds():
         raise SignatureRejected(
             f"signature created {skew:.0f} s away from the registry's clock "
             f"(more than {window.total_seconds():.0f} s)"
         )
+    expires = params.get("expires")
+    if expires is not None:
+        if not isinstance(expires, int):
+            raise SignatureRejected("signature's expires parameter is not a whole number")
+        if now_seconds >= expires:
+            raise SignatureRejected(
+                f"signature expired {now_seconds - expires:.0f} s ago on the registry's clock"
+            )
+    created_at = datetime.fromtimestamp(created, ensure_utc(now).tzinfo)
     return VerifiedSignature(booth_id=booth_id, created=created_at, nonce=nonce)
 
 
@@ -237,6 +250,14 @@ def load_booth_keys(path: Path) -> dict[str, BoothKey]:
             data = tomllib.load(handle)
     except FileNotFoundError:
         raise BoothKeysError(f"keys file {path} does not exist") from None
+    except IsADirectoryError:
+        raise BoothKeysError(f"keys file {path} is a folder, not a file") from None
+    except PermissionError:
+        raise BoothKeysError(f"keys file {path} cannot be read (permission denied)") from None
+    except OSError as exc:
+        raise BoothKeysError(f"keys file {path} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise BoothKeysError(f"keys file {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise BoothKeysError(f"keys file {path} is not valid TOML: {exc}") from None
     booths = data.get("booths", {})

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
-from ephoto.clock import Clock, OffsetClock
+from ephoto.clock import Clock
 from ephoto.code import DEFAULT_PREFIX
 from ephoto.gcwork import freeze_startup_objects
+from ephoto.httpguard import install as install_guards
 from ephoto.seal import load_or_create_private_key
 from ephoto.wire import BoothKey
 from registry.collectors import CollectorClient, load_collector
@@ -25,7 +26,7 @@ from registry.ratelimit import CitizenLimits
 from registry.routes import admin, batches, citizen, page
 from registry.routes.shared import RegistryState
 from registry.settings import RegistryRuntime, RegistrySettings
-from registry.store import RegistryStore
+from registry.store import RegistryClock, RegistryStore
 
 RUNTIME_ENV = "CABINE_REGISTRY_RUNTIME"
 
@@ -51,7 +52,7 @@ def create_app(
     state = RegistryState(
         settings=settings,
         clock=clock,
-        registry_clock=OffsetClock(clock),
+        registry_clock=RegistryClock(clock),
         store=store,
         keyring=KeyRing(None if keys is not None else settings.keys_file, keys),
         limits=CitizenLimits(
@@ -68,6 +69,9 @@ def create_app(
         version="1",
         description="Booth uploads, citizen checks and redemption of ePhoto numbers. "
         "A simulation for testing, not the official service.",
+    )
+    install_guards(
+        app, max_body_bytes=settings.max_body_bytes, body_timeout=settings.body_timeout_seconds
     )
     app.state.registry = state
     app.state.store = store

@@ -88,8 +88,23 @@ class RegistrySettings(BaseModel):
         "worker, a redis:// URL shares them between workers.",
     )
     forwarded_allow_ips: str = Field(
-        default="127.0.0.1",
-        description="Proxies whose X-Forwarded-For names the client address for rate limits.",
+        default="",
+        description="Proxies (comma-separated addresses) whose X-Forwarded-For names the "
+        "client address for rate limits; empty: the connection's own address is the client, "
+        "whatever the headers say.",
+    )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=64 * 1024,
+        le=256 * 1024 * 1024,
+        description="Largest request body accepted (a batch of 5000 codes is about 500 kB); "
+        "larger ones get 413 before they are read.",
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="How long a request body may stall before the request is refused (408).",
     )
     admin_enabled: bool = Field(
         default=False, description="Serve the QA API under /admin (clock, faults, stats)."

@@ -624,11 +624,29 @@ class RegistryStore:
             return None
         return self._control_seen
 
-    def advance_clock(self, seconds: float) -> timedelta:
-        """Move the registry's clock forward for every worker; returns the new offset."""
-        if seconds < 0:
+    def advance_clock(self, seconds: float, reset: bool = False) -> timedelta:
+        """Move the registry's clock forward for every worker, after putting it back to the
+        shared clock first when ``reset``; returns the new offset. Raises
+        :class:`ClockOutOfBounds` (and moves nothing) past ``MAX_CLOCK_OFFSET``."""
+        if not seconds >= 0:
             raise ValueError(f"advance_seconds must be >= 0 (the clock never goes back): {seconds}")
         with self.engine.begin() as conn:
+            current = conn.execute(
+                select(registry_state.c.clock_offset_seconds).where(registry_state.c.id == 1)
+            ).scalar_one()
+            start = 0.0 if reset else min(current, MAX_CLOCK_OFFSET.total_seconds())
+            if start + seconds > MAX_CLOCK_OFFSET.total_seconds():
+                raise ClockOutOfBounds(
+                    f"advance_seconds {seconds:g} would put the registry's clock "
+                    f"{(start + seconds) / 86400:.0f} days ahead; at most "
+                    f'{MAX_CLOCK_OFFSET.days} days in all (reset it with "reset": true)'
+                )
+            if reset or current != start:
+                conn.execute(
+                    update(registry_state)
+                    .where(registry_state.c.id == 1)
+                    .values(clock_offset_seconds=start)
+                )
             conn.execute(
                 update(registry_state)
                 .where(registry_state.c.id == 1)
@@ -749,6 +767,43 @@ _SET_QUEUE_TAIL = (
 _INSERT_BATCH = insert(batches)
 _CLOCK_SYNC = threading.Lock()
 
+MAX_CLOCK_OFFSET = timedelta(days=50 * 366)
+"""How far QA may move the registry's clock ahead in all (the stored offset's bound): far past
+any validity rule, and far from the calendar's end, where every date computation would fail."""
+
+
+class ClockOutOfBounds(ValueError):
+    """A QA clock move would take the registry's clock past ``MAX_CLOCK_OFFSET``."""
+
+
+class RegistryClock(OffsetClock):
+    """The registry's clock: the shared clock plus the QA offset stored in the registry, which
+    QA moves forward and may put back to zero (``/admin/clock``)."""
+
+    def __init__(self, base: Any):
+        super().__init__(base)
+        self._shift_lock = threading.Lock()
+        self._shift = timedelta(0)
+
+    @property
+    def offset(self) -> timedelta:
+        with self._shift_lock:
+            return self._shift
+
+    def advance(self, delta: timedelta) -> datetime:
+        if delta < timedelta(0):
+            raise ValueError(f"clock cannot go back by {delta}")
+        with self._shift_lock:
+            self._shift += delta
+        return self.now()
+
+    def set_offset(self, offset: timedelta) -> None:
+        with self._shift_lock:
+            self._shift = offset
+
+    def now(self) -> datetime:
+        return self.base.now() + self.offset
+
 
 def _insert_skipping_stored(engine: Engine) -> Any:
     """``INSERT ... ON CONFLICT (code) DO NOTHING`` where the driver reports how many rows a
@@ -762,11 +817,18 @@ def _insert_skipping_stored(engine: Engine) -> Any:
 
 
 def _synced_now(clock: OffsetClock, offset_seconds: float) -> datetime:
-    """``clock.now()`` once its offset has caught up with the stored one (it only grows).
+    """``clock.now()`` once its offset has caught up with the stored one (which only grows,
+    unless QA resets it). An offset stored past the bound (before there was one) counts as the
+    bound, so such a store keeps serving and QA can reset it.
 
     Under a lock: two request threads that both saw the clock behind must not both move it.
     """
-    target = timedelta(seconds=offset_seconds)
+    target = min(timedelta(seconds=offset_seconds), MAX_CLOCK_OFFSET)
+    if isinstance(clock, RegistryClock):
+        if clock.offset != target:
+            with _CLOCK_SYNC:
+                clock.set_offset(target)
+        return clock.now()
     if clock.offset < target:
         with _CLOCK_SYNC:
             behind = target - clock.offset

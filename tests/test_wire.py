@@ -59,3 +59,48 @@ def test_missing_signature_is_rejected():
 
 def test_batch_json_round_trips():
     assert Batch.from_json(BODY) == Batch.from_json(Batch.from_json(BODY).to_json())
+
+
+def test_a_signature_whose_expires_is_past_is_refused_though_created_is_fresh():
+    """Issue 17 item 9: RFC 9421's expires is honoured on the verifier's clock."""
+    expired = sign_request(
+        "POST", URL, BODY, "booth-001", KEYS["booth-001"], NOW, expires=NOW - timedelta(seconds=60)
+    )
+    with pytest.raises(SignatureRejected, match="expired 60 s ago"):
+        verify(expired)
+    later = sign_request(
+        "POST", URL, BODY, "booth-001", KEYS["booth-001"], NOW, expires=NOW + timedelta(seconds=60)
+    )
+    assert verify(later, now=NOW + timedelta(seconds=59)).booth_id == "booth-001"
+    with pytest.raises(SignatureRejected, match="expired"):
+        verify(later, now=NOW + timedelta(seconds=61))
+
+
+def test_a_created_time_beyond_the_calendar_is_refused_not_crashed():
+    far = sign_request("POST", URL, BODY, "booth-001", KEYS["booth-001"], NOW)
+    far["Signature-Input"] = far["Signature-Input"].replace(
+        f"created={int(NOW.timestamp())}", "created=99999999999999"
+    )
+    with pytest.raises(SignatureRejected):
+        verify(far)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "is a folder"),
+        (b"\xff\xfe[booths]\n", "not UTF-8"),
+        (b"[booths\n", "not valid TOML"),
+        (b'[booths.b1]\nkey = "zz"\noperator = "9PMT"\n', "64 hexadecimal"),
+    ],
+)
+def test_a_bad_keys_file_is_one_clear_error(tmp_path, content, reason):
+    from ephoto.wire import BoothKeysError, load_booth_keys
+
+    path = tmp_path / "keys.toml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(BoothKeysError, match=reason):
+        load_booth_keys(path)

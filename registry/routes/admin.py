@@ -8,16 +8,26 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from ephoto.clock import SessionClock
 from ephoto.code import normalize
-from registry.routes.shared import Detail, Registry
-from registry.store import Faults, FetchFailure, state_of
+from registry.routes.shared import Detail, Registry, field_error
+from registry.store import MAX_CLOCK_OFFSET, ClockOutOfBounds, Faults, FetchFailure, state_of
 
 
 class ClockIn(BaseModel):
-    advance_seconds: float = Field(ge=0, le=10 * 366 * 24 * 3600)
+    model_config = ConfigDict(extra="forbid")
+    advance_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        le=10 * 366 * 24 * 3600,
+        description="Seconds to move the registry's clock forward (after the reset, if any).",
+    )
+    reset: bool = Field(
+        default=False, description="Put the registry's clock back on the shared clock first."
+    )
 
 
 class FaultsIn(BaseModel):
@@ -95,15 +105,32 @@ def admin_fetch_failures(
 
 
 @router.post("/clock", responses=unauthorised)
-def admin_clock(move: ClockIn, registry: Registry) -> dict[str, Any]:
-    """Move the registry's "now" forward. In a live session (the clock has a session file) the
-    whole session moves: the file's offset, which every process of the session watches. A
-    registry on its own moves its own offset, kept in its store for every worker."""
+def admin_clock(move: ClockIn, registry: Registry) -> Any:
+    """Move the registry's "now" forward (after putting it back first, with ``reset``). In a
+    live session (the clock has a session file) the whole session moves: the file's offset,
+    which every process of the session watches. A registry on its own moves its own offset,
+    kept in its store for every worker. Either is bounded: past ``MAX_CLOCK_OFFSET`` in all,
+    the move is refused (422) and nothing moves."""
     if isinstance(registry.clock, SessionClock):
+        if move.reset:
+            return field_error(
+                ["reset"], "this registry runs on a live session's clock: move it with cabine clock"
+            )
+        ahead = registry.clock.offset + timedelta(seconds=move.advance_seconds)
+        if ahead > MAX_CLOCK_OFFSET:
+            return field_error(
+                ["advance_seconds"],
+                f"advance_seconds {move.advance_seconds:g} would put the session's clock "
+                f"{ahead.days} days ahead; at most {MAX_CLOCK_OFFSET.days} days in all",
+            )
         registry.clock.advance(timedelta(seconds=move.advance_seconds))
         moved, session = "session", registry.clock.offset
     else:
-        registry.store.advance_clock(move.advance_seconds)
+        try:
+            registry.store.advance_clock(move.advance_seconds, reset=move.reset)
+        except ClockOutOfBounds as exc:
+            refusal: JSONResponse = field_error(["advance_seconds"], str(exc))
+            return refusal
         moved, session = "registry", timedelta(0)
     now = registry.store.now(registry.registry_clock)
     offset = registry.registry_clock.offset + session

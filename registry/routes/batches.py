@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from ephoto.clock import clock_scale, ensure_utc
 from ephoto.code import normalize
+from ephoto.httpguard import error_entries
 from ephoto.wire import BATCH_PATH, SIGNATURE_WINDOW, BoothKey, SignatureRejected, verify_request
 from registry.citizen import code_problems, is_wire_code
 from registry.routes.shared import Detail, RegistryState, field_error, problem, registry_state
 from registry.store import BatchIdReused, ControlChanged, Faults, IncomingCode, ReplayedRequest
 
 router = APIRouter()
+log = logging.getLogger("registry.batches")
+
+ISSUED_AT_MAX_AGE = timedelta(days=730)
+"""How long before the registry's "now" an issue time may be: four times a number's 6-month
+validity, room for a booth offline for months and for QA clock jumps; anything older (year 1,
+1970) is a booth's clock gone wrong, refused rather than stored."""
 
 
 class CodeIn(BaseModel):
@@ -68,14 +77,26 @@ def code_refusal(
             ["codes", index, "product"],
             f"product {entry.product!r} issues no ePhoto number; expected one of {known}",
         )
-    issued_at = ensure_utc(entry.issued_at)
-    if issued_at > now + SIGNATURE_WINDOW:
-        if assumed_offset is not None:
-            raise ControlChanged()  # judged on a clock not read afresh: read it, judge again
+    try:
+        issued_at = ensure_utc(entry.issued_at)
+    except OverflowError:
         return field_error(
             ["codes", index, "issued_at"],
-            f"issued_at {issued_at.isoformat()} is in the future of the registry's "
-            f"clock ({now.isoformat()})",
+            f"issued_at {entry.issued_at.isoformat()} is outside the calendar once in UTC",
+        )
+    if issued_at > now + SIGNATURE_WINDOW or issued_at < now - ISSUED_AT_MAX_AGE:
+        if assumed_offset is not None:
+            raise ControlChanged()  # judged on a clock not read afresh: read it, judge again
+        if issued_at > now:
+            return field_error(
+                ["codes", index, "issued_at"],
+                f"issued_at {issued_at.isoformat()} is in the future of the registry's "
+                f"clock ({now.isoformat()})",
+            )
+        return field_error(
+            ["codes", index, "issued_at"],
+            f"issued_at {issued_at.isoformat()} is more than {ISSUED_AT_MAX_AGE.days} days "
+            f"before the registry's clock ({now.isoformat()})",
         )
     raise AssertionError(f"codes[{index}] breaks no rule, yet was refused")
 
@@ -117,10 +138,10 @@ def apply_batch(
     try:
         batch = BatchIn.model_validate_json(body)
     except ValidationError as exc:
-        errors = [
-            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-            for e in exc.errors(include_url=False, include_context=False, include_input=False)
-        ]
+        found = exc.errors(include_url=False, include_context=False, include_input=False)
+        errors = error_entries(
+            ({**e, "loc": ("body", *e["loc"])} for e in found[:20]), with_input=False
+        )
         return refuse(problem(422, errors)), None
     if batch.booth_id != verified.booth_id:
         refusal = problem(
@@ -135,10 +156,20 @@ def apply_batch(
     # not from the future) passes one combined test, and only a refused one is looked at
     # again rule by rule to say what is wrong with it.
     operator, latest = booth.operator, now + SIGNATURE_WINDOW
+    earliest = now - ISSUED_AT_MAX_AGE
     items: list[IncomingCode] = []
     for index, entry in enumerate(batch.codes):
-        text, issued_at = entry.code, ensure_utc(entry.issued_at)
-        if not (is_wire_code(text, operator) and entry.product in products and issued_at <= latest):
+        text = entry.code
+        try:
+            issued_at = ensure_utc(entry.issued_at)
+        except OverflowError:  # an offset that takes it past the calendar's edge
+            refusal = code_refusal(registry, index, entry, booth, now, assumed_offset)
+            return refuse(refusal), None
+        if not (
+            is_wire_code(text, operator)
+            and entry.product in products
+            and earliest <= issued_at <= latest
+        ):
             refusal = code_refusal(registry, index, entry, booth, now, assumed_offset)
             return refuse(refusal), None
         items.append(IncomingCode(text, issued_at, entry.product))
@@ -202,11 +233,17 @@ def receive_batch(
         }
     },
 )
-async def post_batch(request: Request) -> JSONResponse:
+async def post_batch(request: Request) -> Response:
     # The state is taken from the request rather than through Depends: this handler reads
     # the raw body to verify its signature, and stays off FastAPI's parameter machinery.
     registry = registry_state(request)
-    body = await request.body()
+    try:
+        body = await request.body()
+    except ClientDisconnect:
+        # Booths lose their network all the time: nothing was stored, the booth will retry.
+        client = request.client.host if request.client else "unknown"
+        log.info("a booth at %s disconnected while sending a batch; nothing stored", client)
+        return Response(status_code=400)
     method, url, headers = request.method, str(request.url), list(request.headers.items())
     response, now, faults = await run_in_threadpool(
         receive_batch, registry, method, url, headers, body

@@ -11,12 +11,12 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ephoto.clock import Clock, OffsetClock
+from ephoto.clock import Clock
 from registry.collectors import CollectorClient
 from registry.keyring import KeyRing
 from registry.ratelimit import CitizenLimits
 from registry.settings import RegistrySettings
-from registry.store import RegistryStore
+from registry.store import RegistryClock, RegistryStore
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class RegistryState:
 
     settings: RegistrySettings
     clock: Clock
-    registry_clock: OffsetClock
+    registry_clock: RegistryClock
     store: RegistryStore
     keyring: KeyRing
     limits: CitizenLimits
