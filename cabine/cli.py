@@ -1430,10 +1430,12 @@ def demo(
     ] = False,
     registry_port: Annotated[int, typer.Option(help="Port of the registry.")] = 8700,
     support_port: Annotated[int, typer.Option(help="Port of the support desk.")] = 8710,
+    collector_port: Annotated[int, typer.Option(help="Port of the operator's collector.")] = 8720,
     lang: Annotated[str | None, typer.Option(help="Language: fr or en.")] = None,
     config: Annotated[Path | None, typer.Option(help="Configuration file.")] = None,
 ) -> None:
-    """Run the whole booth on one machine (registry, transmitter, support desk and kiosk).
+    """Run the whole booth on one machine (registry, collector, transmitter, support desk and
+    kiosk).
 
     The services run on loopback on one scaled clock; the kiosk opens in a window, or a scripted
     customer buys and follows a number when there is no display."""
@@ -1465,6 +1467,7 @@ def demo(
             headless=headless,
             registry_port=registry_port,
             support_port=support_port,
+            collector_port=collector_port,
             lang=chosen_lang,
             say=console.print,
             show_table=show_table,

@@ -1,8 +1,12 @@
 """`cabine demo`: the whole booth on one machine, on one scaled clock.
 
-The registry, the transmitter and the support desk run as child processes on loopback, sharing
-one data folder; the booth runs in this process, in a window, or headless with a scripted
-customer when there is no display. Every process gets the same clock (epoch, scale, origin) so
+The registry, the operator's collector, the transmitter and the support desk run as child
+processes on loopback, sharing one data folder (the demo wires their keys: the state's public key
+to the collector, the collector's seal key to the registry, the collector's registration key in
+the keys file); the booth's transmitter sends each file to the collector, which seals it and
+registers the number with the registry, which fetches the file back when the number is used.
+The booth runs in this process, in a window, or headless with a scripted customer when there is
+no display. Every process gets the same clock (epoch, scale, origin) so
 they agree on "now": at the default scale an hour passes every second, and a number bought now
 activates within about 72 s.
 
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
 DEFAULT_SCALE = 3600.0
 DEFAULT_REGISTRY_PORT = 8700
 DEFAULT_SUPPORT_PORT = 8710
+DEFAULT_COLLECTOR_PORT = 8720
 HOST = "127.0.0.1"
 SESSION_FILE = "demo-session.json"
 STOP_GRACE_SECONDS = 10.0
@@ -247,6 +252,34 @@ class Services:
     registry_url: str
     support_url: str
     admin_token: str
+    collector_url: str = ""
+
+
+@dataclass(frozen=True)
+class DemoKeys:
+    """Where the demo put each key the services need of each other (all in the data folder)."""
+
+    state_public: Path
+    collector_public: Path
+
+
+def wire_keys(data_dir: Path, prefix: str) -> DemoKeys:
+    """Make (first run) and exchange the keys: the state's fetch key, whose public half the
+    collector checks fetches with; the collector's seal key, whose public half the registry
+    checks seals with; the collector's registration key in the registry's keys file, as
+    ``cabine booth-key collector-PREFIX`` gives it."""
+    from collector.settings import SEAL_KEY_FILE, STATE_KEY_FILE, collector_id
+    from ephoto.seal import load_or_create_private_key, public_pem
+    from ephoto.wire import add_booth_key
+    from registry.settings import FETCH_KEY_FILE
+
+    state = load_or_create_private_key(data_dir / FETCH_KEY_FILE)
+    seal = load_or_create_private_key(data_dir / SEAL_KEY_FILE)
+    keys = DemoKeys(data_dir / STATE_KEY_FILE, data_dir / "collector-seal.pub.pem")
+    keys.state_public.write_bytes(public_pem(state))
+    keys.collector_public.write_bytes(public_pem(seal))
+    add_booth_key(data_dir / "keys.toml", collector_id(prefix), prefix)
+    return keys
 
 
 def child_environment(
@@ -256,9 +289,18 @@ def child_environment(
     support_port: int,
     admin_token: str,
     lang: str,
+    collector_port: int = DEFAULT_COLLECTOR_PORT,
+    prefix: str = "9PMT",
 ) -> dict[str, str]:
     """The configuration every child reads (environment overrides the TOML file)."""
+    import json
+
     scaled = scaled_base(clock)
+    data = data_dir.resolve()
+    collector_url = f"http://{HOST}:{collector_port}"
+    # The services poll their outboxes this often (real seconds): at a high scale a slow poll
+    # would add hours of domain time the real booth does not have.
+    poll = repr(max(0.2, min(5.0, 900.0 / scaled.scale)))
     env = dict(os.environ)
     env.update(
         {
@@ -272,16 +314,32 @@ def child_environment(
             "CABINE_REGISTRY__PORT": str(registry_port),
             "CABINE_REGISTRY__ADMIN_ENABLED": "true",
             "CABINE_REGISTRY__ADMIN_TOKEN": admin_token,
-            # Bare numbers straight to the registry until the demo runs a collector.
-            "CABINE_TRANSMITTER__DESTINATION": "registry",
+            # The state fetches each file from the operator's collector, checking its seal.
+            "CABINE_REGISTRY__COLLECTORS": json.dumps(
+                {
+                    prefix: {
+                        "url": collector_url,
+                        "public_key_file": str(data / "collector-seal.pub.pem"),
+                    }
+                }
+            ),
+            "CABINE_COLLECTOR__HOST": HOST,
+            "CABINE_COLLECTOR__PORT": str(collector_port),
+            "CABINE_COLLECTOR__ADMIN_ENABLED": "true",
+            "CABINE_COLLECTOR__ADMIN_TOKEN": admin_token,
+            "CABINE_COLLECTOR__REGISTRY_URL": f"http://{HOST}:{registry_port}",
+            "CABINE_COLLECTOR__REGISTRATION_POLL_SECONDS": poll,
+            # The booth sends files to the collector; the collector registers the numbers.
+            "CABINE_TRANSMITTER__DESTINATION": "collector",
+            "CABINE_TRANSMITTER__COLLECTOR_URL": collector_url,
             "CABINE_TRANSMITTER__REGISTRY_URL": f"http://{HOST}:{registry_port}",
-            # The transmitter looks for new rows this often (real seconds): at a high scale a
-            # slow poll would add hours of domain time the real booth does not have.
-            "CABINE_TRANSMITTER__POLL_SECONDS": repr(max(0.2, min(5.0, 900.0 / scaled.scale))),
+            "CABINE_TRANSMITTER__POLL_SECONDS": poll,
             "CABINE_SUPPORT__HOST": HOST,
             "CABINE_SUPPORT__PORT": str(support_port),
             "CABINE_SUPPORT__REGISTRY_URL": f"http://{HOST}:{registry_port}",
             "CABINE_SUPPORT__REGISTRY_ADMIN_TOKEN": admin_token,
+            "CABINE_SUPPORT__COLLECTOR_URL": collector_url,
+            "CABINE_SUPPORT__COLLECTOR_ADMIN_TOKEN": admin_token,
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -297,22 +355,32 @@ def running_services(
     admin_token: str,
     lang: str,
     say: Callable[[str], None],
+    collector_port: int = DEFAULT_COLLECTOR_PORT,
+    prefix: str = "9PMT",
 ) -> Iterator[Services]:
-    """Start the registry, the transmitter and the support desk; stop them all on exit."""
-    env = child_environment(data_dir, clock, registry_port, support_port, admin_token, lang)
+    """Start the registry, the collector, the transmitter and the support desk, their keys
+    wired; stop them all on exit."""
+    wire_keys(data_dir, prefix)
+    env = child_environment(
+        data_dir, clock, registry_port, support_port, admin_token, lang, collector_port, prefix
+    )
     children = Children(data_dir / "logs", env)
     registry_url = f"http://{HOST}:{registry_port}"
     support_url = f"http://{HOST}:{support_port}"
+    collector_url = f"http://{HOST}:{collector_port}"
     try:
         registry = children.start("registry", "registry")
         wait_until_serving(f"{registry_url}/", registry, children)
         say(f"registry     {registry_url}/  (citizen check page)")
+        collector = children.start("collector", "collector", "serve")
+        wait_until_serving(f"{collector_url}/openapi.json", collector, children)
+        say(f"collector    {collector_url}/  (the operator's server for photo files)")
         children.start("transmitter", "transmitter")
         support = children.start("support desk", "support", "serve")
         wait_until_serving(f"{support_url}/", support, children)
         say(f"support desk {support_url}/  (problem report form)")
         children.check_alive()
-        yield Services(registry_url, support_url, admin_token)
+        yield Services(registry_url, support_url, admin_token, collector_url)
         children.check_alive()
     finally:
         children.stop()
@@ -321,6 +389,19 @@ def running_services(
 def registry_admin(services: Services, code: str) -> dict[str, Any] | None:
     response = httpx.get(
         f"{services.registry_url}/admin/codes/{code}",
+        headers={"Authorization": f"Bearer {services.admin_token}"},
+        timeout=5.0,
+    )
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    return response.json()
+
+
+def collector_admin(services: Services, code: str) -> dict[str, Any] | None:
+    """The collector's record of a number's file (received, sealed, registered), or None."""
+    response = httpx.get(
+        f"{services.collector_url}/admin/files/{code}",
         headers={"Authorization": f"Bearer {services.admin_token}"},
         timeout=5.0,
     )
@@ -376,8 +457,13 @@ def follow_number(
         say(f"+{event.hours:6.1f} h  {t.get('step.' + step)}")
 
     note(issued_at, "issued")
-    seen_acknowledged = seen_received = False
+    seen_acknowledged = seen_received = seen_sealed = False
     while True:
+        if services.collector_url and not seen_sealed:
+            record = collector_admin(services, code)
+            if record is not None and record.get("sealed_at"):
+                seen_sealed = True
+                note(parse_utc(record["sealed_at"]), "sealed")
         stored = registry_admin(services, code)
         if stored is not None and not seen_received:
             seen_received = True
@@ -387,7 +473,7 @@ def follow_number(
             seen_acknowledged = True
             note(delivery.sent_at or clock.now(), "acknowledged")
         if delivery is not None and delivery.rejected:
-            raise DemoError(f"the registry rejected {code}; see the transmitter's log")
+            raise DemoError(f"{code} was refused on its way; see the transmitter's log")
         if stored is not None and stored["state"] == CodeState.ACTIVE:
             note(parse_utc(stored["active_at"]), "active")
             timeline.events.sort(key=lambda event: event.hours)
@@ -452,6 +538,57 @@ class DemoResult:
     sheets: list[Path]
     wall_seconds: float
     summary: Path | None = None
+    fetched: FetchedAtUse | None = None
+    """The photo and signature the state fetched from the collector when the number was used."""
+
+
+@dataclass(frozen=True)
+class FetchedAtUse:
+    """The file the registry's answer carried at use, written to the data folder, and whether
+    it is, byte for byte, the file the booth made at issue."""
+
+    photo: Path
+    signature: Path
+    photo_sha256: str
+    signature_sha256: str
+    sealed_at: str
+    collector: str
+    same_as_booth: bool
+
+
+def keep_fetched_file(
+    answer: dict[str, Any], code: str, booth_file: Any, data_dir: Path
+) -> FetchedAtUse | None:
+    """Write the photo and signature of a redemption's answer next to the prints; None when
+    the answer carries no file."""
+    import base64
+
+    from ephoto.epfile import sha256_hex
+
+    file = answer.get("file")
+    if not isinstance(file, dict):
+        return None
+    photo = base64.b64decode(file["photo_jpeg"])
+    signature = base64.b64decode(file["signature_png"])
+    folder = data_dir / "fetched"
+    folder.mkdir(parents=True, exist_ok=True)
+    photo_path = folder / f"{code}-photo.jpg"
+    signature_path = folder / f"{code}-signature.png"
+    photo_path.write_bytes(photo)
+    signature_path.write_bytes(signature)
+    same = booth_file is not None and (
+        sha256_hex(photo) == booth_file.meta.photo_sha256
+        and sha256_hex(signature) == booth_file.meta.signature_sha256
+    )
+    return FetchedAtUse(
+        photo_path,
+        signature_path,
+        sha256_hex(photo),
+        sha256_hex(signature),
+        str(file.get("sealed_at", "")),
+        str(file.get("collector", "")),
+        same,
+    )
 
 
 def has_display() -> bool:
@@ -544,6 +681,17 @@ def scripted_customer(
         )
         first = redeem(services, ephoto_sale.code, permis.procedure or Procedure.PERMIS, lang)
         say(f"citizen uses it on {permis.site}: HTTP {first[0]} {first[1].get('status', '')}")
+        from transmitter.outbox import read_file
+
+        fetched = keep_fetched_file(
+            first[1], ephoto_sale.code, read_file(booth.ledger.engine, ephoto_sale.code), data_dir
+        )
+        if fetched is not None:
+            same = "the booth's file, byte for byte" if fetched.same_as_booth else "NOT the booth's"
+            say(
+                f"the state fetched its photo and signature from {fetched.collector}, seal "
+                f"checked: {same} (photo sha256 {fetched.photo_sha256[:16]}...)"
+            )
         second = redeem(services, ephoto_sale.code, permis.procedure or Procedure.PERMIS, lang)
         say(f"citizen tries it again:        HTTP {second[0]} {second[1].get('status', '')}")
         answer = httpx.post(
@@ -567,6 +715,7 @@ def scripted_customer(
             screenshots=list(report.screenshots),
             sheets=sheets,
             wall_seconds=0.0,  # the caller measures the whole demo
+            fetched=fetched,
         )
     finally:
         booth.close()
@@ -607,6 +756,7 @@ def run_demo(
     lang: str,
     say: Callable[[str], None],
     show_table: Callable[[list[list[str]], list[str], str], None],
+    collector_port: int = DEFAULT_COLLECTOR_PORT,
 ) -> DemoResult | None:
     """The whole demo; returns the scripted customer's result when headless."""
     started = time.monotonic()
@@ -615,6 +765,7 @@ def run_demo(
         {
             "registry": (registry_port, "--registry-port"),
             "support desk": (support_port, "--support-port"),
+            "collector": (collector_port, "--collector-port"),
         }
     )
     session = DemoSession.open(data_dir)
@@ -625,7 +776,15 @@ def run_demo(
     add_booth_key(data_dir / "keys.toml", settings.kiosk.booth_id, settings.operator.prefix)
     try:
         with running_services(
-            data_dir, clock, registry_port, support_port, session.admin_token, lang, say
+            data_dir,
+            clock,
+            registry_port,
+            support_port,
+            session.admin_token,
+            lang,
+            say,
+            collector_port,
+            settings.operator.prefix,
         ) as services:
             if headless:
                 result = scripted_customer(settings, clock, services, say, show_table, lang)

@@ -49,7 +49,7 @@ def qr_texts(path: Path) -> list[str]:
 
 def test_headless_demo_runs_every_step_and_leaves_nothing_running(tmp_path):
     data = tmp_path / "demo-data"
-    registry_port, support_port = free_port(), free_port()
+    registry_port, support_port, collector_port = free_port(), free_port(), free_port()
     result = run_demo(
         data,
         "--scale",
@@ -58,11 +58,15 @@ def test_headless_demo_runs_every_step_and_leaves_nothing_running(tmp_path):
         str(registry_port),
         "--support-port",
         str(support_port),
+        "--collector-port",
+        str(collector_port),
     )
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     try:
         check_demo_output(out, data, registry_port, support_port)
+        check_fetched_file(out, data)
+        assert port_is_free(collector_port)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n--- demo output ---\n{out}\n{result.stderr}") from None
 
@@ -79,10 +83,13 @@ def check_demo_output(out: str, data: Path, registry_port: int, support_port: in
     # The timeline goes from the outbox to the registry to active, in scaled hours.
     hours = {
         step: float(h)
-        for h, step in re.findall(r"\+\s*([\d.]+) h\s+(émis|reçu|la cabine a reçu|actif)", out)
+        for h, step in re.findall(
+            r"\+\s*([\d.]+) h\s+(émis|dossier photo reçu|reçu|la cabine a reçu|actif)", out
+        )
     }
     assert hours["émis"] == 0.0
-    assert 0 < hours["reçu"] <= hours["actif"] <= 72.0
+    # The file reaches the collector, sealed, before the registry hears of the number.
+    assert 0 < hours["dossier photo reçu"] <= hours["reçu"] <= hours["actif"] <= 72.0
     # Redeemed once, refused the second time; the classic sheet gets no refund.
     assert "HTTP 200 redeemed" in out and "HTTP 409 used" in out
     assert "booth-001-000002: not_ephoto_product" in out
@@ -133,3 +140,33 @@ def test_a_second_demo_continues_the_domain_time_of_the_first(tmp_path):
     again = DemoSession.open(tmp_path)
     assert again.admin_token == session.admin_token
     assert again.clock(3600).now() >= later
+
+
+def check_fetched_file(out: str, data: Path) -> None:
+    """The photo and signature the state fetched at use are shown in the summary, decode as the
+    file's images, and are the booth's, byte for byte (the digests it stored at issue)."""
+    from sqlalchemy import create_engine
+
+    from ephoto.epfile import PHOTO_SIZE, SIGNATURE_SIZE, sha256_hex
+    from transmitter.outbox import read_file
+
+    code = re.search(r"following (9PMT[A-Z0-9]{18}) from the outbox", out).group(1)
+    assert "seal checked: the booth's file, byte for byte" in out
+    summary = (data / "summary.html").read_text(encoding="utf-8")
+    photo_src = re.search(r'id="fetched-photo" src="([^"]+)"', summary).group(1)
+    signature_src = re.search(r'id="fetched-signature" src="([^"]+)"', summary).group(1)
+    photo, signature = (data / photo_src).read_bytes(), (data / signature_src).read_bytes()
+    with Image.open(data / photo_src) as image:
+        assert image.format == "JPEG" and image.size == PHOTO_SIZE
+    with Image.open(data / signature_src) as image:
+        assert image.format == "PNG" and image.mode == "L" and image.size == SIGNATURE_SIZE
+    engine = create_engine(f"sqlite:///{data / 'booth.db'}")
+    try:
+        booth_file = read_file(engine, code)
+    finally:
+        engine.dispose()
+    assert booth_file is not None
+    assert sha256_hex(photo) == booth_file.meta.photo_sha256
+    assert sha256_hex(signature) == booth_file.meta.signature_sha256
+    assert booth_file.meta.photo_sha256 in summary
+    assert "Identiques, octet pour octet" in summary

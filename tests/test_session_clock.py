@@ -198,7 +198,7 @@ def test_after_one_move_the_registry_desk_transmitter_and_booth_agree_on_now(
     add_booth_key(data / "keys.toml", "booth-001", "9PMT")
     monkeypatch.setenv("CABINE_TRANSMITTER__BATCH_WINDOW_MINUTES", "0")
     monkeypatch.setenv("CABINE_KIOSK__BOOTH_ID", "booth-001")
-    registry_port, support_port = free_port(), free_port()
+    registry_port, support_port, collector_port = free_port(), free_port(), free_port()
     script = tmp_path / "customer.toml"
     steps = [{"wait": 4.0}, *purchase_steps("ephoto-permis", "ephoto", True, "en")]
     script.write_text(
@@ -209,9 +209,18 @@ def test_after_one_move_the_registry_desk_transmitter_and_booth_agree_on_now(
     )
     shots = tmp_path / "shots"
     with running_services(
-        data, clock, registry_port, support_port, session.admin_token, "en", lambda _: None
+        data,
+        clock,
+        registry_port,
+        support_port,
+        session.admin_token,
+        "en",
+        lambda _: None,
+        collector_port,
     ) as services:
-        env = child_environment(data, clock, registry_port, support_port, session.admin_token, "en")
+        env = child_environment(
+            data, clock, registry_port, support_port, session.admin_token, "en", collector_port
+        )
         env.pop("DISPLAY", None)
         env.pop("WAYLAND_DISPLAY", None)
         env.update(
@@ -275,7 +284,7 @@ def test_after_one_move_the_registry_desk_transmitter_and_booth_agree_on_now(
         paid = _shot_time(shots, "printing", "done")
         assert_within_a_second(sale.issued_at, paying, paid, "the booth")
 
-        # The transmitter: it records when the registry took the code; the registry too.
+        # The transmitter: it records when the collector took the file; the collector too.
         deadline = time.monotonic() + 60
         delivery = None
         while time.monotonic() < deadline:
@@ -286,10 +295,13 @@ def test_after_one_move_the_registry_desk_transmitter_and_booth_agree_on_now(
             time.sleep(0.2)
         engine.dispose()
         assert delivery is not None and delivery.sent and delivery.sent_at is not None
-        stored = admin.get(f"/admin/codes/{sale.code}").json()
-        received_at = datetime.fromisoformat(stored["received_at"])
+        stored = httpx.get(
+            f"{services.collector_url}/admin/files/{sale.code}",
+            headers={"Authorization": f"Bearer {services.admin_token}"},
+        ).json()
+        received_at = datetime.fromisoformat(stored["received_at"].replace("Z", "+00:00"))
         assert abs(delivery.sent_at - received_at) <= timedelta(seconds=1), (
-            f"the transmitter says {delivery.sent_at}, the registry {received_at}"
+            f"the transmitter says {delivery.sent_at}, the collector {received_at}"
         )
         assert delivery.sent_at >= expected(paying) - timedelta(seconds=1)
         assert delivery.sent_at <= expected(wall()) + timedelta(seconds=1)
