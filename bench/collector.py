@@ -10,7 +10,9 @@ connection. Each file is realistic: a textured, noisy portrait encoded as JPEG 4
 quality that lands it between 40 and 60 KB, and a greyscale PNG signature of 5 to 10 KB. In
 turn with each upload, the same bytes (every photo and signature of the upload) are written to a
 new file in a scratch folder, fsynced with the folder: the floor a store cannot beat, without
-any check. The ratio of the two rates is the goal (ingest >= 50 % of the raw rate). The
+any check. The ratio of the two rates is the goal (ingest >= 50 % of the raw rate). A third
+turn writes each image to a file of its own with fsync, what a store of files on disk would
+pay (printed for the storage choice, not part of the goal). The
 upload's JSON is built before its clock starts; its signature (HMAC, the booth's work) is made
 just before it is sent and counted apart.
 
@@ -100,16 +102,19 @@ def textured_portrait(seed: int) -> Image.Image:
 
 
 def photo_jpeg(seed: int) -> bytes:
-    """The portrait as JPEG at the best quality that lands within 40-60 KB."""
+    """The portrait as JPEG at the quality that lands nearest 50 KB, within 40-60 KB."""
     picture = textured_portrait(seed)
+    fitting = []
     for quality in range(95, 20, -3):
         buffer = io.BytesIO()
         picture.save(buffer, "JPEG", quality=quality, optimize=True)
-        if buffer.tell() <= PHOTO_BYTES[1]:
-            if buffer.tell() < PHOTO_BYTES[0]:
-                raise RuntimeError(f"photo {seed}: {buffer.tell()} bytes at quality {quality}")
-            return buffer.getvalue()
-    raise RuntimeError(f"photo {seed} does not fit in {PHOTO_BYTES[1]} bytes")
+        if PHOTO_BYTES[0] <= buffer.tell() <= PHOTO_BYTES[1]:
+            fitting.append((abs(buffer.tell() - 50_000), buffer.getvalue()))
+        elif buffer.tell() < PHOTO_BYTES[0]:
+            break
+    if not fitting:
+        raise RuntimeError(f"photo {seed} has no quality within 40-60 KB")
+    return min(fitting)[1]
 
 
 def signature_png(seed: int) -> bytes:
@@ -231,6 +236,26 @@ def raw_write(folder: Path, chunk: list[EphotoFile], n: int) -> None:
         os.close(dir_fd)
 
 
+def per_image_write(folder: Path, chunk: list[EphotoFile]) -> None:
+    """The other way to store files: one file per image, each written whole (fsync, rename)
+    and its folder fsynced, as a store of files on disk must before it answers."""
+    for file in chunk:
+        for kind, data in (("photo", file.photo_jpeg), ("signature", file.signature_png)):
+            scratch = folder / f".{file.code}.{kind}.tmp"
+            fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(scratch, folder / f"{file.code}.{kind}")
+            dir_fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -269,7 +294,9 @@ def run(args: argparse.Namespace) -> None:
         ]
         raw_folder = work / "raw"
         raw_folder.mkdir()
-        ingest_seconds = raw_seconds = sign_seconds = 0.0
+        image_folder = work / "images"
+        image_folder.mkdir()
+        ingest_seconds = raw_seconds = sign_seconds = image_seconds = 0.0
         with httpx.Client(timeout=60) as client:
             client.get(url + "/openapi.json")  # the connection is open before the clock starts
             for n, (chunk, body) in enumerate(zip(chunks, bodies, strict=True)):
@@ -287,9 +314,12 @@ def run(args: argparse.Namespace) -> None:
                     raise RuntimeError(f"upload {n}: {answer.status_code} {answer.text[:300]}")
                 raw_write(raw_folder, chunk, n)
                 t3 = time.perf_counter()
+                per_image_write(image_folder, chunk)
+                t4 = time.perf_counter()
                 sign_seconds += t1 - t0
                 ingest_seconds += t2 - t1
                 raw_seconds += t3 - t2
+                image_seconds += t4 - t3
             ingest_rate = total / ingest_seconds
             raw_rate = total / raw_seconds
             print(
@@ -299,6 +329,10 @@ def run(args: argparse.Namespace) -> None:
             print(f"  collector ingest     {ingest_rate:9.1f} files/s")
             print(f"  raw write + fsync    {raw_rate:9.1f} files/s (same bytes, no checks)")
             print(f"  ratio                {100 * ingest_rate / raw_rate:9.1f} %   (goal >= 50 %)")
+            print(
+                f"  (one file per image, fsync each: {total / image_seconds:.1f} files/s, "
+                "what storing files on disk would pay before answering)"
+            )
             print(f"  booth's signing      {1000 * sign_seconds / len(chunks):9.2f} ms an upload")
 
             rng = random.Random(7)

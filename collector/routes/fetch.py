@@ -36,6 +36,16 @@ def corrupted(photo: bytes) -> bytes:
     return photo[:middle] + bytes([photo[middle] ^ 0xFF]) + photo[middle + 1 :]
 
 
+def receive_fetch(
+    collector: CollectorState, code: str, url: str, headers: list[tuple[str, str]]
+) -> tuple[JSONResponse, Faults]:
+    """The answer to a fetch and the faults read first, in one trip to the thread pool."""
+    _, faults = collector.store.control(collector.clock)
+    if faults.down:
+        return unavailable(), faults
+    return answer_fetch(collector, code, url, headers, faults), faults
+
+
 def answer_fetch(
     collector: CollectorState,
     code: str,
@@ -89,12 +99,11 @@ def answer_fetch(
 )
 async def get_file(code: str, request: Request) -> JSONResponse:
     collector = collector_state(request)
-    _, faults = await run_in_threadpool(collector.store.control, collector.clock)
-    if faults.extra_latency_ms > 0:
-        await asyncio.sleep(faults.extra_latency_ms / 1000)
-    if faults.down:
-        return unavailable()
     headers = list(request.headers.items())
-    return await run_in_threadpool(
-        answer_fetch, collector, code, signed_url(request), headers, faults
+    response, faults = await run_in_threadpool(
+        receive_fetch, collector, code, signed_url(request), headers
     )
+    if faults.extra_latency_ms > 0:
+        # The answer is held back, the way a slow collector would keep the state waiting.
+        await asyncio.sleep(faults.extra_latency_ms / 1000)
+    return response
