@@ -119,7 +119,11 @@ def core_parameters(scenario: Scenario) -> dict:
         "per_booth_day": scenario.demand.ephoto_per_booth_day,
         "season_by_day": [scenario.demand.season_factor(d.month) for d in days],
         "hourly": hourly,
-        "window_hours": scenario.booth.batch_window_minutes / 60,
+        # The booth's batch window and the collector's registration window: both fixed.
+        "window_hours": (
+            scenario.booth.batch_window_minutes + scenario.collector.registration_window_minutes
+        )
+        / 60,
         "capacity": scenario.registry.capacity_per_hour,
         "median": model.base_delay.median_hours,
         "sigma": model.base_delay.sigma,

@@ -9,6 +9,7 @@ and the code rules (``ephoto.code``). The same seed gives the same run.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from registry.citizen import is_wire_code
 from registry.ingestion import capacity_schedule, processing_times
 from simulation.booths import departure_hours, sample_outages
 from simulation.scenario import Scenario
-from transmitter.latency import BoothStage
+from transmitter.latency import BoothStage, upload_seconds
 
 PROMISE_HOURS = ACTIVATION_PROMISE.total_seconds() / 3600
 
@@ -116,10 +117,29 @@ class FleetRun:
     reports: int
     wall_seconds: float
     extras: dict[str, float] = field(default_factory=dict)
+    # When each code left its booth (after its batch window and any outage), reached the
+    # collector (its file uploaded) and left the registry's queue; None in runs made by hand.
+    departed_hours: np.ndarray | None = None
+    uploaded_hours: np.ndarray | None = None
+    processed_hours: np.ndarray | None = None
 
     @property
     def activation_hours(self) -> np.ndarray:
         return self.active_hours - self.issued_hours
+
+    def stage_hours(self) -> dict[str, np.ndarray]:
+        """The activation delay of each code split by stage; the stages add up to it.
+
+        booth: issue to the collector (batch window, outages, upload over the uplink);
+        collector: its registration window; state_queue: the registry's FIFO, service included;
+        base_delay: the registry's base delay after the queue."""
+        assert self.uploaded_hours is not None and self.processed_hours is not None
+        return {
+            "booth": self.uploaded_hours - self.issued_hours,
+            "collector": self.received_hours - self.uploaded_hours,
+            "state_queue": self.processed_hours - self.received_hours,
+            "base_delay": self.active_hours - self.processed_hours,
+        }
 
 
 @dataclass(frozen=True)
@@ -265,8 +285,14 @@ def simulate(scenario: Scenario, on_stage: Callable[[str], None] | None = None) 
 
     # Booth stage: each code waits for its batch window (and, in scenarios, outages) to leave.
     stage = BoothStage(batch_window=timedelta(minutes=scenario.booth.batch_window_minutes))
-    received = issued + stage.batch_window.total_seconds() / 3600
-    received = _apply_outages(scenario, booth_rng, booth, received)
+    departed = issued + stage.batch_window.total_seconds() / 3600
+    departed = _apply_outages(scenario, booth_rng, booth, departed)
+    # The file's bytes over the booth's uplink, one upload after the other, to the collector;
+    # it registers the number with the state once its registration window has passed.
+    uploaded = uploaded_hours(
+        departed, booth, scenario.booth.uplink_kbps, scenario.booth.file_bytes
+    )
+    received = uploaded + scenario.collector.registration_window_minutes / 60
     done("booths")
 
     # Registry: FIFO at the month's capacity, then the base delay.
@@ -282,6 +308,8 @@ def simulate(scenario: Scenario, on_stage: Callable[[str], None] | None = None) 
     active[by_arrival] = active_sorted
     wait = np.empty(n)
     wait[by_arrival] = starts - arrivals
+    processed = np.empty(n)
+    processed[by_arrival] = ends
     # Codes waiting in the FIFO just after each arrival; the queue is longest right then.
     in_queue = np.arange(1, n + 1) - np.searchsorted(ends, arrivals, side="right")
     backlog_max = int(in_queue.max()) if n else 0
@@ -321,6 +349,9 @@ def simulate(scenario: Scenario, on_stage: Callable[[str], None] | None = None) 
         day=day,
         received_hours=received,
         registry_wait_hours=wait,
+        departed_hours=departed,
+        uploaded_hours=uploaded,
+        processed_hours=processed,
         active_hours=active,
         backlog_times=backlog_times,
         backlog=backlog,
@@ -334,6 +365,43 @@ def simulate(scenario: Scenario, on_stage: Callable[[str], None] | None = None) 
         wall_seconds=time.perf_counter() - started,
         extras={"pending_time_average": pending_mean},
     )
+
+
+# What one file adds to its upload's JSON besides its images (number, booth, times, product,
+# procedure, digests): cabine's wire format, 370 bytes measured on a real upload, rounded up.
+FILE_METADATA_BYTES = 400
+
+
+def file_wire_bytes(file_bytes: int) -> int:
+    """Bytes one file takes in a booth's upload: its images in base64 (4 bytes for 3) inside
+    the JSON body (``ephoto.epfile.FileUpload``), and its metadata."""
+    return 4 * math.ceil(file_bytes / 3) + FILE_METADATA_BYTES
+
+
+def uploaded_hours(
+    departed: np.ndarray, booth: np.ndarray, uplink_kbps: float, file_bytes: int
+) -> np.ndarray:
+    """When each file has reached the collector: the booth's uplink sends one file after the
+    other (``transmitter.latency.upload_seconds`` each), starting when the file leaves the
+    booth or when the booth's previous upload ends, whichever is later."""
+    seconds = upload_seconds(file_wire_bytes(file_bytes), uplink_kbps)
+    if seconds == 0 or departed.size == 0:
+        return departed.copy()
+    each = seconds / 3600
+    order = np.lexsort((departed, booth))
+    times, booths = departed[order], booth[order]
+    first_of_booth = np.r_[True, booths[1:] != booths[:-1]]
+    starts = np.flatnonzero(first_of_booth)
+    position = np.arange(times.size) - np.repeat(starts, np.diff(np.r_[starts, times.size]))
+    # A FIFO per booth at one file per `each` hours: end_i = max_{j <= i}(t_j - j * each)
+    # + (i + 1) * each within the booth (``registry.ingestion.processing_ends``'s rule), the
+    # running maximum kept from crossing booths by lifting each booth above the one before.
+    slack = times - position * each
+    lift = np.cumsum(first_of_booth) * (float(slack.max() - slack.min()) + 1.0)
+    ends = np.maximum.accumulate(slack + lift) - lift + (position + 1) * each
+    out = np.empty_like(departed)
+    out[order] = ends
+    return out
 
 
 def _apply_outages(

@@ -35,6 +35,23 @@ def _hours_summary(values: np.ndarray) -> dict[str, float]:
     }
 
 
+STAGE_NAMES = ("booth", "collector", "state_queue", "base_delay")
+
+
+def _stage_summaries(run: FleetRun) -> dict[str, dict[str, float]]:
+    """Each stage's part of the activation delay (they add up to it, code by code), with its
+    share of the mean activation delay."""
+    if run.uploaded_hours is None:
+        return {}
+    total = float(run.activation_hours.mean()) if run.issued_hours.size else 0.0
+    out = {}
+    for name, hours in run.stage_hours().items():
+        summary: dict[str, float] = _hours_summary(hours)
+        summary["share_of_mean"] = round(float(hours.mean()) / total, 4) if total > 0 else 0.0
+        out[name] = summary
+    return out
+
+
 def metrics(run: FleetRun) -> dict[str, Any]:
     """The figures of a run, every key of the issue's list and a few more."""
     activation = run.activation_hours
@@ -69,6 +86,7 @@ def metrics(run: FleetRun) -> dict[str, Any]:
         if activation.size
         else 0.0,
         "registry_wait_hours": _hours_summary(run.registry_wait_hours),
+        "activation_by_stage": _stage_summaries(run),
         "backlog_max": run.backlog_max,
         "registry_pending_mean": round(run.extras.get("pending_time_average", 0.0), 2),
         "by_month": by_month,

@@ -15,10 +15,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from collector.settings import CollectorSettings
 from ephoto.clock import PARIS
 from registry.ingestion import BaseDelay, Capacity, IngestionModel
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+
+# A typical ePhoto file: a 35 x 45 JPEG photo of about 55 KB and a PNG signature of about 8 KB,
+# well within the budgets of ``ephoto.epfile`` (a test checks it).
+DEFAULT_FILE_BYTES = 63_000
 
 # Booths in shopping centres and stations sell most at lunch time and after work.
 DEFAULT_HOURLY_PROFILE: dict[str, float] = {
@@ -118,12 +123,45 @@ class BoothSection(_Section):
     outage_mean_hours: float = Field(
         default=0.0, ge=0, description="Mean length of an outage (exponential)."
     )
+    uplink_kbps: float = Field(
+        default=0.0,
+        ge=0,
+        description="The booth's uplink in kbit/s (e.g. 2000 on mobile data); 0: unlimited.",
+    )
+    file_bytes: int = Field(
+        default=DEFAULT_FILE_BYTES,
+        gt=0,
+        description="Bytes of one ePhoto file (JPEG photo and PNG signature) a booth uploads.",
+    )
+
+    @field_validator("file_bytes")
+    @classmethod
+    def _file_within_budget(cls, value: int) -> int:
+        if value != DEFAULT_FILE_BYTES:  # the default is tested to fit; spare the PIL import
+            from ephoto.epfile import PHOTO_MAX_BYTES, SIGNATURE_MAX_BYTES
+
+            budget = PHOTO_MAX_BYTES + SIGNATURE_MAX_BYTES
+            if value > budget:
+                raise ValueError(
+                    f"a file holds at most {budget} bytes (photo {PHOTO_MAX_BYTES}, signature "
+                    f"{SIGNATURE_MAX_BYTES}), got {value}"
+                )
+        return value
 
     @model_validator(mode="after")
     def _outages_have_a_length(self) -> BoothSection:
         if self.outage_rate_per_day > 0 and self.outage_mean_hours <= 0:
             raise ValueError("outage_mean_hours must be > 0 when outage_rate_per_day is > 0")
         return self
+
+
+class CollectorSection(_Section):
+    registration_window_minutes: float = Field(
+        default=CollectorSettings.model_fields["registration_window_minutes"].default,
+        ge=0,
+        description="Numbers wait this long at the collector after receipt, then leave for "
+        "the state in its registration batches (the collector's own setting).",
+    )
 
 
 class BaseDelaySection(_Section):
@@ -222,6 +260,7 @@ class Scenario(_Section):
     fleet: FleetSection = Field(default_factory=FleetSection)
     demand: DemandSection = Field(default_factory=DemandSection)
     booth: BoothSection = Field(default_factory=BoothSection)
+    collector: CollectorSection = Field(default_factory=CollectorSection)
     registry: RegistrySection = Field(default_factory=RegistrySection)
     citizens: CitizensSection = Field(default_factory=CitizensSection)
     support: SupportSection = Field(default_factory=SupportSection)

@@ -38,6 +38,7 @@ def poisson_into_registry(
                 "hourly_profile": {f"{h:02d}": 1.0 for h in range(24)},
             },
             "booth": {"batch_window_minutes": 0.0},
+            "collector": {"registration_window_minutes": 0.0},
             "registry": {"capacity_per_hour": capacity, "base_delay": base},
             # Citizens and support do not touch the queue; keep them cheap.
             "citizens": {"max_attempts": 1, "double_use_share": 0.0},
