@@ -328,8 +328,11 @@ def test_the_lease_covers_the_longest_upload_over_the_uplink():
         upload_max_bytes=2_000_000,
         lease_seconds=120,
         request_timeout_seconds=10,
+        parallel_uploads=1,
     )
     assert config.effective_lease_seconds == 2 * (10 + 160)
+    shared = dataclasses.replace(config, parallel_uploads=2)  # two uploads share the uplink
+    assert shared.uplink_share_kbps == 50 and shared.effective_lease_seconds == 2 * (10 + 320)
     bare = dataclasses.replace(config, collector_url=None)
     assert bare.effective_lease_seconds == 120
 

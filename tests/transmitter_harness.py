@@ -109,6 +109,7 @@ class RegistryState:
     file_bytes: int = 0  # upload bodies received, bytes
     refused_uploads: int = 0
     uplink_kbps: float = 0.0  # the booth's uplink: each upload is held for its bytes' time
+    link_free_at: float = 0.0  # monotonic: when the uplink has carried what came before
     nonces: set[str] = field(default_factory=set)
     requests: int = 0
     redelivered_codes: int = 0
@@ -244,8 +245,13 @@ def make_handler(state: RegistryState) -> type[BaseHTTPRequestHandler]:
             if self.path not in (BATCH_PATH, FILES_PATH):
                 self._answer(404, {"detail": f"no route {self.path}"})
                 return
-            # The body took this long to come up the booth's uplink.
-            time.sleep(upload_seconds(len(body), state.uplink_kbps))
+            # The body took this long to come up the booth's uplink, which uploads in flight
+            # at once share: each one's bytes follow those of the uploads before it.
+            with state.lock:
+                start = max(time.monotonic(), state.link_free_at)
+                state.link_free_at = start + upload_seconds(len(body), state.uplink_kbps)
+                carried_at = state.link_free_at
+            time.sleep(max(0.0, carried_at - time.monotonic()))
             arrived = time.monotonic()
             with state.lock:
                 state.requests += 1

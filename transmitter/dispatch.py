@@ -157,9 +157,10 @@ class Uploader:
     ``base_url``'s ``/v1/batches`` (the registry), file uploads to its ``/v1/files`` (the
     operator's collector).
 
-    ``uplink_kbps`` is the booth's uplink (0: unlimited): a file upload is given the time its
-    bytes need on it (:func:`transmitter.latency.upload_seconds`) on top of ``timeout_seconds``
-    before it counts as timed out.
+    ``uplink_kbps`` is the share of the booth's uplink one upload gets (the uplink divided by
+    the uploads in flight at once; 0: unlimited): an upload is given the time its bytes need on
+    it (:func:`transmitter.latency.upload_seconds`) on top of ``timeout_seconds`` before it
+    counts as timed out.
     """
 
     def __init__(

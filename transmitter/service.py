@@ -91,9 +91,14 @@ class TransmitterConfig:
         if not self.sends_files:
             return self.lease_seconds
         longest = self.request_timeout_seconds + upload_seconds(
-            self.upload_max_bytes, self.uplink_kbps
+            self.upload_max_bytes, self.uplink_share_kbps
         )
         return max(self.lease_seconds, 2 * longest)
+
+    @property
+    def uplink_share_kbps(self) -> float:
+        """What one upload gets of the uplink: the uploads in flight at once share it."""
+        return self.uplink_kbps / self.parallel_uploads
 
 
 KEYS_FILE = "keys.toml"
@@ -207,7 +212,7 @@ class Transmitter:
             config.keys,
             clock,
             timeout_seconds=config.request_timeout_seconds,
-            uplink_kbps=config.uplink_kbps if config.sends_files else 0.0,
+            uplink_kbps=config.uplink_share_kbps if config.sends_files else 0.0,
         )
         self.dispatcher = Dispatcher(
             self.outbox,
