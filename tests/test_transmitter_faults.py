@@ -24,10 +24,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, insert, select
 from sqlalchemy.exc import OperationalError
 
-from ephoto.clock import ScaledClock, SystemClock
-from ephoto.epfile import file_problems
-from tests.transmitter_chaos import run_chaos
-from tests.transmitter_harness import (
+from cabine.testing.chaos import run_chaos
+from cabine.testing.standin import (
     BOOTH,
     ROOT,
     RealRegistry,
@@ -38,6 +36,8 @@ from tests.transmitter_harness import (
     new_codes,
     write_keys,
 )
+from ephoto.clock import ScaledClock, SystemClock
+from ephoto.epfile import file_problems
 from transmitter.outbox import (
     BOOTH_DB_FILE,
     booth_db_url,
@@ -312,7 +312,7 @@ import json, resource, signal, sys
 from datetime import UTC, datetime
 from sqlalchemy import create_engine, insert
 from tests.test_transmitter_faults import sales
-from tests.transmitter_harness import booth_file, file_images
+from cabine.testing.standin import booth_file, file_images
 from transmitter.outbox import configure_sqlite_durability, enqueue
 from ephoto.code import generate
 

@@ -15,9 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from ephoto.clock import ManualClock
-from ephoto.epfile import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, EphotoFile
-from tests.transmitter_harness import (
+from cabine.testing.standin import (
     BOOTH,
     PRODUCT,
     ROOT,
@@ -30,6 +28,8 @@ from tests.transmitter_harness import (
     serve_registry,
     write_keys,
 )
+from ephoto.clock import ManualClock
+from ephoto.epfile import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, EphotoFile
 from transmitter.dispatch import (
     NO_FILE,
     UPLOAD_ENVELOPE_BYTES,

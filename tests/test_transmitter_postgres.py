@@ -11,9 +11,9 @@ from datetime import timedelta
 
 import pytest
 
+from cabine.testing.standin import ROOT, RealRegistry, enqueue_codes, new_codes
 from ephoto.clock import SystemClock
 from tests.test_transmitter_faults import CABINE, transmitter_env, wait_until_sent
-from tests.transmitter_harness import ROOT, RealRegistry, enqueue_codes, new_codes
 from transmitter.outbox import Outbox, open_outbox_engine, read_status
 
 pytestmark = pytest.mark.postgres

@@ -21,8 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ephoto.clock import SystemClock
-from tests.transmitter_harness import (
+from cabine.testing.standin import (
     ForkServer,
     RealRegistry,
     RegistryProcess,
@@ -30,6 +29,7 @@ from tests.transmitter_harness import (
     new_codes,
     write_keys,
 )
+from ephoto.clock import SystemClock
 from transmitter.outbox import BOOTH_DB_FILE, booth_db_url, open_outbox_engine, read_status
 
 

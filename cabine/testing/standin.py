@@ -13,8 +13,8 @@ timeout, and added latency. It records what a test needs to judge the transmitte
 and file once, how many deliveries repeated one it already had, and any request that came
 before the ``Retry-After`` it asked for.
 
-Run as a process: ``python -m tests.transmitter_harness registry --port-file F --keys K`` or
-``python -m tests.transmitter_harness forkserver ...`` (see ``main``).
+Run as a process: ``python -m cabine.testing.standin registry --port-file F --keys K`` or
+``python -m cabine.testing.standin forkserver ...`` (see ``main``).
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ from ephoto.wire import (
 )
 from transmitter.latency import upload_seconds
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
+"""Where the ``cabine`` package sits: the working folder of the processes started from here."""
 BOOTH = "booth-test"
 OPERATOR = "9PMT"
 
@@ -320,10 +321,11 @@ def make_handler(state: RegistryState) -> type[BaseHTTPRequestHandler]:
                     self._answer(401, {"detail": "nonce already used"})
                     return
                 state.nonces.add(verified.nonce)
+                batch_answer: dict[str, list[str]]
                 if batch.batch_id in state.batches:
                     state.replayed_batches += 1
                     state.redelivered_codes += len(batch.codes)
-                    answer = state.batches[batch.batch_id]
+                    batch_answer = state.batches[batch.batch_id]
                 else:
                     accepted, duplicates = [], []
                     for c in batch.codes:
@@ -333,15 +335,15 @@ def make_handler(state: RegistryState) -> type[BaseHTTPRequestHandler]:
                             state.codes[c.code] = batch.batch_id
                             accepted.append(c.code)
                     state.redelivered_codes += len(duplicates)
-                    answer = {"accepted": accepted, "duplicates": duplicates}
-                    state.batches[batch.batch_id] = answer
+                    batch_answer = {"accepted": accepted, "duplicates": duplicates}
+                    state.batches[batch.batch_id] = batch_answer
                 if hang:
                     state.faults_timeout += 1
             if hang:
                 time.sleep(faults.hang_seconds)
                 self.close_connection = True
                 return
-            self._answer(200, answer)
+            self._answer(200, batch_answer)
 
     return Handler
 
@@ -382,7 +384,7 @@ class RegistryProcess:
         args = [
             sys.executable,
             "-m",
-            "tests.transmitter_harness",
+            "cabine.testing.standin",
             "registry",
             "--port",
             str(self.port),
@@ -398,6 +400,7 @@ class RegistryProcess:
         if epoch is not None:
             args += ["--epoch", epoch.isoformat()]
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line.startswith("ready"):
             raise RuntimeError(f"stand-in registry did not start: {line!r}")
@@ -508,7 +511,7 @@ class RealRegistry:
     :class:`CountingProxy`; the booth in ``data`` gets a key in the registry's keys file."""
 
     def __init__(self, tmp: Path, data: Path, workers: int = 1, **settings: object):
-        from tests.registry_server import start_process
+        from cabine.testing.registry_process import start_process
 
         folder = tmp / "registry"
         folder.mkdir(parents=True, exist_ok=True)
@@ -719,7 +722,7 @@ class ForkServer:
             [
                 sys.executable,
                 "-m",
-                "tests.transmitter_harness",
+                "cabine.testing.standin",
                 "forkserver",
                 "--data",
                 str(data),
@@ -736,20 +739,22 @@ class ForkServer:
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert self.proc.stdout.readline().strip() == "ready"
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self._ask, self._hear = self.proc.stdin, self.proc.stdout
+        assert self._hear.readline().strip() == "ready"
 
     def spawn(self) -> int:
-        self.proc.stdin.write("spawn\n")
-        self.proc.stdin.flush()
-        return int(self.proc.stdout.readline())
+        self._ask.write("spawn\n")
+        self._ask.flush()
+        return int(self._hear.readline())
 
     def wait(self, pid: int) -> int:
-        self.proc.stdin.write(f"wait {pid}\n")
-        self.proc.stdin.flush()
-        return int(self.proc.stdout.readline())
+        self._ask.write(f"wait {pid}\n")
+        self._ask.flush()
+        return int(self._hear.readline())
 
     def close(self) -> None:
-        self.proc.stdin.close()
+        self._ask.close()
         self.proc.wait(10)
 
 
