@@ -3,8 +3,11 @@
 Every scenario runs the real components on one ManualClock: the kiosk's sale machine and
 ledger sell, the transmitter's dispatcher uploads signed batches to the registry app served on
 loopback, a citizen checks and uses the number through the registry's API, and the support
-desk answers the customer's report. Each scenario states the outcome the operator's FAQ
-promises and checks it; the busy-season case runs the fleet simulator instead.
+desk answers the customer's report. The collector's cases run the whole ePhoto chain: the
+booth's dispatcher uploads files to the operator's collector (``collector.app``), whose own
+outbox registers the numbers with the registry, which fetches each file back from it at use.
+Each scenario states the outcome the operator's FAQ promises and checks it; the busy-season
+case runs the fleet simulator instead.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import httpx
 
 from ephoto import code as codes
 from ephoto.clock import ManualClock, format_paris
+from ephoto.epfile import MAX_FILES_PER_UPLOAD
 from ephoto.validity import ACTIVATION_PROMISE, expires_at
 from ephoto.vocabulary import Procedure
 from ephoto.wire import BoothKey
@@ -107,12 +111,23 @@ class Sold:
 
 
 class World:
-    """One booth, its transmitter, the registry on loopback, a citizen and the support desk."""
+    """One booth, its transmitter, the registry on loopback, a citizen and the support desk;
+    with ``collector_url``, the operator's collector between the booth and the registry."""
 
-    def __init__(self, folder: Path, registry_url: str, admin_token: str, parts: dict[str, Any]):
+    def __init__(
+        self,
+        folder: Path,
+        registry_url: str,
+        admin_token: str,
+        parts: dict[str, Any],
+        collector_url: str | None = None,
+    ):
         self.folder = folder
         self.registry_url = registry_url
+        self.collector_url = collector_url
         self.admin_token = admin_token
+        self.collector_store: Any = parts.get("collector_store")
+        self.registration_secret: bytes | None = parts.get("registration_secret")
         self.clock: ManualClock = parts["clock"]
         self.catalog: Catalog = parts["catalog"]
         self.booth = parts["booth"]
@@ -167,19 +182,79 @@ class World:
         return Sold(sale_id, sale.display_id(), product_id, sale.code, issued_at, path)
 
     def transmit(self, stage: Any = None) -> Any:
-        """One drain of the booth's outbox by the real dispatcher, at the clock's time."""
+        """One drain of the booth's outbox by the real dispatcher, at the clock's time: bare
+        numbers to the registry, or files to the collector when the world has one (which then
+        registers the numbers with the registry from its own outbox, drained here too)."""
         from transmitter.dispatch import Dispatcher, Uploader
         from transmitter.latency import BoothStage
         from transmitter.outbox import Outbox
 
-        uploader = Uploader(self.registry_url, {BOOTH_ID: self.secret}, self.clock)
+        to = self.collector_url or self.registry_url
+        uploader = Uploader(to, {BOOTH_ID: self.secret}, self.clock)
         try:
             dispatcher = Dispatcher(
-                Outbox(self.ledger.engine), uploader, self.clock, stage=stage or BoothStage()
+                Outbox(self.ledger.engine),
+                uploader,
+                self.clock,
+                stage=stage or BoothStage(),
+                **(
+                    {"files": True, "batch_size": MAX_FILES_PER_UPLOAD}
+                    if self.collector_url
+                    else {}
+                ),
+            )
+            report = dispatcher.drain()
+        finally:
+            uploader.close()
+        if self.collector_url is not None:
+            self.register()
+        return report
+
+    def register(self) -> Any:
+        """One drain of the collector's registration outbox to the registry, as the collector's
+        own transmitter does (signed as ``collector-PREFIX``)."""
+        from collector.settings import collector_id
+        from transmitter.dispatch import Dispatcher, Uploader
+        from transmitter.latency import BoothStage
+        from transmitter.outbox import Outbox
+
+        assert self.collector_store is not None and self.registration_secret is not None
+        name = collector_id(codes.DEFAULT_PREFIX)
+        uploader = Uploader(self.registry_url, {name: self.registration_secret}, self.clock)
+        try:
+            dispatcher = Dispatcher(
+                Outbox(self.collector_store.engine),
+                uploader,
+                self.clock,
+                stage=BoothStage(batch_window=timedelta(0)),
             )
             return dispatcher.drain()
         finally:
             uploader.close()
+
+    def collector_file(self, code: str) -> dict[str, Any] | None:
+        """The collector's record of a number's file (admin API), or None."""
+        assert self.collector_url is not None
+        response = httpx.get(
+            f"{self.collector_url}/admin/files/{code}",
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=10,
+        )
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return dict(response.json())
+
+    def collector_faults(self, **knobs: Any) -> None:
+        """Set the collector's QA fault knobs (down, extra_latency_ms, corrupt_files)."""
+        assert self.collector_url is not None
+        response = httpx.post(
+            f"{self.collector_url}/admin/faults",
+            json=knobs,
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=10,
+        )
+        response.raise_for_status()
 
     # -- the citizen and the registry -----------------------------------------------------------
     def check(self, typed: str, procedure: str = Procedure.PERMIS) -> str:
@@ -189,8 +264,10 @@ class World:
         return str(response.json()["status"])
 
     def redeem(self, typed: str, procedure: str = Procedure.PERMIS) -> str:
-        response = self.citizen.post(f"/v1/codes/{typed}/redeem", json={"procedure": procedure})
-        return str(response.json()["status"])
+        return str(self.redeem_response(typed, procedure).json()["status"])
+
+    def redeem_response(self, typed: str, procedure: str = Procedure.PERMIS) -> httpx.Response:
+        return self.citizen.post(f"/v1/codes/{typed}/redeem", json={"procedure": procedure})
 
     def registry_state(self, code: str) -> dict[str, Any]:
         response = self.admin.get(f"/admin/codes/{code}")
@@ -215,80 +292,181 @@ class World:
 
     def desk(self) -> Any:
         if self._desk is None:
-            from support.desk import RegistryAdmin, SupportDesk, open_booth_engine
+            from support.desk import (
+                CollectorAdmin,
+                RegistryAdmin,
+                SupportDesk,
+                open_booth_engine,
+            )
 
             engine = open_booth_engine(self.ledger.path)
             admin = RegistryAdmin(self.registry_url, self.admin_token)
-            self._desk = SupportDesk(engine, admin, self.clock, self.catalog, booth_id=BOOTH_ID)
-            self._desk_parts = (engine, admin)
+            collector = (
+                CollectorAdmin(self.collector_url, self.admin_token) if self.collector_url else None
+            )
+            self._desk = SupportDesk(
+                engine, admin, self.clock, self.catalog, booth_id=BOOTH_ID, collector=collector
+            )
+            self._desk_parts = (engine, admin, collector)
         return self._desk
 
     def close(self) -> None:
         self.citizen.close()
         self.admin.close()
         if self._desk_parts:
-            engine, admin = self._desk_parts
+            engine, admin, collector = self._desk_parts
             admin.close()
+            if collector is not None:
+                collector.close()
             engine.dispose()
         self.booth.close()
 
 
 @contextmanager
 def faq_world(
-    start: datetime = START, base_delay: tuple[float, float] = (30.0, 45.0)
+    start: datetime = START,
+    base_delay: tuple[float, float] = (30.0, 45.0),
+    collector: bool = False,
 ) -> Iterator[World]:
     """A fresh world in a temporary folder. The registry's base delay (median, p95 hours) is
     long enough that a number is never active 10 h after purchase and short enough that it
-    is within the 72 h, so each FAQ case happens when the FAQ says it does."""
-    from kiosk.booth import Booth
-    from kiosk.settings import KioskSettings
-    from registry.app import create_app
-    from registry.settings import RegistrySettings
-    from registry.store import RegistryStore
-
+    is within the 72 h, so each FAQ case happens when the FAQ says it does. With
+    ``collector``, the operator's collector sits between the booth and the registry, keys
+    wired both ways, and the registry fetches each file from it at use."""
     clock = ManualClock(start)
-    secret = secrets.token_bytes(32)
     token = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="cabine-faq-") as tmp:
         folder = Path(tmp)
-        settings = RegistrySettings(
-            db_url=f"sqlite:///{folder / 'registry.db'}",
-            capacity_per_hour=1000.0,
-            capacity_by_month={},
-            base_delay_median_hours=base_delay[0],
-            base_delay_p95_hours=base_delay[1],
-            admin_enabled=True,
-            admin_token=token,
-        )
+        if not collector:
+            with _registry_world(folder, clock, token, base_delay) as world:
+                yield world
+            return
+        with _chain_world(folder, clock, token, base_delay) as world:
+            yield world
+
+
+def _registry_settings(
+    folder: Path, token: str, base_delay: tuple[float, float], **more: Any
+) -> Any:
+    from registry.settings import RegistrySettings
+
+    return RegistrySettings(
+        db_url=f"sqlite:///{folder / 'registry.db'}",
+        capacity_per_hour=1000.0,
+        capacity_by_month={},
+        base_delay_median_hours=base_delay[0],
+        base_delay_p95_hours=base_delay[1],
+        admin_enabled=True,
+        admin_token=token,
+        **more,
+    )
+
+
+def _faq_booth(folder: Path, clock: ManualClock) -> Any:
+    from kiosk.booth import Booth
+    from kiosk.settings import KioskSettings
+
+    return Booth.from_settings(
+        KioskSettings(
+            booth_id=BOOTH_ID,
+            countdown_seconds=0,
+            payment_seconds=0,
+            print_seconds=0,
+            render_in_process=False,
+        ),
+        folder / "booth",
+        clock,
+        headless=True,
+        camera_seed=1,
+    )
+
+
+@contextmanager
+def _chain_world(
+    folder: Path, clock: ManualClock, token: str, base_delay: tuple[float, float]
+) -> Iterator[World]:
+    """Booth -> collector -> registry, and the registry's fetch back from the collector."""
+    from collector.app import create_app as create_collector
+    from collector.settings import CollectorSettings, collector_id
+    from collector.store import CollectorStore
+    from ephoto.seal import generate_key, key_id, public_pem
+    from registry.app import create_app
+    from registry.settings import CollectorLink
+    from registry.store import RegistryStore
+
+    booth_secret = secrets.token_bytes(32)
+    registration_secret = secrets.token_bytes(32)
+    prefix = codes.DEFAULT_PREFIX
+    booth_key = BoothKey(BOOTH_ID, booth_secret, prefix)
+    state_key, seal_key = generate_key(), generate_key()
+    (folder / "collector-seal.pub.pem").write_bytes(public_pem(seal_key))
+    collector_store = CollectorStore.from_url(f"sqlite:///{folder / 'collector.db'}")
+    collector_app = create_collector(
+        CollectorSettings(admin_enabled=True, admin_token=token, registration_window_minutes=0.0),
+        clock,
+        collector_store,
+        seal_key=seal_key,
+        state_keys={key_id(state_key): state_key.public_key()},
+        keys={BOOTH_ID: booth_key},
+        operator_prefix=prefix,
+    )
+    with serve_on_loopback(collector_app) as collector_url:
+        link = CollectorLink(url=collector_url, public_key_file=folder / "collector-seal.pub.pem")
+        settings = _registry_settings(folder, token, base_delay, collectors={prefix: link})
         store = RegistryStore.from_url(settings.db_url or "", settings.ingestion_model())
-        store.create_schema()
+        name = collector_id(prefix)
         app = create_app(
             settings,
             clock,
             store,
-            keys={BOOTH_ID: BoothKey(BOOTH_ID, secret, codes.DEFAULT_PREFIX)},
+            keys={name: BoothKey(name, registration_secret, prefix)},
+            fetch_key=state_key,
         )
-        booth = Booth.from_settings(
-            KioskSettings(
-                booth_id=BOOTH_ID,
-                countdown_seconds=0,
-                payment_seconds=0,
-                print_seconds=0,
-                render_in_process=False,
-            ),
-            folder / "booth",
-            clock,
-            headless=True,
-            camera_seed=1,
-        )
-        parts = {"clock": clock, "catalog": booth.catalog, "booth": booth, "secret": secret}
+        booth = _faq_booth(folder, clock)
+        parts = {
+            "clock": clock,
+            "catalog": booth.catalog,
+            "booth": booth,
+            "secret": booth_secret,
+            "collector_store": collector_store,
+            "registration_secret": registration_secret,
+        }
         with serve_on_loopback(app) as url:
-            world = World(folder, url, token, parts)
+            world = World(folder, url, token, parts, collector_url)
             try:
                 yield world
             finally:
                 world.close()
                 store.dispose()
+                collector_store.dispose()
+
+
+@contextmanager
+def _registry_world(
+    folder: Path, clock: ManualClock, token: str, base_delay: tuple[float, float]
+) -> Iterator[World]:
+    """Booth -> registry, bare numbers."""
+    from registry.app import create_app
+    from registry.store import RegistryStore
+
+    secret = secrets.token_bytes(32)
+    settings = _registry_settings(folder, token, base_delay)
+    store = RegistryStore.from_url(settings.db_url or "", settings.ingestion_model())
+    app = create_app(
+        settings,
+        clock,
+        store,
+        keys={BOOTH_ID: BoothKey(BOOTH_ID, secret, codes.DEFAULT_PREFIX)},
+    )
+    booth = _faq_booth(folder, clock)
+    parts = {"clock": clock, "catalog": booth.catalog, "booth": booth, "secret": secret}
+    with serve_on_loopback(app) as url:
+        world = World(folder, url, token, parts)
+        try:
+            yield world
+        finally:
+            world.close()
+            store.dispose()
 
 
 # -- the scenarios ----------------------------------------------------------------------------
@@ -493,7 +671,72 @@ def busy_season(world: World | None) -> tuple[str, list[Check]]:
     return f"p95 activation {peak:.0f} h at the peak, {off:.0f} h off season", checks
 
 
+def _active_with_its_file(world: World) -> Sold:
+    """An ePhoto sold, its file at the collector, its number registered and active."""
+    sold = _sell_ephoto(world)
+    active_at = datetime.fromisoformat(world.registry_state(sold.code or "")["active_at"])
+    world.advance_to(active_at + timedelta(minutes=1))
+    return sold
+
+
+@scenario(
+    "collector-down-at-use",
+    "The site says my photo cannot be retrieved right now.",
+)
+def collector_down_at_use(world: World) -> tuple[str, list[Check]]:
+    sold = _active_with_its_file(world)
+    code = sold.code or ""
+    world.collector_faults(down=True)
+    refused = world.redeem_response(code)
+    state_while_down = world.registry_state(code)["state"]
+    world.advance_to(world.clock.now() + timedelta(minutes=10))
+    world.collector_faults(down=False)
+    used = world.redeem_response(code)
+    checks = [
+        Check("file at the collector before use", world.collector_file(code) is not None, True),
+        Check("answer while the collector is down", refused.status_code, 503),
+        Check("status while the collector is down", refused.json()["status"], "file_unavailable"),
+        Check("told when to try again", refused.headers.get("Retry-After", "").isdigit(), True),
+        Check("number not used while it is down", state_while_down, "active"),
+        Check("once it is back, the number works", used.status_code, 200),
+        Check("the photo comes with the answer", bool(used.json().get("file") or {}), True),
+        Check("then the number is used", world.registry_state(code)["state"], "used"),
+    ]
+    return "503 with Retry-After, number kept; it works once the collector is back", checks
+
+
+@scenario(
+    "file-corrupted-at-collector",
+    "The site says my photo file failed its checks.",
+)
+def file_corrupted_at_collector(world: World) -> tuple[str, list[Check]]:
+    sold = _active_with_its_file(world)
+    code = sold.code or ""
+    world.collector_faults(corrupt_files=True)
+    refused = world.redeem_response(code)
+    record = world.registry_state(code)
+    failures = [f["kind"] for f in record.get("fetch_failures", [])]
+    decision = world.report(code=code)
+    again = world.report(code=code)
+    checks = [
+        Check("answer to the use", refused.status_code, 502),
+        Check("status", refused.json()["status"], "file_refused"),
+        Check("reason", refused.json()["reason"], "digest"),
+        Check("number not used", record["state"], "active"),
+        Check("recorded for the operator", failures, ["digest"]),
+        Check("support decision", decision.outcome.value, "file_unavailable"),
+        Check("support reason", decision.reason, "file_refused_at_use"),
+        Check(
+            "refunded and the file sent again", (decision.refund, decision.requeue), (True, True)
+        ),
+        Check("refunds after the same report twice", len(world.refunds()), 1),
+        Check("second report, same answer", again.outcome.value, "file_unavailable"),
+    ]
+    return "refused (502, digest), number kept, recorded; support refunds and re-sends", checks
+
+
 NEEDS_NO_WORLD = {"busy-season"}
+NEEDS_COLLECTOR = {"collector-down-at-use", "file-corrupted-at-collector"}
 
 
 def run_scenario(name: str) -> Outcome:
@@ -506,7 +749,7 @@ def run_scenario(name: str) -> Outcome:
         if name in NEEDS_NO_WORLD:
             summary, checks = fn(None)  # type: ignore[arg-type]
         else:
-            with faq_world() as world:
+            with faq_world(collector=name in NEEDS_COLLECTOR) as world:
                 summary, checks = fn(world)
     except Exception as exc:  # a crash is a failed scenario, reported with its cause
         return Outcome(name, FAILED, "crashed", detail=f"{type(exc).__name__}: {exc}")

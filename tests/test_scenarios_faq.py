@@ -24,6 +24,8 @@ def test_the_library_covers_every_case_of_the_faq():
         "lowercase",
         "transmission-lost",
         "busy-season",
+        "collector-down-at-use",
+        "file-corrupted-at-collector",
     } | {f"typo-{a}-{b}" for a, b in (("0", "O"), ("1", "I"), ("5", "S"))}
     assert expected <= set(faq.SCENARIOS)
     listed = json.loads(runner.invoke(app, ["scenarios", "list", "--json"]).output)
