@@ -197,11 +197,8 @@ class World:
                 uploader,
                 self.clock,
                 stage=stage or BoothStage(),
-                **(
-                    {"files": True, "batch_size": MAX_FILES_PER_UPLOAD}
-                    if self.collector_url
-                    else {}
-                ),
+                files=self.collector_url is not None,
+                batch_size=MAX_FILES_PER_UPLOAD if self.collector_url else 200,
             )
             report = dispatcher.drain()
         finally:
