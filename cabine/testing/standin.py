@@ -51,6 +51,7 @@ from ephoto.epfile import (
     file_problems,
     sha256_hex,
 )
+from ephoto.vocabulary import Procedure
 from ephoto.wire import (
     BATCH_PATH,
     Batch,
@@ -554,7 +555,7 @@ def new_codes(n: int) -> list[str]:
 
 
 PRODUCT = "ephoto-permis"
-PROCEDURE = "permis"
+PROCEDURE = Procedure.PERMIS.value
 _IMAGES: list[tuple[bytes, bytes]] = []
 
 
