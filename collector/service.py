@@ -42,7 +42,9 @@ def registration_config(
 
 
 def sweep_retention(store: CollectorStore, clock: Clock) -> int:
-    """Delete the images of every file whose retention ended by the collector's "now"."""
+    """Delete the images of every file whose retention ended by the collector's "now"; forget
+    the nonces of stale signatures on the way."""
+    store.forget_nonces(clock.now())
     now = store.now(clock)
     deleted = store.delete_expired(now)
     if deleted:

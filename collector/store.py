@@ -100,8 +100,6 @@ collector_state = Table(
     Column("corrupt_files", Boolean, nullable=False),
 )
 
-_NONCE_PURGE_EVERY = 50
-
 
 class ReplayedRequest(Exception):
     def __init__(self, nonce: str):
@@ -209,7 +207,6 @@ class CollectorStore:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._writes_since_purge = 0
 
     @classmethod
     def from_url(cls, url: str) -> CollectorStore:
@@ -325,10 +322,12 @@ class CollectorStore:
         self, conn: Connection, nonce: str, signer: str, forget_after: datetime
     ) -> None:
         conn.execute(insert(nonces).values(nonce=nonce, signer=signer, forget_after=forget_after))
-        self._writes_since_purge += 1
-        if self._writes_since_purge >= _NONCE_PURGE_EVERY:
-            self._writes_since_purge = 0
-            conn.execute(delete(nonces).where(nonces.c.forget_after < forget_after - _WINDOW_X2))
+
+    def forget_nonces(self, now: datetime) -> int:
+        """Drop nonces whose signatures are stale at ``now`` (the shared clock signatures are
+        judged on): a replay of them is refused as stale anyway."""
+        with self.engine.begin() as conn:
+            return conn.execute(delete(nonces).where(nonces.c.forget_after < now)).rowcount or 0
 
     def store_upload(
         self,
@@ -512,8 +511,6 @@ class CollectorStore:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return total
 
-
-_WINDOW_X2 = timedelta(seconds=600)
 
 _CONTROL = select(
     collector_state.c.clock_offset_seconds,

@@ -338,3 +338,26 @@ def test_images_travel_as_base64_and_are_stored_as_bytes(world):
         photo = conn.execute(select(files.c.photo).where(files.c.code == file.code)).scalar_one()
     assert photo == file.photo_jpeg
     assert json.loads(world.fetch(file.code).text)["code"] == file.code
+
+
+def test_nonces_are_kept_for_the_window_and_forgotten_after(world):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from collector.service import sweep_retention
+    from collector.store import nonces
+
+    body = world.upload_body([booth_file()], "booth-001")
+    headers = world.signed(body, "booth-001", nonce="kept-for-the-window")
+    assert world.client.post(FILES_PATH, content=body, headers=headers).status_code == 200
+    world.clock.advance(timedelta(seconds=200))
+    sweep_retention(world.store, world.clock)
+    assert world.client.post(FILES_PATH, content=body, headers=headers).status_code == 401
+    world.clock.advance(timedelta(seconds=900))
+    sweep_retention(world.store, world.clock)
+    with world.store.engine.connect() as conn:
+        left = conn.execute(select(func.count()).select_from(nonces)).scalar_one()
+    assert left == 0
+    # Too old to replay anyway: refused as stale.
+    assert world.client.post(FILES_PATH, content=body, headers=headers).status_code == 401
