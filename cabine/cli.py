@@ -285,6 +285,14 @@ def kiosk(
     if script is not None and not script.is_file():
         err_console.print(f"[red]script {script} does not exist[/red]")
         raise typer.Exit(2)
+    if script is not None:
+        from kiosk.ui.script import ScriptError, load_script
+
+        try:  # the whole script is checked before the booth starts
+            load_script(script)
+        except ScriptError as exc:
+            err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
     from kiosk.booth import Booth
 
     if headless or script is not None:

@@ -478,3 +478,23 @@ def test_operator_reprints_the_last_sheet_and_it_is_counted(tmp_path):
     until(run, lambda: "Planche réimprimée" in " ".join(app.current.visible_texts()))
     app.close()
     booth.close()
+
+
+def test_a_tap_anywhere_on_the_attract_screen_starts_but_not_in_the_operator_corner(tmp_path):
+    booth = make_booth(tmp_path / "data")
+    app = make_app(booth, size=(960, 540))
+    try:
+        run = runner(app)
+        run.frame()
+        run.tap_at(app.operator_corner().center)
+        assert app.state is State.ATTRACT, "a short tap in the operator's corner does nothing"
+        headline = app.rect(960, 160, 0, 0).topleft  # the big title, not the start button
+        assert app.hit(headline) is None
+        run.tap_at(headline)
+        assert app.state is State.LANGUAGE
+        run_script(app, [{"tap": "cancel"}, {"wait_for": "attract"}], close=False)
+        run.tap_at(app.rect(300, 500, 0, 0).topleft)  # the ePhoto panel
+        assert app.state is State.LANGUAGE
+    finally:
+        app.close()
+        booth.close()

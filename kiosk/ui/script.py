@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,18 +67,68 @@ class ScriptReport:
         return self.error is None
 
 
-def load_script(path: Path) -> list[dict[str, Any]]:
-    with Path(path).open("rb") as handle:
-        data = tomllib.load(handle)
-    steps = data.get("step", [])
+# What each key of a step may hold; a step has exactly one action key (ACTIONS) and may add
+# the options after it.
+_STATES = {state.value for state in State}
+_KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "tap": ("a button id (text)", lambda v: isinstance(v, str) and v != ""),
+    "tap_text": ("a button's text", lambda v: isinstance(v, str) and v != ""),
+    "wait": ("a number of seconds", lambda v: _number(v) and v >= 0),
+    "wait_for": (f"a state ({', '.join(sorted(_STATES))})", lambda v: v in _STATES),
+    "sign": ("true", lambda v: v is True),
+    "hold": ('"operator"', lambda v: v == "operator"),
+    "pin": ("digits in quotes", lambda v: isinstance(v, str) and v.isdigit()),
+    "expect": (f"a state ({', '.join(sorted(_STATES))})", lambda v: v in _STATES),
+    "screenshot": ("a label (text)", lambda v: isinstance(v, str) and v != ""),
+    "timeout": ("a number of seconds", lambda v: _number(v) and v > 0),
+    "seconds": ("a number of seconds", lambda v: _number(v) and v > 0),
+    "mouse": ("true or false", lambda v: isinstance(v, bool)),
+}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_steps(steps: Any, source: str = "script") -> list[dict[str, Any]]:
+    """The steps if every one is valid, else :class:`ScriptError` naming the first bad step and
+    field in one line. Runs before the first step, so a mistake never leaves half a session."""
+    if not isinstance(steps, list):
+        raise ScriptError(f"{source}: expected [[step]] tables, got {type(steps).__name__}")
     for number, step in enumerate(steps, start=1):
+        if not isinstance(step, dict):
+            raise ScriptError(f"{source}: step {number} is not a table of keys")
+        unknown = sorted(set(step) - set(_KINDS))
+        if unknown:
+            raise ScriptError(
+                f"{source}: step {number}: unknown key {unknown[0]!r}; known: {', '.join(_KINDS)}"
+            )
         actions = [a for a in ACTIONS if a in step]
         if len(actions) != 1:
             raise ScriptError(
-                f"{path}: step {number} must have exactly one of {', '.join(ACTIONS)}; "
+                f"{source}: step {number} must have exactly one of {', '.join(ACTIONS)}; "
                 f"it has {', '.join(actions) or 'none'}"
             )
+        for key, value in step.items():
+            expected, ok = _KINDS[key]
+            if not ok(value):
+                raise ScriptError(f"{source}: step {number}: {key} = {value!r} is not {expected}")
     return steps
+
+
+def load_script(path: Path) -> list[dict[str, Any]]:
+    """The steps of a TOML script, all checked (:func:`check_steps`) before any runs."""
+    try:
+        with Path(path).open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ScriptError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScriptError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - {"step"})
+    if unknown:
+        raise ScriptError(f"{path}: unknown table {unknown[0]!r}; a script is [[step]] tables")
+    return check_steps(data.get("step", []), str(path))
 
 
 class ScriptRunner:
@@ -258,8 +309,9 @@ def run_headless(
     size: tuple[int, int] = (1920, 1080),
     fps: int = 60,
 ) -> ScriptReport:
-    """The booth under SDL's dummy driver, driven by ``script`` (a TOML file or its steps)."""
-    steps = load_script(script) if isinstance(script, Path) else script
+    """The booth under SDL's dummy driver, driven by ``script`` (a TOML file or its steps),
+    every step checked before the first runs."""
+    steps = load_script(script) if isinstance(script, Path) else check_steps(script)
     use_dummy_video()
     app = KioskApp(booth, size=size, screenshots=screenshots, fps=fps)
     return run_script(app, steps)
