@@ -52,6 +52,53 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def fail(message: object, code: int = 2) -> typer.Exit:
+    """Say what is wrong in one line on stderr (plain text, never wrapped) and give the exit
+    to raise: ``raise fail(f"--port {port}: ...")``. The message names the bad value."""
+    text = " ".join(str(message).split())
+    typer.echo(text, err=True)
+    return typer.Exit(code)
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_sqlite_file(path: Path, what: str) -> None:
+    """Refuse, before anything is written, a database file that is not SQLite (random bytes, a
+    folder): every command that opens one would otherwise end in a long traceback."""
+    if path.is_dir():
+        raise fail(f"{what} {path} is a folder, not a database file")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise fail(f"{what} {path} cannot be read: {exc.strerror}") from None
+    if head and head != SQLITE_HEADER:
+        raise fail(f"{what} {path} is not an SQLite database (damaged or another kind of file)")
+
+
+def check_data_folder(path: Path) -> None:
+    """Refuse a data folder that is a file, before anything is created."""
+    if path.exists() and not path.is_dir():
+        raise fail(f"data folder {path} is a file, not a folder")
+
+
+def check_lang(lang: str) -> None:
+    from ephoto.texts import check_language
+
+    try:
+        check_language(lang)
+    except ValueError as exc:
+        raise fail(exc) from None
+
+
+def check_port(port: int | None) -> None:
+    if port is not None and not 1 <= port <= 65535:
+        raise fail(f"port {port} is outside 1-65535")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"cabine {__version__}")
@@ -76,11 +123,11 @@ def products(
     """List the catalogue: which products issue an ePhoto number, and their prices."""
     from kiosk.catalog import CatalogError, load_catalog
 
+    check_lang(lang)
     try:
         catalog = load_catalog()
     except CatalogError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     if json_out:
         rows = [
             {
@@ -121,8 +168,7 @@ def code_new(
     try:
         lines = [codes.generate(operator).value for _ in range(count)]
     except ValueError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     typer.echo("\n".join(lines))
 
 
@@ -135,6 +181,11 @@ def code_check(
     ] = None,
 ) -> None:
     """Check a number: exit 0 if well-formed, 1 if not, listing each problem and likely fixes."""
+    import re
+
+    for prefix in operator or ():
+        if not re.fullmatch(r"[A-Z0-9]{4}", prefix):
+            raise fail(f"operator prefix {prefix!r} must be 4 characters from A-Z and 0-9")
     prefixes = tuple(operator) if operator else (codes.DEFAULT_PREFIX,)
     problems = codes.problems_in(code, prefixes)
     found = codes.candidates(code, prefixes) if problems else []
@@ -189,10 +240,6 @@ def sheet(
     from kiosk.catalog import load_catalog
     from kiosk.receipt import FORMATS, SheetInfo, render_sheet, write_sheet
 
-    def fail(message: str) -> typer.Exit:
-        err_console.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
-        return typer.Exit(2)
-
     try:
         check_language(lang)
         settings = load_settings()
@@ -215,6 +262,8 @@ def sheet(
         raise fail(f"product {chosen.id!r} issues no ePhoto number: --code is for ePhoto products")
     else:
         issued = None
+    if photo is not None:
+        check_picture_size(photo)
     try:
         picture = load_photo(photo) if photo is not None else synthetic_portrait(seed)
     except CameraError as exc:
@@ -234,13 +283,36 @@ def sheet(
         typer.echo(issued.value)
 
 
+MAX_PICTURE_PIXELS = 40_000_000
+"""The largest picture ``sheet --photo`` decodes (a 40 MP camera's; about 120 MB in RGB): a
+larger one, or one whose header lies about its size (a decompression bomb), is refused before
+decoding."""
+
+
+def check_picture_size(path: Path) -> None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as opened:
+            width, height = opened.size
+    except Image.DecompressionBombError:
+        raise fail(f"photo file {path} is far too large to decode (decompression bomb)") from None
+    except (UnidentifiedImageError, OSError):
+        return  # load_photo says what is wrong with it
+    if width * height > MAX_PICTURE_PIXELS:
+        raise fail(
+            f"photo file {path} is {width} x {height} pixels; at most "
+            f"{MAX_PICTURE_PIXELS // 1_000_000} million pixels are accepted"
+        )
+
+
 def _parse_size(size: str) -> tuple[int, int]:
     try:
         width, height = (int(part) for part in size.lower().split("x"))
     except ValueError:
-        raise typer.BadParameter(f"size {size!r} must look like 1920x1080") from None
+        raise fail(f"--size {size!r} must look like 1920x1080") from None
     if not (320 <= width <= 7680 and 240 <= height <= 4320):
-        raise typer.BadParameter(f"size {size!r} is outside 320x240 .. 7680x4320")
+        raise fail(f"--size {size!r} is outside 320x240 .. 7680x4320")
     return width, height
 
 
@@ -277,22 +349,24 @@ def kiosk(
         try:
             typer.echo(make_pin_hash(hash_pin))
         except ValueError as exc:
-            err_console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from None
+            raise fail(exc) from None
         return
+    window = _parse_size(size) if size else None
+    if data is not None:
+        check_data_folder(data)
     settings = load_settings(**({"data_dir": data} if data is not None else {}))
-    window = _parse_size(size) if size else (settings.kiosk.width, settings.kiosk.height)
+    window = window or (settings.kiosk.width, settings.kiosk.height)
     if script is not None and not script.is_file():
-        err_console.print(f"[red]script {script} does not exist[/red]")
-        raise typer.Exit(2)
+        raise fail(f"script {script} does not exist")
     if script is not None:
         from kiosk.ui.script import ScriptError, load_script
 
         try:  # the whole script is checked before the booth starts
             load_script(script)
         except ScriptError as exc:
-            err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            raise fail(exc) from None
+    check_data_folder(settings.data_dir)
+    check_sqlite_file(settings.data_dir / "booth.db", "booth database")
     from kiosk.booth import Booth
 
     if headless or script is not None:
@@ -310,8 +384,7 @@ def kiosk(
             headless=headless or script is not None,
         )
     except ValueError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     err_console.print(
         f"printer {booth.printer.name}: {booth.printer.status().detail}", markup=False
     )
@@ -326,8 +399,7 @@ def kiosk(
             try:
                 report = run_headless(booth, script, screenshots, window)
             except ScriptError as exc:
-                err_console.print(f"[red]{exc}[/red]")
-                raise typer.Exit(2) from None
+                raise fail(exc) from None
             typer.echo(" -> ".join(report.states))
             if screenshots is not None:
                 typer.echo(f"{len(report.screenshots)} screenshots in {screenshots}")
@@ -359,8 +431,27 @@ def config_example(
     text = example_toml()
     if out is None:
         typer.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
+        return
+    if not out.parent.is_dir():
+        raise fail(f"cannot write {out}: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise fail(f"cannot write {out}: it is a folder")
+    out.write_text(text, encoding="utf-8")
+
+
+def check_base_url(url: str, option: str) -> None:
+    """Refuse a base URL that is not http(s)://host[:port][/path]."""
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError, TypeError):
+        raise fail(f"{option} {url!r} is not a URL like http://127.0.0.1:8700") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host or " " in url:
+        raise fail(f"{option} {url!r} is not a URL like http://127.0.0.1:8700")
+    if port is not None and not 1 <= port <= 65535:
+        raise fail(f"{option} {url!r}: port {port} is outside 1-65535")
 
 
 def _transmitter_settings(data: Path | None):  # type: ignore[no-untyped-def]
@@ -425,16 +516,22 @@ def _run_transmitter(
         run_until_signalled,
     )
 
+    for url, option in ((registry, "--registry"), (collector, "--collector")):
+        if url is not None:
+            check_base_url(url, option)
+    if data is not None:
+        check_data_folder(data)
+    settings = _transmitter_settings(data)
+    check_data_folder(settings.data_dir)
+    check_sqlite_file(settings.data_dir / "booth.db", "booth database")
     if not once:
         hold_stop_signals()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = _transmitter_settings(data)
     try:
         config = config_from_settings(settings.transmitter, settings.data_dir, registry, collector)
         transmitter = Transmitter(config, settings.clock.make())
     except (FileNotFoundError, ValueError, AnotherTransmitterRunning) as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     if once:
         try:
             report = transmitter.run_once()
@@ -474,15 +571,17 @@ def transmitter_status(
     from transmitter.outbox import booth_db_url
     from transmitter.service import booth_status
 
+    if data is not None:
+        check_data_folder(data)
     settings = _transmitter_settings(data)
+    check_sqlite_file(settings.data_dir / "booth.db", "booth database")
     url = settings.transmitter.outbox_url or booth_db_url(settings.data_dir)
     try:
         status = booth_status(
             url, settings.clock.make(), timedelta(days=settings.transmitter.dead_letter_days)
         )
     except FileNotFoundError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     if json_out:
         typer.echo(json.dumps(status.to_json(), indent=2))
         return
@@ -510,13 +609,29 @@ def transmitter_status(
         console.print(f"rejected x{n}: {reason}")
 
 
+def check_store_url(db_url: str) -> None:
+    """Refuse a store URL SQLAlchemy cannot use, or an SQLite file that is not a database."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(db_url)
+        url.get_dialect()
+    except (ArgumentError, ValueError) as exc:
+        raise fail(f"--db {db_url!r} is not a database URL SQLAlchemy can use: {exc}") from None
+    if url.get_backend_name() == "sqlite" and url.database:
+        check_sqlite_file(Path(url.database), "registry database")
+
+
 @registry_app.callback(invoke_without_command=True)
 def registry_serve(
     ctx: typer.Context,
     host: Annotated[
         str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8700).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port to listen on (default 8700).")
+    ] = None,
     db: Annotated[
         str | None,
         typer.Option(help="SQLAlchemy URL of the store (default: SQLite in the data folder)."),
@@ -548,12 +663,30 @@ def registry_serve(
     from registry.settings import RegistryRuntime
     from registry.store import RegistryStore
 
+    check_port(port)
+    if clock_epoch is not None:
+        try:
+            epoch = parse_utc(clock_epoch)
+        except ValueError:
+            raise fail(
+                f"--clock-epoch {clock_epoch!r} is not an ISO 8601 instant with its offset"
+            ) from None
     settings = load_settings(config)
     data_dir = data or settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    check_data_folder(data_dir)
     chosen = settings.registry
     db_url = db or chosen.db_url or f"sqlite:///{(data_dir / 'registry.sqlite').resolve()}"
     keys_file = keys or chosen.keys_file or data_dir / "keys.toml"
+    check_store_url(db_url)
+    if keys_file.exists():
+        # Checked here, once: a bad file must not become a traceback in every worker.
+        from ephoto.wire import BoothKeysError, load_booth_keys
+
+        try:
+            load_booth_keys(keys_file)
+        except BoothKeysError as exc:
+            raise fail(exc) from None
+    data_dir.mkdir(parents=True, exist_ok=True)
     chosen = chosen.model_copy(
         update={
             "host": host or chosen.host,
@@ -573,30 +706,20 @@ def registry_serve(
         # key), before workers race to make it, and so that a bad file is named at once.
         client = collector_client(chosen)
     except (ValueError, OSError) as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     if client is not None:
         client.close()
     clock = settings.clock.model_copy(
         update={k: v for k, v in {"scale": clock_scale}.items() if v is not None}
     )
     if clock_epoch is not None:
-        clock = clock.model_copy(update={"epoch": parse_utc(clock_epoch)})
+        clock = clock.model_copy(update={"epoch": epoch})
     if clock.scale != 1.0 and clock.epoch is None:
         # Every worker must run the same scaled clock: fix its epoch now.
         clock = clock.model_copy(update={"epoch": SystemClock().now()})
     runtime = RegistryRuntime(
         registry=chosen, clock=clock, operator_prefix=settings.operator.prefix
     )
-    if keys_file.exists():
-        # Checked here, once: a bad file must not become a traceback in every worker.
-        from ephoto.wire import BoothKeysError, load_booth_keys
-
-        try:
-            load_booth_keys(keys_file)
-        except BoothKeysError as exc:
-            err_console.print(f"[red]{exc}[/red]", highlight=False)
-            raise typer.Exit(2) from None
     # Create the schema once, before workers race to do it.
     RegistryStore.from_url(db_url, chosen.ingestion_model()).dispose()
     os.environ[RUNTIME_ENV] = runtime.model_dump_json()
@@ -796,8 +919,7 @@ def registry_public_key(
     try:
         pem = public_pem(load_or_create_private_key(path)).decode("ascii")
     except (KeyFileError, OSError) as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     if out is None:
         typer.echo(pem, nl=False)
         return
@@ -826,8 +948,7 @@ def booth_key(
     try:
         key = add_booth_key(path, booth_id, operator or settings.operator.prefix)
     except BoothKeysError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     typer.echo(f"booth {key.booth_id} (operator {key.operator}) has a key in {path}")
 
 
@@ -860,8 +981,9 @@ def simulate(
     try:
         scenario = load_scenario(scenario_file).with_seed(seed)
     except ScenarioError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
+    except UnicodeDecodeError:
+        raise fail(f"scenario {scenario_file} is not UTF-8 text") from None
     out = out if out is not None else Path("simulation-out") / scenario.name
     # matplotlib's import runs beside the simulation rather than after it.
     library = PlottingLibrary() if plots else None
@@ -1165,11 +1287,9 @@ def scenarios_run(
     from simulation.faq import PASSED, SCENARIOS, run_scenario
 
     if run_all == (name is not None):
-        err_console.print("give one scenario name or --all")
-        raise typer.Exit(2)
+        raise fail("give one scenario name or --all")
     if name is not None and name not in SCENARIOS:
-        err_console.print(f"no FAQ scenario {name!r}; choose one of: {', '.join(SCENARIOS)}")
-        raise typer.Exit(2)
+        raise fail(f"no FAQ scenario {name!r}; choose one of: {', '.join(SCENARIOS)}")
     names = [name] if name is not None else list(SCENARIOS)
     outcomes = []
     for each in names:
@@ -1199,11 +1319,17 @@ def _support_desk(config: Path | None, data: Path | None, registry: str | None):
     from support.desk import open_desk
     from transmitter.outbox import booth_db_path
 
+    if data is not None:
+        check_data_folder(data)
+    if registry is not None:
+        check_base_url(registry, "--registry")
     overrides = {"data_dir": data} if data is not None else {}
     settings = load_settings(config, **overrides)
     section = settings.support
+    booth_db = section.booth_db or booth_db_path(settings.data_dir)
+    check_sqlite_file(booth_db, "booth database")
     return open_desk(
-        section.booth_db or booth_db_path(settings.data_dir),
+        booth_db,
         registry or section.registry_url,
         section.registry_admin_token,
         settings.clock.make(),
@@ -1237,17 +1363,16 @@ def support_report(
     from support.rules import Report, explain
     from support.web import result_json
 
+    check_lang(lang)  # before anything is decided or recorded
     try:
         report = Report(code, sale)
     except ValueError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     try:
         with _support_desk(config, data, registry) as desk:
             result = desk.submit(report)
     except (RegistryUnavailable, FileNotFoundError) as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(3) from None
+        raise fail(exc, 3) from None
     if json_out:
         typer.echo(json.dumps(result_json(result), ensure_ascii=False, indent=2))
         return
@@ -1275,8 +1400,7 @@ def support_log(
             reports = desk.audit_log()[-limit:]
             refunds = desk.refunds()
     except FileNotFoundError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(3) from None
+        raise fail(exc, 3) from None
     if json_out:
         typer.echo(json.dumps({"reports": reports, "refunds": refunds}, default=str, indent=2))
         return
@@ -1311,7 +1435,7 @@ def support_log(
 @support_app.command("serve")
 def support_serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")] = None,
     registry: Annotated[
         str | None, typer.Option("--registry", help="Registry base URL (default: from config).")
     ] = None,
@@ -1339,8 +1463,7 @@ def support_serve(
                 timeout_keep_alive=5,
             )
     except FileNotFoundError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(3) from None
+        raise fail(exc, 3) from None
 
 
 def _session_file(data: Path | None, config: Path | None, lang: str | None) -> tuple[Path, str]:
@@ -1481,8 +1604,7 @@ def demo(
             show_table=show_table,
         )
     except DemoError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
+        raise fail(exc, 1) from None
     except KeyboardInterrupt:
         console.print("stopped; every process of the demo has been ended")
         raise typer.Exit(130) from None
@@ -1493,8 +1615,64 @@ def demo(
         )
 
 
+def one_line_error(exc: BaseException) -> str | None:
+    """The one line that says what is wrong, for the kinds of error bad arguments, bad files and
+    bad data folders end in; None for anything else (a bug: its traceback is wanted)."""
+    import sqlite3
+
+    from PIL import Image
+    from pydantic import ValidationError
+    from sqlalchemy.exc import ArgumentError, DatabaseError
+
+    if isinstance(exc, typer.TyperException):  # typer's usage errors: bad options, values
+        format_message = getattr(exc, "format_message", None)
+        line = format_message() if callable(format_message) else str(exc)
+        cause = exc.__cause__
+        if isinstance(cause, ValidationError) and cause.errors():
+            line += f" (got {cause.errors()[0].get('input')!r})"
+        return line
+    if isinstance(exc, ValidationError):
+        parts = []
+        for error in exc.errors()[:3]:
+            where = ".".join(str(p) for p in error["loc"]) or exc.title
+            parts.append(f"{where}: {error['msg']} (got {str(error.get('input'))[:60]!r})")
+        return "; ".join(parts)
+    if isinstance(exc, OSError):
+        names = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        return f"{names}: {exc.strerror or exc}" if names else str(exc)
+    if isinstance(exc, DatabaseError | sqlite3.DatabaseError):
+        detail = getattr(exc, "orig", None) or exc
+        return f"a database cannot be used: {str(detail).splitlines()[0]}"
+    if isinstance(exc, ArgumentError):
+        return str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a file is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    if isinstance(exc, Image.DecompressionBombError):
+        return f"a picture is too large to decode: {exc}"
+    if isinstance(exc, MemoryError):
+        return "not enough memory for this work; make it smaller"
+    if isinstance(exc, ValueError):
+        return str(exc)
+    return None
+
+
 def main() -> None:
-    app()
+    """``cabine``: a known kind of error (bad argument, bad file, bad data folder) ends in one
+    line on stderr and exit code 2, never a traceback; commands say more where they can."""
+    import sys
+
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        line = one_line_error(exc)
+        if line is None:
+            raise
+        typer.echo(" ".join(line.split()), err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

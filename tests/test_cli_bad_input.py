@@ -1,0 +1,210 @@
+"""Every `cabine` subcommand against bad arguments and bad data folders (issue 18 item 12): exit
+code 2, one line on stderr that names the bad value, no traceback, and nothing changed on disk.
+
+The table is meant to grow: a new subcommand adds its rows to ``CASES``. A row gives the
+arguments (``{data}`` is the row's data folder, ``{tmp}`` the folder around it), what to put in
+the data folder first (``setup``, from ``SETUPS``), and the text the one line must contain.
+Each row runs ``python -m cabine.cli`` in a fresh process, so the guard in ``cabine.cli.main``
+is what is tested, as a user meets it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+# --- bad data folders ----------------------------------------------------------------------
+
+
+def corrupt_booth_db(data: Path) -> None:
+    (data / "booth.db").write_bytes(os.urandom(8192))
+
+
+def corrupt_registry_db(data: Path) -> None:
+    (data / "registry.sqlite").write_bytes(os.urandom(8192))
+
+
+def bad_keys_file(data: Path) -> None:
+    (data / "keys.toml").write_text('[booths.b1]\nkey = "nothex"\noperator = "9PMT"\n')
+
+
+def non_utf8_keys_file(data: Path) -> None:
+    (data / "keys.toml").write_bytes(b"\xff\xfe\x00[booths]\n")
+
+
+def keys_folder(data: Path) -> None:
+    (data / "keys.toml").mkdir()
+
+
+def data_is_a_file(data: Path) -> None:
+    (data.parent / "not-a-folder").write_text("a file where a folder should be\n")
+
+
+def non_utf8_scenario(data: Path) -> None:
+    (data / "season.toml").write_bytes(b'name = "\xff\xfe"\n')
+
+
+def bomb_picture(data: Path) -> None:
+    """A PNG that says it is 20000 x 20000 pixels (1.2 GB decoded), a few bytes on disk."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+    png += chunk(b"IDAT", zlib.compress(b"\x00" * 1024)) + chunk(b"IEND", b"")
+    (data / "bomb.png").write_bytes(png)
+
+
+SETUPS: dict[str, Callable[[Path], None]] = {
+    "corrupt booth.db": corrupt_booth_db,
+    "corrupt registry.sqlite": corrupt_registry_db,
+    "bad keys file": bad_keys_file,
+    "non-UTF-8 keys file": non_utf8_keys_file,
+    "keys file is a folder": keys_folder,
+    "data is a file": data_is_a_file,
+    "non-UTF-8 scenario": non_utf8_scenario,
+    "decompression bomb": bomb_picture,
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    args: tuple[str, ...]
+    names: str
+    """Text the error line must contain: the bad value, or the file it is about."""
+    setup: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        label = " ".join(self.args).replace("{data}", "D").replace("{tmp}", "T")
+        return f"{label} [{self.setup}]" if self.setup else label
+
+
+FILE = "{tmp}/not-a-folder"
+
+CASES: list[Case] = [
+    # catalogue and codes
+    Case(("products", "--lang", "xx"), "xx"),
+    Case(("code", "check", "9PMT", "--operator", "é"), "é"),
+    Case(("code", "new", "--operator", "x"), "x"),
+    Case(("code", "new", "--count", "0"), "0"),
+    # configuration
+    Case(("config", "example", "--out", "{tmp}/nonexistent/x.toml"), "nonexistent"),
+    # the registry
+    Case(("registry", "--data", "{data}", "--clock-epoch", "junk"), "junk"),
+    Case(("registry", "--data", "{data}", "--port", "70000"), "70000"),
+    Case(("registry", "--data", "{data}", "--db", "junk://x"), "junk://x"),
+    Case(("registry", "--data", FILE), "not-a-folder", "data is a file"),
+    Case(("registry", "--data", "{data}"), "registry.sqlite", "corrupt registry.sqlite"),
+    Case(("registry", "--data", "{data}"), "keys.toml", "bad keys file"),
+    Case(("registry", "--data", "{data}"), "keys.toml", "non-UTF-8 keys file"),
+    # booth keys
+    Case(("booth-key", "b1", "--keys", "{data}/keys.toml"), "keys.toml", "keys file is a folder"),
+    Case(("booth-key", "b1", "--keys", "{data}/keys.toml"), "keys.toml", "non-UTF-8 keys file"),
+    Case(("booth-key", "b1", "--keys", "{data}/keys.toml", "--operator", "é"), "é"),
+    Case(("booth-key", "b/1", "--keys", "{data}/keys.toml"), "b/1"),
+    # the transmitter
+    Case(("transmitter", "--once", "--data", "{data}"), "booth.db", "corrupt booth.db"),
+    Case(("transmitter", "--once", "--data", FILE), "not-a-folder", "data is a file"),
+    Case(
+        ("transmitter", "--once", "--data", "{data}", "--registry", "not a url"),
+        "not a url",
+    ),
+    Case(("transmitter", "status", "--data", "{data}"), "booth.db", "corrupt booth.db"),
+    # the support desk
+    Case(("support", "report", "--sale", "1", "--lang", "xx", "--data", "{data}"), "xx"),
+    Case(
+        ("support", "report", "--code", "9PMT", "--data", "{data}"), "booth.db", "corrupt booth.db"
+    ),
+    Case(("support", "log", "--data", "{data}"), "booth.db", "corrupt booth.db"),
+    Case(("support", "serve", "--data", "{data}"), "booth.db", "corrupt booth.db"),
+    Case(("support", "serve", "--data", "{data}", "--port", "70000"), "70000"),
+    # the kiosk
+    Case(("kiosk", "--headless", "--data", "{data}"), "booth.db", "corrupt booth.db"),
+    Case(("kiosk", "--headless", "--data", FILE), "not-a-folder", "data is a file"),
+    Case(("kiosk", "--size", "10x10"), "10x10"),
+    # the printed sheet
+    Case(
+        (
+            "sheet",
+            "--product",
+            "ephoto-permis",
+            "--out",
+            "{tmp}/s.png",
+            "--photo",
+            "{data}/bomb.png",
+        ),
+        "bomb.png",
+        "decompression bomb",
+    ),
+    Case(("sheet", "--product", "nope", "--out", "{tmp}/s.png"), "nope"),
+    Case(("sheet", "--product", "ephoto-permis", "--out", "{tmp}/s.png", "--lang", "xx"), "xx"),
+    # simulations
+    Case(
+        ("simulate", "{data}/season.toml", "--out", "{tmp}/out"),
+        "season.toml",
+        "non-UTF-8 scenario",
+    ),
+    Case(("simulate", "{tmp}/missing.toml", "--out", "{tmp}/out"), "missing.toml"),
+    Case(("scenarios", "run", "no-such-scenario"), "no-such-scenario"),
+    Case(("sweep", "{tmp}/missing.toml"), "--out"),
+    Case(("plan", "capacity", "{tmp}/missing.toml"), "--target"),
+    # the collector
+    Case(("collector", "serve", "--data", "{data}", "--port", "70000"), "70000"),
+    Case(("collector", "serve", "--data", FILE), "not-a-folder", "data is a file"),
+    # the session clock
+    Case(("clock", "advance", "junk", "--data", "{data}"), "junk"),
+    Case(("clock", "show", "--data", FILE), "not-a-folder", "data is a file"),
+]
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every file and folder under ``root`` with its content's hash (folders: "dir")."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        key = str(path.relative_to(root))
+        found[key] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_a_bad_argument_or_data_folder_is_one_line_and_exit_2_with_nothing_changed(tmp_path, case):
+    data = tmp_path / "data"
+    data.mkdir()
+    if case.setup is not None:
+        SETUPS[case.setup](data)
+    args = [a.replace("{data}", str(data)).replace("{tmp}", str(tmp_path)) for a in case.args]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CABINE_")},
+        "CABINE_DATA_DIR": str(data),
+        "COLUMNS": "80",
+        **case.env,
+    }
+    before = tree_digest(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "cabine.cli", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = done.stderr.strip().splitlines()
+    assert "Traceback" not in done.stderr + done.stdout, done.stderr
+    assert done.returncode == 2, (done.returncode, done.stderr, done.stdout)
+    assert len(lines) == 1, done.stderr
+    assert case.names in lines[0], lines[0]
+    assert tree_digest(tmp_path) == before
