@@ -690,8 +690,8 @@ def registry_serve(
     chosen = chosen.model_copy(
         update={
             "host": host or chosen.host,
-            "port": port or chosen.port,
-            "workers": workers or chosen.workers,
+            "port": int(port) if port else chosen.port,
+            "workers": int(workers) if workers else chosen.workers,
             "db_url": db_url,
             "keys_file": keys_file.resolve(),
             "fetch_key_file": _state_key_file(chosen.fetch_key_file, data_dir),
@@ -756,14 +756,14 @@ def collector_serve(
         str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")
     ] = None,
     port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Port to listen on (default 8720).")
+        str | None, typer.Option(help="Port to listen on, 1-65535 (default 8720).")
     ] = None,
     db: Annotated[
         str | None,
         typer.Option(help="SQLAlchemy URL of the store (default: SQLite in the data folder)."),
     ] = None,
     data: Annotated[Path | None, typer.Option(help="Data folder (default from config).")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, max=16, help="uvicorn workers.")] = None,
+    workers: Annotated[str | None, typer.Option(help="uvicorn workers, 1-16.")] = None,
     registry: Annotated[
         str | None, typer.Option(help="Registry base URL to register numbers with.")
     ] = None,
@@ -773,6 +773,7 @@ def collector_serve(
     import os
 
     import uvicorn
+    from pydantic import ValidationError
     from sqlalchemy.exc import ArgumentError, OperationalError
 
     from cabine.config import load_settings
@@ -785,16 +786,30 @@ def collector_serve(
         state_key_path,
     )
     from collector.service import CollectorJobs
-    from collector.settings import DB_FILE, CollectorRuntime
+    from collector.settings import DB_FILE, CollectorRuntime, CollectorSettings
     from collector.store import CollectorStore
     from ephoto.clock import SystemClock
     from ephoto.seal import KeyFileError, load_or_create_private_key
     from ephoto.serving import PROTOCOL as NODELAY_PROTOCOL
     from ephoto.texts import texts
 
-    settings = load_settings(config)
+    try:
+        settings = load_settings(config)
+    except (ValidationError, FileNotFoundError, ValueError) as exc:
+        reason = str(exc).replace("\n", " ")
+        raise _collector_fail("error.setting", reason, "fr") from None
     lang = settings.lang
     data_dir = data or settings.data_dir
+    given = {"host": host, "port": port, "workers": workers, "registry_url": registry}
+    try:
+        CollectorSettings.model_validate(
+            {**settings.collector.model_dump(), **{k: v for k, v in given.items() if v}}
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).replace("registry_url", "registry")
+        reason = f"--{name} {given.get(str(first['loc'][0]))!r}: {first['msg']}"
+        raise _collector_fail("error.setting", reason, lang) from None
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -805,8 +820,8 @@ def collector_serve(
     chosen = chosen.model_copy(
         update={
             "host": host or chosen.host,
-            "port": port or chosen.port,
-            "workers": workers or chosen.workers,
+            "port": int(port) if port else chosen.port,
+            "workers": int(workers) if workers else chosen.workers,
             "db_url": db_url,
             "keys_file": keys_file(chosen, data_dir).resolve(),
             "registry_url": registry or chosen.registry_url,

@@ -424,15 +424,12 @@ class CollectorStore:
                 )
             if rows:
                 conn.execute(insert(files), rows)
-                for row in rows:
-                    registration.enqueue(
-                        conn,
-                        row["code"],
-                        row["issued_at"],
-                        row["product"],
-                        booth_id=registration_booth_id,
-                        not_before=registration_not_before,
-                    )
+                registration.enqueue_many(
+                    conn,
+                    [(row["code"], row["issued_at"], row["product"]) for row in rows],
+                    booth_id=registration_booth_id,
+                    not_before=registration_not_before,
+                )
             return UploadResult(len(rows), duplicates)
 
     # --- reads ---------------------------------------------------------------------------

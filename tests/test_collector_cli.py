@@ -77,7 +77,18 @@ def test_a_missing_registration_key_names_the_command_to_run(ready):
     assert len(lines) == 1 and "cabine booth-key collector-9PMT" in lines[0], result.stderr
 
 
-@pytest.mark.parametrize("args", [["--port", "0"], ["--port", "70000"], ["--workers", "0"]])
-def test_out_of_range_options_exit_with_code_2(ready, args):
-    result = runner.invoke(app, ["collector", "serve", "--data", str(ready), *args])
-    assert result.exit_code == 2
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--port", "0"],
+        ["--port", "70000"],
+        ["--port", "http"],
+        ["--workers", "0"],
+        ["--workers", "many"],
+    ],
+)
+def test_bad_options_are_one_line_and_exit_code_2(ready, args):
+    result = run("serve", "--data", str(ready), *args, cwd=ready)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and args[0] in lines[0], result.stderr

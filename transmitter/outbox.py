@@ -23,7 +23,7 @@ journal and ``synchronous=FULL``. A central outbox is a PostgreSQL URL instead.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -199,6 +199,39 @@ def enqueue(
                 signature_png=file.signature_png,
             )
         )
+
+
+def enqueue_many(
+    conn: Connection,
+    codes: Sequence[tuple[str, datetime, str]],
+    *,
+    booth_id: str,
+    not_before: datetime,
+) -> None:
+    """Add bare numbers ``(code, issued_at, product)`` to the outbox inside the caller's
+    transaction, all due at ``not_before``, in one statement (the collector queues an upload's
+    numbers with its files)."""
+    if not codes:
+        return
+    due = ensure_utc(not_before)
+    conn.execute(
+        insert(outbox),
+        [
+            {
+                "code": code,
+                "booth_id": booth_id,
+                "product": product,
+                "issued_at": ensure_utc(issued_at),
+                "not_before": due,
+                "due_at": due,
+                "status": PENDING,
+                "attempts": 0,
+                "resent": False,
+                "dead_letter": False,
+            }
+            for code, issued_at, product in codes
+        ],
+    )
 
 
 def files_of(conn: Connection, codes: Collection[str]) -> dict[str, EphotoFile]:
