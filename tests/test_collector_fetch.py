@@ -49,12 +49,14 @@ def test_an_unsigned_fetch_is_refused(world):
     answer = world.client.get(f"/v1/files/{file.code}")
     assert answer.status_code == 401
     assert "photo_jpeg" not in answer.text
+    still_fetches(world)
 
 
 def test_a_fetch_signed_with_another_key_is_refused(world):
     file = booth_file()
     world.upload([file])
     assert world.fetch(file.code, key=generate_key()).status_code == 401
+    still_fetches(world)
 
 
 def test_a_fetch_signed_for_another_number_is_refused(world):
@@ -94,6 +96,14 @@ def test_a_malformed_number_is_422_even_with_path_characters(world, code):
     answer = world.fetch(code)
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"][0]["loc"] == ["body", "path", "code"]
+    still_fetches(world)
+
+
+def still_fetches(world) -> None:
+    """After a refusal, the state still gets a good file."""
+    file = booth_file()
+    assert world.upload([file]).status_code == 200
+    assert world.fetch(file.code).status_code == 200
 
 
 def test_a_deleted_file_is_410_and_its_record_remains(world):
