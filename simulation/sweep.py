@@ -369,8 +369,13 @@ def read_results(out: Path) -> list[dict[str, Any]]:
     """The rows of ``out/results.csv`` with numbers parsed, sorted by parameters and seed."""
     path = out / RESULTS
     with open(path, encoding="utf-8", newline="") as handle:
-        rows = [_parse_row(row) for row in csv.DictReader(handle)]
-    return sorted(rows, key=lambda row: json.dumps(row, sort_keys=True))
+        reader = csv.DictReader(handle)
+        rows = [_parse_row(row) for row in reader]
+        columns = list(reader.fieldnames or [])
+    parameters = columns[1 : columns.index("seed")] if "seed" in columns else []
+    return sorted(
+        rows, key=lambda row: ([_sort_value(row[p]) for p in parameters], row.get("seed", 0))
+    )
 
 
 def _parse_row(row: dict[str, str]) -> dict[str, Any]:

@@ -376,3 +376,29 @@ def test_plan_capacity_says_when_no_capacity_can_meet_the_target(tmp_path, clust
     )
     assert result.exit_code == 1
     assert "No capacity up to" in result.stdout and "meets p95<=20" in result.stdout
+
+
+def test_the_issue_form_runs_as_written_on_the_default_local_cluster(tmp_path):
+    path = tmp_path / "sweep.toml"
+    path.write_text(
+        'scenario = "summer-peak"        # a bundled name or a path\n'
+        "seeds = 2\n"
+        "[vary]                          # a list per key; several keys make a grid\n"
+        '"registry.capacity_per_hour" = [100.0, 250.0]\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    rows = read_results(out)
+    assert [(r["registry.capacity_per_hour"], r["seed"]) for r in rows] == [
+        (100.0, 12),
+        (100.0, 13),
+        (250.0, 12),
+        (250.0, 13),
+    ]
+    # The busy season breaks the 72-hour promise at 100 codes/h and keeps it at 250.
+    share = {r["registry.capacity_per_hour"]: r["share_active_within_72h"] for r in rows}
+    assert share[100.0] < 0.5 < 0.95 < share[250.0]
+    assert "Sweep sweep: mean" in result.stdout and "250.0" in result.stdout
+    assert (out / "report.html").exists()
