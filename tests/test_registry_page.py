@@ -105,3 +105,59 @@ def test_the_language_link_switches_to_english(page):
     page.get_by_role("link", name="English").click()
     assert page.get_by_role("heading", name="Check an ePhoto number").is_visible()
     assert page.get_by_label("ePhoto number (22 characters)").is_visible()
+
+
+@pytest.fixture(scope="module")
+def fetching_registry(tmp_path_factory):
+    """A registry fetching files from a collector on loopback (tests.fake_collector)."""
+    from ephoto.seal import generate_key
+    from registry.settings import CollectorLink
+    from tests.fake_collector import FakeCollector
+    from tests.registry_server import registry_settings
+
+    tmp = tmp_path_factory.mktemp("registry-page-fetch")
+    collector = FakeCollector().start()
+    state_key = generate_key()
+    collector.trust_state(state_key)
+    link = CollectorLink(url=collector.url, public_key_file=collector.public_key_file(tmp))
+    server = start_threaded(
+        f"sqlite:///{tmp / 'registry.sqlite'}",
+        tmp,
+        settings=registry_settings(collectors={"9PMT": link}),
+        fetch_key=state_key,
+    )
+    collector.now = server.clock.now
+    yield server, collector
+    server.stop()
+    collector.stop()
+
+
+def test_an_active_number_shows_its_photo_and_signature_is_this_you(browser, fetching_registry):
+    from tests.test_registry_fetch import file_for
+
+    registry, collector = fetching_registry
+    booth = registry.booth()
+    code = booth.new_codes(1)[0]
+    issued = registry.clock.now()
+    booth.upload(booth.batch([code], issued_at=issued))
+    registry.clock.advance(timedelta(hours=1))
+    collector.add(file_for(code, issued))
+    context = browser.new_context(locale="fr-FR", viewport={"width": 900, "height": 1200})
+    page = context.new_page()
+    try:
+        page.goto(registry.url + "/")
+        result = submit(page, code)
+        assert result.get_attribute("data-status") == "active"
+        assert page.get_by_role("heading", name="Est-ce bien vous ?").is_visible()
+        photo = page.get_by_role("img", name="Votre photo d'identité")
+        signature = page.get_by_role("img", name="Votre signature")
+        # Decoded and drawn by the browser at their own pixel size.
+        assert photo.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]") == [
+            True,
+            413,
+            531,
+        ]
+        assert signature.evaluate("img => img.naturalWidth") == 600
+        assert registry.store.find(code).redeemed_at is None
+    finally:
+        context.close()
