@@ -1594,8 +1594,11 @@ def demo(
     if chosen_lang not in ("fr", "en"):
         err_console.print(f"[red]language {chosen_lang!r}: choose fr or en[/red]")
         raise typer.Exit(2)
+    from ephoto.texts import texts
+
+    t = texts("demo", chosen_lang)
     if not headless and not has_display():
-        console.print("no display found: running headless with a scripted customer")
+        console.print(t.get("run.headless"), markup=False, highlight=False)
         headless = True
 
     def show_table(rows: list[list[str]], columns: list[str], title: str) -> None:
@@ -1615,18 +1618,18 @@ def demo(
             support_port=support_port,
             collector_port=collector_port,
             lang=chosen_lang,
-            say=console.print,
+            say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
             show_table=show_table,
         )
     except DemoError as exc:
         raise fail(exc, 1) from None
     except KeyboardInterrupt:
-        console.print("stopped; every process of the demo has been ended")
+        console.print(t.get("run.stopped"), markup=False, highlight=False)
         raise typer.Exit(130) from None
     if result is not None:
+        seconds, folder = f"{result.wall_seconds:.0f}", result.data_dir.resolve()
         console.print(
-            f"demo finished in {result.wall_seconds:.0f} s. Look in {result.data_dir.resolve()}: "
-            f"summary.html (open it in a browser), screenshots/, prints/, logs/"
+            t.get("run.finished", seconds=seconds, folder=folder), markup=False, highlight=False
         )
 
 

@@ -45,6 +45,8 @@ from ephoto.clock import (
     session_offset,
     update_session_file,
 )
+from ephoto.money import Money
+from ephoto.texts import texts
 from ephoto.vocabulary import CodeState, Procedure
 
 if TYPE_CHECKING:
@@ -73,13 +75,20 @@ def port_is_free(port: int, host: str = HOST) -> bool:
     return True
 
 
-def check_ports(ports: dict[str, tuple[int, str]]) -> None:
-    """Refuse to start when a port is taken, naming the port and the option that changes it."""
+def check_ports(ports: dict[str, tuple[int, str]], lang: str = "fr") -> None:
+    """Refuse to start when a port is taken, naming the port and the option that changes it.
+    ``ports`` maps a role (registry, support, collector) to its port and option."""
+    t = texts("demo", lang)
     for role, (port, option) in ports.items():
         if not port_is_free(port):
             raise DemoError(
-                f"port {port} for the {role} is already in use on {HOST}; "
-                f"stop what uses it or choose another port with {option}"
+                t.get(
+                    "run.error.port_busy",
+                    port=port,
+                    role=t.get(f"run.error.role_{role}"),
+                    host=HOST,
+                    option=option,
+                )
             )
 
 
@@ -371,14 +380,15 @@ def running_services(
     try:
         registry = children.start("registry", "registry")
         wait_until_serving(f"{registry_url}/", registry, children)
-        say(f"registry     {registry_url}/  (citizen check page)")
+        t = texts("demo", lang)
+        say(t.get("run.service_registry", url=registry_url))
         collector = children.start("collector", "collector", "serve")
         wait_until_serving(f"{collector_url}/openapi.json", collector, children)
-        say(f"collector    {collector_url}/  (the operator's server for photo files)")
+        say(t.get("run.service_collector", url=collector_url))
         children.start("transmitter", "transmitter")
         support = children.start("support desk", "support", "serve")
         wait_until_serving(f"{support_url}/", support, children)
-        say(f"support desk {support_url}/  (problem report form)")
+        say(t.get("run.service_support", url=support_url))
         children.check_alive()
         yield Services(registry_url, support_url, admin_token, collector_url)
         children.check_alive()
@@ -447,8 +457,6 @@ def follow_number(
     poll_seconds: float = 0.2,
 ) -> Timeline:
     """Watch a number leave the booth's outbox and become active in the registry."""
-    from ephoto.texts import texts
-
     t = texts("demo", lang)
     timeline = Timeline(code, issued_at)
 
@@ -473,7 +481,7 @@ def follow_number(
             seen_acknowledged = True
             note(delivery.sent_at or clock.now(), "acknowledged")
         if delivery is not None and delivery.rejected:
-            raise DemoError(f"{code} was refused on its way; see the transmitter's log")
+            raise DemoError(t.get("run.error.refused", code=code))
         if stored is not None and stored["state"] == CodeState.ACTIVE:
             note(parse_utc(stored["active_at"]), "active")
             timeline.events.sort(key=lambda event: event.hours)
@@ -482,8 +490,13 @@ def follow_number(
             outbox_said = delivery.status if delivery else "absent"
             registry_said = stored["state"] if stored else "absent"
             raise DemoError(
-                f"{code} is still not active {max_domain_hours:.0f} h after issue "
-                f"(outbox: {outbox_said}, registry: {registry_said})"
+                t.get(
+                    "run.error.not_active",
+                    code=code,
+                    hours=f"{max_domain_hours:.0f}",
+                    outbox=outbox_said,
+                    registry=registry_said,
+                )
             )
         time.sleep(poll_seconds)
 
@@ -608,13 +621,13 @@ def outbox_reader(engine: Any) -> Callable[[str], Delivery | None]:
     return state
 
 
-def outbox_issued_at(engine: Any, code: str) -> datetime:
+def outbox_issued_at(engine: Any, code: str, lang: str = "fr") -> datetime:
     from transmitter.outbox import read_delivery
 
     with engine.connect() as conn:
         delivery = read_delivery(conn, code)
     if delivery is None:
-        raise DemoError(f"{code} is not in the booth's outbox")
+        raise DemoError(texts("demo", lang).get("run.error.not_in_outbox", code=code))
     return delivery.issued_at
 
 
@@ -641,35 +654,40 @@ def scripted_customer(
         default_lang=lang,
         headless=True,
     )
+    t = texts("demo", lang)
     try:
         permis = booth.catalog.get("ephoto-permis")
         classic = booth.catalog.get("id-card-adult")
-        say(f"customer buys '{permis.name(lang)}' then '{classic.name(lang)}' on the touchscreen")
+        say(t.get("run.customer_buys", first=permis.name(lang), second=classic.name(lang)))
         steps = purchase_steps(permis.id, permis.category, True, lang) + purchase_steps(
             classic.id, classic.category, False, lang
         )
         report = run_headless(booth, steps, shots, (settings.kiosk.width, settings.kiosk.height))
         if not report.ok:
-            raise DemoError(f"the scripted customer could not finish: {report.error}")
+            raise DemoError(t.get("run.error.customer_failed", error=report.error))
         recent = booth.ledger.last_sales(2)
         by_product = {sale.product: sale for sale in recent}
         ephoto_sale, classic_sale = by_product[permis.id], by_product[classic.id]
         if ephoto_sale.code is None or classic_sale.code is not None:
-            raise DemoError("the ledger does not show one number for the ePhoto sale only")
+            raise DemoError(t.get("run.error.ledger_mismatch"))
+        statuses = t.keys()
         rows = [
             [
                 sale.display_id(),
-                sale.product,
-                sale.status,
-                f"{sale.price_cents / 100:.2f} EUR",
-                sale.code or "(no ePhoto number)",
+                booth.catalog.get(sale.product).name(lang),
+                t.get(f"run.status.{sale.status}")
+                if f"run.status.{sale.status}" in statuses
+                else sale.status,
+                Money(sale.price_cents).format(lang),
+                sale.code or t.get("run.no_number"),
             ]
             for sale in booth.ledger.last_sales(6)
         ]
-        show_table(rows, ["sale", "product", "status", "price", "ePhoto number"], "booth ledger")
+        columns = ["sale", "product", "status", "price", "number"]
+        show_table(rows, [t.get(f"run.column_{c}") for c in columns], t.get("run.ledger_title"))
 
-        issued = outbox_issued_at(booth.ledger.engine, ephoto_sale.code)
-        say(f"following {ephoto_sale.code} from the outbox to the registry (domain hours):")
+        issued = outbox_issued_at(booth.ledger.engine, ephoto_sale.code, lang)
+        say(t.get("run.following", code=ephoto_sale.code))
         timeline = follow_number(
             ephoto_sale.code,
             issued,
@@ -680,20 +698,31 @@ def scripted_customer(
             lang,
         )
         first = redeem(services, ephoto_sale.code, permis.procedure or Procedure.PERMIS, lang)
-        say(f"citizen uses it on {permis.site}: HTTP {first[0]} {first[1].get('status', '')}")
+        say(
+            t.get(
+                "run.redeem_first",
+                site=permis.site,
+                http=first[0],
+                message=first[1].get("message", ""),
+            )
+        )
         from transmitter.outbox import read_file
 
         fetched = keep_fetched_file(
             first[1], ephoto_sale.code, read_file(booth.ledger.engine, ephoto_sale.code), data_dir
         )
         if fetched is not None:
-            same = "the booth's file, byte for byte" if fetched.same_as_booth else "NOT the booth's"
+            same = t.get("run.fetched_same" if fetched.same_as_booth else "run.fetched_different")
             say(
-                f"the state fetched its photo and signature from {fetched.collector}, seal "
-                f"checked: {same} (photo sha256 {fetched.photo_sha256[:16]}...)"
+                t.get(
+                    "run.fetched",
+                    collector=fetched.collector,
+                    same=same,
+                    digest=fetched.photo_sha256[:16],
+                )
             )
         second = redeem(services, ephoto_sale.code, permis.procedure or Procedure.PERMIS, lang)
-        say(f"citizen tries it again:        HTTP {second[0]} {second[1].get('status', '')}")
+        say(t.get("run.redeem_second", http=second[0], message=second[1].get("message", "")))
         answer = httpx.post(
             f"{services.support_url}/v1/reports",
             json={"sale_id": classic_sale.display_id()},
@@ -701,7 +730,8 @@ def scripted_customer(
         )
         answer.raise_for_status()
         support = answer.json()
-        say(f"support desk, classic ID sheet {classic_sale.display_id()}: {support['outcome']}")
+        outcome = texts("support", lang).get(f"outcome.{support['outcome']}")
+        say(t.get("run.support", sale=classic_sale.display_id(), outcome=outcome))
         sheets = sorted(booth.paths.prints.glob("*.png"))
         return DemoResult(
             data_dir=data_dir,
@@ -727,7 +757,6 @@ def write_summary(result: DemoResult, lang: str) -> Path:
 
     from ephoto.assets import asset
     from ephoto.code import group
-    from ephoto.texts import texts
 
     env = Environment(
         loader=FileSystemLoader(asset("templates")), autoescape=select_autoescape(["html"])
@@ -764,13 +793,15 @@ def run_demo(
     check_ports(
         {
             "registry": (registry_port, "--registry-port"),
-            "support desk": (support_port, "--support-port"),
+            "support": (support_port, "--support-port"),
             "collector": (collector_port, "--collector-port"),
-        }
+        },
+        lang,
     )
     session = DemoSession.open(data_dir)
     clock = session.clock(scale)
-    say(f"data folder {data_dir.resolve()}; one hour passes every {3600 / scale:g} s")
+    t = texts("demo", lang)
+    say(t.get("run.data_folder", folder=data_dir.resolve(), seconds=f"{3600 / scale:g}"))
     from ephoto.wire import add_booth_key  # the keys file shared by registry and transmitter
 
     add_booth_key(data_dir / "keys.toml", settings.kiosk.booth_id, settings.operator.prefix)
@@ -803,7 +834,7 @@ def run_demo(
                 default_lang=lang,
             )
             try:
-                say("booth window open; close it (or Ctrl-C) to stop everything")
+                say(t.get("run.window_open"))
                 KioskApp(
                     booth,
                     size=(settings.kiosk.width, settings.kiosk.height),
