@@ -40,6 +40,7 @@ from cabine.testing.registry_process import ADMIN_TOKEN, ProcessRegistry, start_
 from cabine.testing.standin import BOOTH, OPERATOR, ROOT, ForkServer, enqueue_codes, new_codes
 from ephoto.clock import SystemClock
 from ephoto.seal import load_or_create_private_key, public_pem
+from ephoto.vocabulary import Procedure
 from ephoto.wire import add_booth_key
 from transmitter.outbox import (
     BOOTH_DB_FILE,
@@ -224,7 +225,7 @@ def use_every_number(
                 while not queue.empty():
                     code = queue.get_nowait()
                     response = await client.post(
-                        f"/v1/codes/{code}/redeem", json={"procedure": "permis"}
+                        f"/v1/codes/{code}/redeem", json={"procedure": Procedure.PERMIS.value}
                     )
                     if response.status_code != 200:
                         refusals[f"{response.status_code} {response.json().get('status')}"] += 1
