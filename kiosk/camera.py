@@ -69,7 +69,7 @@ def synthetic_portrait_with_geometry(
     image = Image.new("RGB", (width, height), background)
     draw = ImageDraw.Draw(image)
 
-    face_ratio = rng.uniform(0.72, 0.78)
+    face_ratio = rng.uniform(0.735, 0.775)
     crown = round(height * rng.uniform(0.07, 0.09))
     chin = crown + round(face_ratio * height)
     centre = width // 2 + round(width * rng.uniform(-0.01, 0.01))
@@ -97,6 +97,16 @@ def synthetic_portrait_with_geometry(
     )
     draw.ellipse(
         (centre - head_half_width, hair_line - head_height * 0.12, centre + head_half_width, chin),
+        fill=_shade(skin, 0.9),
+    )
+    # Light falls on the middle of the face; its sides turn away into shade.
+    draw.ellipse(
+        (
+            centre - head_half_width * 0.8,
+            hair_line - head_height * 0.08,
+            centre + head_half_width * 0.8,
+            chin,
+        ),
         fill=skin,
     )
     # Ears at eye height.
@@ -119,20 +129,37 @@ def synthetic_portrait_with_geometry(
         (centre - fringe, crown, centre + fringe, hair_line * 2 - crown), 180, 360, fill=hair
     )
     # Eyes open, looking ahead; eyebrows; a nose shadow; a closed neutral mouth.
-    eye_gap = head_half_width * rng.uniform(0.40, 0.48)
+    # Pupils 1/3.4 of the head's height apart, as on real adult faces (the face check measures
+    # the head by this gap); the draw varies it by a few per cent only.
+    eye_gap = head_height * (0.147 + (rng.uniform(0.40, 0.48) - 0.44) * 0.05)
     eye_w, eye_h = head_half_width * 0.26, head_height * 0.045
+    # Each eye sits in a shadowed socket under a full brow, with a dark upper lid: the light and
+    # dark pattern a face detector looks for (a bright eye on flat skin does not read as an eye).
+    # Brows darker than the skin whatever the hair (fair hair with fair brows hides the eyes).
+    brow = _shade(hair, 0.45) if sum(hair) < sum(skin) * 0.6 else _shade(skin, 0.42)
     for side in (-1, 1):
         x = centre + side * eye_gap
-        draw.ellipse((x - eye_w, eye_y - eye_h, x + eye_w, eye_y + eye_h), fill=(250, 250, 250))
+        draw.ellipse(
+            (x - eye_w * 1.45, eye_y - eye_h * 2.6, x + eye_w * 1.45, eye_y + eye_h * 1.9),
+            fill=_shade(skin, 0.82),
+        )
+        draw.ellipse((x - eye_w, eye_y - eye_h, x + eye_w, eye_y + eye_h), fill=(236, 232, 226))
         iris = eye_h * 0.95
-        draw.ellipse((x - iris, eye_y - iris, x + iris, eye_y + iris), fill=eyes)
-        pupil = iris * 0.45
-        draw.ellipse((x - pupil, eye_y - pupil, x + pupil, eye_y + pupil), fill=(15, 15, 15))
-        brow_y = eye_y - head_height * 0.07
+        draw.ellipse((x - iris, eye_y - iris, x + iris, eye_y + iris), fill=_shade(eyes, 0.7))
+        pupil = iris * 0.5
+        draw.ellipse((x - pupil, eye_y - pupil, x + pupil, eye_y + pupil), fill=(10, 10, 10))
+        draw.arc(
+            (x - eye_w, eye_y - eye_h * 1.05, x + eye_w, eye_y + eye_h * 1.05),
+            190,
+            350,
+            fill=(30, 22, 20),
+            width=max(4, round(head_height * 0.009)),
+        )
+        brow_y = eye_y - head_height * 0.075
         draw.line(
-            (x - eye_w * 1.1, brow_y + 4, x + eye_w * 1.1, brow_y - 2),
-            fill=_shade(hair, 0.8),
-            width=max(4, round(head_height * 0.012)),
+            (x - eye_w * 1.2, brow_y + 4, x + eye_w * 1.2, brow_y - 2),
+            fill=brow,
+            width=max(6, round(head_height * 0.024)),
         )
     nose_bottom = eye_y + head_height * 0.2
     draw.line(
@@ -146,10 +173,20 @@ def synthetic_portrait_with_geometry(
         width=max(4, round(head_height * 0.01)),
     )
     mouth_y = eye_y + head_height * 0.31
+    lip = head_height * 0.018
+    draw.ellipse(
+        (
+            centre - head_half_width * 0.3,
+            mouth_y - lip,
+            centre + head_half_width * 0.3,
+            mouth_y + lip * 1.4,
+        ),
+        fill=_shade(skin, 0.72),
+    )
     draw.line(
         (centre - head_half_width * 0.28, mouth_y, centre + head_half_width * 0.28, mouth_y),
-        fill=_shade(skin, 0.62),
-        width=max(5, round(head_height * 0.014)),
+        fill=_shade(skin, 0.5),
+        width=max(5, round(head_height * 0.012)),
     )
 
     image = image.resize(size, Image.Resampling.LANCZOS)
