@@ -106,6 +106,8 @@ prints = Table(
     Column("path", Text, nullable=False),
     Column("kind", String(10), nullable=False),  # sale, recovery, reprint
     Column("printed_at", UTCDateTime, nullable=False),
+    # The printer's own id for the job (CUPS job id); NULL for sheets written to files.
+    Column("job_id", String(40), nullable=True),
 )
 
 counters = Table(
@@ -257,6 +259,7 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = booth_engine(self.path)
         metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
         outbox_module.create_schema(self.engine)
         with self.engine.begin() as conn:
             for name, start in (
@@ -559,14 +562,23 @@ class Ledger:
         except (SQLAlchemyError, OSError):
             return False
 
-    def record_print(self, sale_id: int, job_id: str | Path, kind: str = "sale") -> int:
+    def record_print(
+        self, sale_id: int, job_id: str | Path, kind: str = "sale", sheet: Path | None = None
+    ) -> int:
         """A sheet came out of the printer: record it, close the sale, use one sheet of paper.
 
-        ``job_id`` is the printer's name for the job: a CUPS job id, or the file written."""
+        ``job_id`` is the printer's name for the job: a CUPS job id, or the file written; it is
+        kept in its own column. ``sheet`` is the file sent, when the job id is not one."""
         now = self.clock.now()
         with self.engine.begin() as conn:
             conn.execute(
-                insert(prints).values(sale_id=sale_id, path=str(job_id), kind=kind, printed_at=now)
+                insert(prints).values(
+                    sale_id=sale_id,
+                    path=str(sheet if sheet is not None else job_id),
+                    kind=kind,
+                    printed_at=now,
+                    job_id=str(job_id),
+                )
             )
             if kind != "reprint":
                 conn.execute(
@@ -640,6 +652,14 @@ class Ledger:
                 .limit(limit)
             ).all()
         return [self._sale(r) for r in rows]
+
+    def print_jobs(self, sale_id: int) -> list[str | None]:
+        """The printer's job ids of a sale's printed sheets, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(prints.c.job_id).where(prints.c.sale_id == sale_id).order_by(prints.c.id)
+            ).all()
+        return [row.job_id for row in rows]
 
     def last_print(self) -> tuple[int, Path] | None:
         with self.engine.connect() as conn:
@@ -804,3 +824,12 @@ def read_sale(
         paid_cents=None if paid[0] is None else int(paid[0]),
         paid_at=None if paid[1] is None else ensure_utc(paid[1]),
     )
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added to the ledger after a booth's file was created (SQLite's ADD COLUMN keeps
+    every row; the new column is NULL in old rows)."""
+    with engine.begin() as conn:
+        present = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(prints)")}
+        if "job_id" not in present:
+            conn.exec_driver_sql("ALTER TABLE prints ADD COLUMN job_id VARCHAR(40)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["tests.pgcluster"]
+pytest_plugins = ["tests.pgcluster", "tests.cupsserver"]
 
 CHROMIUM = "/usr/bin/chromium"
 """Debian's Chromium (``tools/test.sh`` installs it); never a browser Playwright downloads."""

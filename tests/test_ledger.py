@@ -237,3 +237,27 @@ def test_outbox_status_counts_pending_and_reports_the_oldest(ledger, clock):
     status = ledger.outbox_status()
     assert status.counts == {"pending": 2, "sent": 0, "rejected": 0}
     assert status.oldest_pending_age == timedelta(hours=2)
+
+
+def test_print_job_ids_are_kept_and_an_older_ledger_gains_the_column(tmp_path):
+    """The printer's job id (a CUPS job number) is recorded with the print; a ledger file made
+    before the column existed is upgraded in place at open, its rows kept."""
+
+    from ephoto.clock import ManualClock
+    from kiosk.catalog import load_catalog
+    from kiosk.ledger import Ledger
+
+    clock = ManualClock(datetime(2026, 6, 2, 9, 30, tzinfo=UTC))
+    db = tmp_path / "booth.db"
+    ledger = Ledger(db, clock, booth_id="booth-jobs")
+    product = load_catalog().get("ephoto-permis")
+    sale_id = ledger.open_sale(product, "fr")
+    pay(ledger, sale_id, "card", product.price.cents)
+    ledger.record_print(sale_id, "417", sheet=tmp_path / "sheet.pdf")
+    assert ledger.print_jobs(sale_id) == ["417"]
+    ledger.dispose()
+    with sqlite3.connect(db) as conn:
+        conn.execute("ALTER TABLE prints DROP COLUMN job_id")
+    reopened = Ledger(db, clock, booth_id="booth-jobs")
+    assert reopened.print_jobs(sale_id) == [None]
+    reopened.dispose()

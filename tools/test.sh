@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
-# Debian packages: Chromium for the browser tests, PostgreSQL for the throwaway-cluster tests.
-DEBS=(chromium postgresql)
+# Debian packages: Chromium for the browser tests, PostgreSQL for the throwaway-cluster tests,
+# CUPS with the cups-pdf virtual printer for the private print server (poppler-utils reads its
+# PDFs back), libcups2-dev and a compiler to build pycups, espeak-ng for the voice prompts.
+DEBS=(chromium postgresql cups printer-driver-cups-pdf poppler-utils libcups2-dev gcc python3-dev espeak-ng)
 missing=()
 for deb in "${DEBS[@]}"; do
     dpkg -s "$deb" >/dev/null 2>&1 || missing+=("$deb")

@@ -1,0 +1,191 @@
+"""Printing through a real CUPS server (a private cupsd with a cups-pdf virtual printer, started
+by the tests): the sheet comes out once as a 10 x 15 cm PDF whose QR code is the ledger's
+number; a stopped queue keeps the booth from selling; a cancelled job is printed again once."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zxingcpp
+from PIL import Image
+
+from ephoto.clock import ManualClock
+from kiosk.booth import SheetRequest, default_renderer
+from kiosk.camera import synthetic_portrait
+from kiosk.catalog import load_catalog
+from kiosk.devices import Printer, PrintFailed, PrintJob
+from kiosk.devices.printer import CupsPrinter, problem_for
+from kiosk.ledger import PRINTED, Ledger
+from tests.cupsserver import CupsServer
+from tests.kiosk_harness import customer
+
+pytestmark = pytest.mark.cups
+
+CATALOG = load_catalog()
+
+
+def pdf_pages(pdf: Path, folder: Path) -> list[Image.Image]:
+    """The PDF's pages rasterised at 300 dpi by poppler's pdftoppm."""
+    prefix = folder / pdf.stem
+    subprocess.run(["pdftoppm", "-r", "300", "-png", str(pdf), str(prefix)], check=True)
+    pages = []
+    for path in sorted(folder.glob(f"{pdf.stem}*.png")):
+        with Image.open(path) as opened:
+            pages.append(opened.convert("L"))
+    return pages
+
+
+def paid_ephoto_sale(tmp_path: Path) -> tuple[Ledger, int, str, PrintJob]:
+    """A paid ePhoto sale in a fresh ledger, its number issued, its sheet rendered."""
+    clock = ManualClock(datetime(2026, 6, 2, 9, 30, tzinfo=UTC))
+    ledger = Ledger(tmp_path / "booth.db", clock, booth_id="booth-cups")
+    product = CATALOG.get("ephoto-permis")
+    sale_id = ledger.open_sale(product, "fr")
+    issued = ledger.issue(sale_id, "card", product.price.cents, **customer(product, seed=2))
+    sheet = default_renderer(
+        SheetRequest(ledger.sale(sale_id), product, synthetic_portrait(2), issued, "fr"),
+        tmp_path / "sheets",
+    )
+    return ledger, sale_id, issued.code, PrintJob(sale_id, sheet.png, sheet.pdf)
+
+
+def printer_for(cups_server: CupsServer, queue: str, **kwargs) -> CupsPrinter:
+    return CupsPrinter(queue, cups_server.server, poll_seconds=0.1, **kwargs)
+
+
+def wait_for_pdfs(cups_server: CupsServer, queue: str, count: int) -> list[Path]:
+    deadline = time.monotonic() + 10
+    while len(cups_server.pdfs(queue)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return cups_server.pdfs(queue)
+
+
+def test_a_paid_ephoto_sale_prints_one_pdf_whose_qr_is_the_ledgers_number(cups_server, tmp_path):
+    queue = cups_server.add_pdf_queue()
+    printer = printer_for(cups_server, queue)
+    assert isinstance(printer, Printer)
+    assert printer.status().ready, printer.status()
+    ledger, sale_id, code, job = paid_ephoto_sale(tmp_path)
+
+    result = printer.print_sheet(job)
+    ledger.record_print(sale_id, result.job_id, "sale", sheet=job.pdf)
+
+    pdfs = wait_for_pdfs(cups_server, queue, 1)
+    assert len(pdfs) == 1, pdfs
+    time.sleep(0.3)  # nothing else comes out
+    assert len(cups_server.pdfs(queue)) == 1
+    pages = pdf_pages(pdfs[0], tmp_path)
+    assert len(pages) == 1
+    # 10 x 15 cm at 300 dpi, whichever way round the driver laid the page.
+    assert sorted(pages[0].size) == pytest.approx([1181, 1772], abs=12)
+    found = zxingcpp.read_barcodes(np.asarray(pages[0]))
+    assert [b.text for b in found] == [code]
+    assert ledger.sale(sale_id).status == PRINTED
+    assert ledger.print_jobs(sale_id) == [result.job_id]
+    assert result.job_id.isdigit()
+    job_attrs = cups_server.connection().getJobAttributes(int(result.job_id))
+    assert job_attrs["job-state"] == 9  # completed
+    assert job_attrs["media"] == "Custom.100x150mm"
+    ledger.dispose()
+
+
+def test_a_stopped_queue_sends_the_booth_to_maintenance_before_payment(cups_server):
+    queue = cups_server.add_pdf_queue()
+    printer = printer_for(cups_server, queue)
+    assert printer.status().ready
+    conn = cups_server.connection()
+    conn.disablePrinter(queue, reason="roll being changed")
+    status = printer.status()
+    assert not status.ready
+    assert status.problem == "refused.stopped"
+    assert queue in status.detail and "stopped" in status.detail
+    conn.enablePrinter(queue)
+    conn.rejectJobs(queue)
+    assert printer.status().problem == "refused.stopped"
+    conn.acceptJobs(queue)
+    assert printer.status().ready
+
+
+def test_a_missing_queue_or_server_reads_as_offline(cups_server):
+    assert printer_for(cups_server, "no-such-queue").status().problem == "refused.offline"
+    gone = CupsPrinter("any", "127.0.0.1:9", poll_seconds=0.1)
+    status = gone.status()
+    assert not status.ready and status.problem == "refused.offline"
+    assert "cups:any" in status.detail
+
+
+def test_printer_reasons_map_to_the_booths_messages():
+    assert problem_for(3, True, ["none"]) is None
+    assert problem_for(3, True, ["media-empty-error"]) == "refused.paper"
+    assert problem_for(3, True, ["media-jam"]) == "refused.paper"
+    assert problem_for(3, True, ["offline-report"]) is None  # information only
+    assert problem_for(3, True, ["offline"]) == "refused.offline"
+    assert problem_for(5, True, ["paused"]) == "refused.stopped"
+    assert problem_for(3, False, []) == "refused.stopped"
+    assert problem_for(3, True, ["toner-low-warning"]) is None
+    assert problem_for(3, True, ["cover-open-error"]) == "refused.printer"
+
+
+def test_a_job_cancelled_midway_is_printed_again_once(cups_server, tmp_path):
+    queue = cups_server.add_pdf_queue()
+    conn = cups_server.connection()
+    printer = printer_for(cups_server, queue, retries=1)
+    ledger, sale_id, code, job = paid_ephoto_sale(tmp_path)
+    # The queue holds the job (stopped mid-roll); once it is in, someone cancels it and the
+    # printer is started again.
+    conn.disablePrinter(queue)
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = printer.print_sheet(job)
+        except Exception as exc:  # pragma: no cover - reported below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not conn.getJobs(which_jobs="not-completed") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [first] = conn.getJobs(which_jobs="not-completed")
+    conn.cancelJob(first)
+    conn.enablePrinter(queue)
+    worker.join(30)
+    assert "error" not in outcome, outcome
+    result = outcome["result"]
+    assert int(result.job_id) != first
+    ledger.record_print(sale_id, result.job_id, "sale", sheet=job.pdf)
+    pdfs = wait_for_pdfs(cups_server, queue, 1)
+    time.sleep(0.3)
+    assert len(cups_server.pdfs(queue)) == 1
+    assert [
+        b.text for b in zxingcpp.read_barcodes(np.asarray(pdf_pages(pdfs[0], tmp_path)[0]))
+    ] == [code]
+    assert conn.getJobAttributes(first)["job-state"] == 7  # cancelled, never printed
+    assert ledger.print_jobs(sale_id) == [result.job_id]
+    ledger.dispose()
+
+
+def test_a_job_failing_every_time_is_left_to_the_operator_and_never_printed(cups_server, tmp_path):
+    queue = cups_server.add_pdf_queue()
+    conn = cups_server.connection()
+    printer = printer_for(cups_server, queue, retries=1, job_timeout_seconds=1.0)
+    ledger, sale_id, _code, job = paid_ephoto_sale(tmp_path)
+    conn.disablePrinter(queue)  # stopped for good: each job waits, times out and is cancelled
+    with pytest.raises(PrintFailed) as failed:
+        printer.print_sheet(job)
+    assert failed.value.problem == "refused.stopped"
+    assert failed.value.job_id is not None
+    conn.enablePrinter(queue)
+    time.sleep(1.0)
+    # The late job was cancelled before giving up: nothing comes out once the printer is back.
+    assert cups_server.pdfs(queue) == []
+    assert conn.getJobAttributes(int(failed.value.job_id))["job-state"] == 7
+    assert [s.id for s in ledger.paid_not_printed()] == [sale_id]
+    ledger.dispose()
