@@ -185,6 +185,15 @@ class Child:
     log: Path
 
 
+CHILD_ROLES = {
+    "registry": "registry",
+    "collector": "collector",
+    "transmitter": "transmitter",
+    "support desk": "support",
+}
+"""Each child's name (its log file's) and the role its messages name."""
+
+
 @dataclass
 class Children:
     """The demo's child processes; stopped in reverse order, gently then firmly."""
@@ -192,6 +201,11 @@ class Children:
     log_dir: Path
     env: dict[str, str]
     started: list[Child] = field(default_factory=list)
+
+    @property
+    def lang(self) -> str:
+        """The language the children were told to speak, that of the demo's messages too."""
+        return self.env.get("CABINE_LANG", "fr")
 
     def start(self, name: str, *args: str) -> Child:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -214,10 +228,10 @@ class Children:
         for child in self.started:
             code = child.process.poll()
             if code is not None:
-                raise DemoError(
-                    f"the {child.name} stopped unexpectedly (exit {code}); "
-                    f"its log is {child.log}:\n{tail(child.log)}"
-                )
+                t = texts("demo", self.lang)
+                role = t.get(f"run.error.role_{CHILD_ROLES.get(child.name, child.name)}")
+                stopped = t.get("run.error.child_stopped", role=role, code=code, log=child.log)
+                raise DemoError(f"{stopped}\n{tail(child.log)}")
 
     def stop(self) -> None:
         for child in reversed(self.started):
@@ -251,9 +265,10 @@ def wait_until_serving(url: str, child: Child, children: Children, timeout: floa
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise DemoError(
-        f"the {child.name} did not answer on {url} within {timeout:.0f} s:\n{tail(child.log)}"
-    )
+    t = texts("demo", children.lang)
+    role = t.get(f"run.error.role_{CHILD_ROLES.get(child.name, child.name)}")
+    silent = t.get("run.error.child_silent", role=role, url=url, seconds=f"{timeout:.0f}")
+    raise DemoError(f"{silent}\n{tail(child.log)}")
 
 
 @dataclass(frozen=True)

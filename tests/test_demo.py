@@ -248,3 +248,22 @@ def check_fetched_file(out: str, data: Path, lang: str = "fr") -> None:
     assert sha256_hex(signature) == booth_file.meta.signature_sha256
     assert booth_file.meta.photo_sha256 in summary
     assert t.get("fetched_same") in summary
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_a_child_that_stops_is_named_in_the_demos_language(tmp_path, lang):
+    from cabine.demo import Children
+
+    env = {**os.environ, "CABINE_LANG": lang}
+    children = Children(tmp_path / "logs", env)
+    child = children.start("support desk", "no-such-command")
+    child.process.wait(timeout=60)
+    t = texts("demo", lang)
+    role = t.get("run.error.role_support")
+    with pytest.raises(DemoError) as stopped:
+        children.check_alive()
+    first = str(stopped.value).splitlines()[0]
+    assert first == t.get(
+        "run.error.child_stopped", role=role, code=child.process.returncode, log=child.log
+    )
+    children.stop()
