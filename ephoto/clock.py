@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
+from ephoto.private import write_private
+
 log = logging.getLogger(__name__)
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -197,12 +199,8 @@ def _rewrite_session_file(path: Path, change: Callable[[dict[str, Any]], None]) 
     with _session_lock(path):
         data = read_session_file(path)
         change(data)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        # 0600: the demo keeps its admin token in it.
+        write_private(path, json.dumps(data, indent=2).encode())
     return data
 
 

@@ -14,7 +14,6 @@ Signing time comes from the caller's Clock, never from the library's wall-clock 
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import tomllib
@@ -32,6 +31,7 @@ from http_message_signatures import (
 from http_message_signatures.exceptions import HTTPMessageSignaturesException, InvalidSignature
 
 from ephoto.clock import ensure_utc, parse_utc
+from ephoto.private import private_folder, write_private
 
 BATCH_PATH = "/v1/batches"
 COVERED_COMPONENTS = ("@method", "@path", "content-digest")
@@ -305,10 +305,8 @@ def add_booth_key(path: Path, booth_id: str, operator: str) -> BoothKey:
     for key in keys.values():
         lines += ["", f'[booths."{key.booth_id}"]', f'key = "{key.secret.hex()}"']
         lines.append(f'operator = "{key.operator}"')
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(path.name + ".tmp")
-    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.replace(scratch, path)
+    if not path.parent.exists():
+        private_folder(path.parent)
+    # 0600 whatever the umask, through a fresh temporary file that refuses a link left there.
+    write_private(path, ("\n".join(lines) + "\n").encode())
     return keys[booth_id]

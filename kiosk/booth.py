@@ -23,6 +23,7 @@ from PIL import Image
 
 from ephoto.clock import Clock
 from ephoto.money import Money
+from ephoto.private import private_folder, write_private
 from kiosk.catalog import Catalog, Product, load_catalog
 from kiosk.devices import (
     Camera,
@@ -122,8 +123,11 @@ class BoothPaths:
         self.prints = self.data_dir / "prints"
         self.photos = self.data_dir / "photos"
         self.sheets = self.data_dir / "sheets"
-        for folder in (self.data_dir, self.prints, self.photos, self.sheets):
-            folder.mkdir(parents=True, exist_ok=True)
+        if not self.data_dir.exists():
+            private_folder(self.data_dir)
+        # Portraits, signatures and the sheets that show them: personal data, owner only.
+        for folder in (self.prints, self.photos, self.sheets):
+            private_folder(folder)
 
 
 def default_camera(settings: KioskSettings) -> Camera:
@@ -374,15 +378,15 @@ class Booth:
 
     def keep_photo(self, sale_id: int, image: Image.Image) -> Path:
         path = self.paths.photos / f"sale-{sale_id:06d}.png"
-        partial = path.with_suffix(".part")
-        image.save(partial, format="PNG")
-        partial.replace(path)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        write_private(path, buffer.getvalue(), durable=False)
         self.ledger.attach_photo(sale_id, path)
         return path
 
     def keep_signature(self, sale_id: int, png: bytes) -> Path:
         path = self.paths.photos / f"sale-{sale_id:06d}-signature.png"
-        path.write_bytes(png)
+        write_private(path, png, durable=False)
         return path
 
     def charge_card(self, amount: Money) -> PaymentResult:

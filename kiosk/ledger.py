@@ -41,6 +41,7 @@ from ephoto import code as codes
 from ephoto.clock import PARIS, Clock, ensure_utc
 from ephoto.dbtypes import UTCDateTime
 from ephoto.epfile import EphotoFile, make_file
+from ephoto.private import private_file
 from ephoto.validity import expires_at
 from ephoto.vocabulary import sale_reference
 from kiosk.catalog import Product
@@ -232,6 +233,8 @@ def _record_payment(
 
 
 def booth_engine(path: Path) -> Engine:
+    if Path(path).parent.is_dir():
+        private_file(path)  # 0600: sales, payments and the customers' files
     engine = create_engine(f"sqlite:///{path}")
     outbox_module.configure_sqlite_durability(engine)
     return engine

@@ -46,7 +46,8 @@ class ScenarioError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity anywhere: an infinite rate or capacity is refused naming its key.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _month_table(table: dict[str, float], what: str) -> dict[str, float]:
@@ -61,7 +62,10 @@ def _month_table(table: dict[str, float], what: str) -> dict[str, float]:
 class RunSection(_Section):
     seed: int = Field(default=1, ge=0, description="Seed of every random draw of the run.")
     start: date = Field(
-        default=date(2026, 6, 1), description="First simulated day (Paris calendar)."
+        default=date(2026, 6, 1),
+        ge=date(2000, 1, 1),
+        le=date(2199, 12, 31),
+        description="First simulated day (Paris calendar), 2000 to 2199.",
     )
     days: int = Field(default=30, ge=1, le=730, description="Days during which booths sell.")
 
@@ -72,10 +76,17 @@ class FleetSection(_Section):
 
 class DemandSection(_Section):
     ephoto_per_booth_day: float = Field(
-        default=15.0, ge=0, description="Mean ePhoto sales per booth per day (Poisson)."
+        default=15.0,
+        ge=0,
+        le=2_000,
+        description="Mean ePhoto sales per booth per day (Poisson); a booth sells at most "
+        "about one a minute, so more than 2,000 a day is refused.",
     )
     other_per_booth_day: float = Field(
-        default=20.0, ge=0, description="Mean sales of products without a number per booth per day."
+        default=20.0,
+        ge=0,
+        le=2_000,
+        description="Mean sales of products without a number per booth per day (at most 2,000).",
     )
     wrong_product_share: float = Field(
         default=0.02,

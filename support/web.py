@@ -198,7 +198,16 @@ def create_app(desk: SupportDesk, settings: SupportSettings | None = None) -> Fa
     def form(request: Request, lang: str | None = None) -> HTMLResponse:
         return page(request, _lang(request, lang), code="", sale_id="")
 
-    @app.post("/", response_class=HTMLResponse)
+    @app.post(
+        "/",
+        response_class=HTMLResponse,
+        responses={
+            403: {"description": "The form's token is missing or wrong, or another site sent it."},
+            422: {"description": "Neither number given, or a field too long."},
+            429: {"description": "Too many reports that proved nothing; see Retry-After."},
+            503: {"description": "The registry cannot be asked; nothing was recorded."},
+        },
+    )
     def submit_form(
         request: Request,
         code: Annotated[str, Form(max_length=80)] = "",

@@ -53,6 +53,19 @@ def non_utf8_scenario(data: Path) -> None:
     (data / "season.toml").write_bytes(b'name = "\xff\xfe"\n')
 
 
+def scenario_with(old: str, new: str) -> Callable[[Path], None]:
+    """The bundled off-season scenario with one line changed, as ``data/season.toml``."""
+
+    def write(data: Path) -> None:
+        from simulation.scenario import SCENARIO_DIR
+
+        text = (SCENARIO_DIR / "off-season.toml").read_text(encoding="utf-8")
+        assert old in text
+        (data / "season.toml").write_text(text.replace(old, new), encoding="utf-8")
+
+    return write
+
+
 def bomb_picture(data: Path) -> None:
     """A PNG that says it is 20000 x 20000 pixels (1.2 GB decoded), a few bytes on disk."""
 
@@ -76,6 +89,11 @@ SETUPS: dict[str, Callable[[Path], None]] = {
     "data is a file": data_is_a_file,
     "non-UTF-8 scenario": non_utf8_scenario,
     "decompression bomb": bomb_picture,
+    "scenario in year 9999": scenario_with("start = 2026-11-02", "start = 9999-12-01"),
+    "scenario in year 1": scenario_with("start = 2026-11-02", "start = 0001-01-01"),
+    "infinite demand": scenario_with("ephoto_per_booth_day = 15.0", "ephoto_per_booth_day = inf"),
+    "absurd demand": scenario_with("ephoto_per_booth_day = 15.0", "ephoto_per_booth_day = 1e12"),
+    "capacity not a number": scenario_with("capacity_per_hour = 150.0", "capacity_per_hour = nan"),
 }
 
 
@@ -159,6 +177,16 @@ CASES: list[Case] = [
         "non-UTF-8 scenario",
     ),
     Case(("simulate", "{tmp}/missing.toml", "--out", "{tmp}/out"), "missing.toml"),
+    *(
+        Case(("simulate", "{data}/season.toml", "--out", "{tmp}/out"), key, setup)
+        for setup, key in (
+            ("scenario in year 9999", "run.start"),
+            ("scenario in year 1", "run.start"),
+            ("infinite demand", "demand.ephoto_per_booth_day"),
+            ("absurd demand", "demand.ephoto_per_booth_day"),
+            ("capacity not a number", "registry.capacity_per_hour"),
+        )
+    ),
     Case(("scenarios", "run", "no-such-scenario"), "no-such-scenario"),
     Case(("sweep", "{tmp}/missing.toml"), "--out"),
     Case(("plan", "capacity", "{tmp}/missing.toml"), "--target"),

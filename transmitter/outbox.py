@@ -58,6 +58,7 @@ from ephoto.clock import ensure_utc
 from ephoto.dbtypes import UTCDateTime
 from ephoto.dbtypes import configure_sqlite_durability as configure_sqlite_durability
 from ephoto.epfile import EphotoFile, FileMeta
+from ephoto.private import private_file
 from transmitter.latency import DEFAULT_BATCH_WINDOW as DEFAULT_BATCH_WINDOW
 
 metadata = MetaData()
@@ -140,7 +141,9 @@ def create_schema(engine: Engine) -> None:
 def open_outbox_engine(url: str) -> Engine:
     """An engine on the outbox at ``url`` (SQLite file or PostgreSQL), schema created."""
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # 0600: the booth's numbers and their files
     engine = create_engine(url)
     configure_sqlite_durability(engine)
     create_schema(engine)
