@@ -265,6 +265,18 @@ def test_after_one_move_the_registry_desk_transmitter_and_booth_agree_on_now(
             desk_now = datetime.fromisoformat(answer.json()["decided_at"].replace("Z", "+00:00"))
             assert_within_a_second(desk_now, before, after, "the support desk")
 
+            # The operator's collector, started by the demo too, follows the same clock.
+            before = wall()
+            stats = httpx.get(
+                f"{services.collector_url}/admin/stats",
+                headers={"Authorization": f"Bearer {services.admin_token}"},
+                timeout=10,
+            )
+            after = wall()
+            assert stats.status_code == 200, stats.text
+            collector_now = datetime.fromisoformat(stats.json()["now"].replace("Z", "+00:00"))
+            assert_within_a_second(collector_now, before, after, "the collector")
+
             out, err = kiosk.communicate(timeout=180)
             assert kiosk.returncode == 0, out + err
         finally:
