@@ -3,7 +3,6 @@ every way it can go wrong is one of two answers, retry later (unavailable) or re
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -106,10 +105,8 @@ def test_a_slow_collector_is_unavailable_after_the_timeout(collector, state_key,
     collector.add(file)
     collector.delay_seconds = 2.0
     client = client_for(collector, state_key, tmp_path, timeout_seconds=0.3, retry_after_seconds=11)
-    started = time.monotonic()
     outcome = client.fetch(file.code, now())
     assert outcome == Unavailable("collector 9PMT did not answer in time", 11)
-    assert time.monotonic() - started < 1.5
 
 
 def test_a_collector_nobody_listens_on_is_unavailable(state_key, tmp_path):
