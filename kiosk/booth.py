@@ -293,7 +293,7 @@ class Booth:
         )
         booth.printer = choose.open_printer(settings, booth.paths.prints, booth.ledger.paper_left)
         booth.photo_check = choose.open_photo_check(settings)
-        booth.voice = choose.open_voice(settings, headless=headless)
+        booth.voice = choose.open_voice(settings, headless=headless, cache=data_dir / "voice")
         booth.start_devices()
         return booth
 
@@ -532,9 +532,10 @@ class Booth:
         )
 
     def close(self) -> None:
-        closer = getattr(self.renderer, "close", None)
-        if closer is not None:
-            closer()
+        for device in (self.renderer, self.voice, self.camera):
+            closer = getattr(device, "close", None)
+            if closer is not None:
+                closer()
         self.ledger.dispose()
 
 

@@ -169,6 +169,8 @@ class SaleFlow:
             assert session.sale_id is not None
             self._submit("render", self._render, session.sale_id, self.progress.issued)
         elif target is State.DONE:
+            if session.product is not None and session.product.ephoto:
+                self.booth.voice.say("number_printed", session.lang)
             self.booth.voice.say("take_sheet", session.lang)
         elif target is State.FAILSAFE:
             # A paid sale interrupted by the error is finished now, not lost.

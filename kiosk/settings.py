@@ -44,26 +44,59 @@ class KioskSettings(BaseModel):
         gt=0,
         description="The final, error and refusal screens go back to the start after this long.",
     )
-    camera: Literal["synthetic", "webcam"] = Field(
+    camera: Literal["synthetic", "opencv", "pictures", "webcam"] = Field(
         default="synthetic",
-        description="synthetic: generated portraits; webcam: pygame's camera module if present.",
+        description="synthetic: drawn portraits (no camera needed); opencv: a webcam through "
+        "OpenCV (camera_device: its number, 0 for /dev/video0, or a device path or video file); "
+        "pictures: a picture file or a folder of pictures taken in turn (camera_device: its "
+        "path); webcam: pygame's camera module.",
     )
     camera_device: str | None = Field(
-        default=None, description="Webcam device name for camera = 'webcam'; empty: the first."
+        default=None,
+        description="Which camera: for opencv a number or path (empty: 0), for pictures the file "
+        "or folder, for webcam pygame's device name (empty: the first).",
     )
     printer: str = Field(
         default="file",
         pattern=r"^(file|cups:[A-Za-z0-9_.@-]+)$",
         description="file: sheets written to the data folder's prints/ (no printer needed); "
-        "cups:QUEUE: the CUPS queue QUEUE.",
+        "cups:QUEUE: the CUPS queue QUEUE (lpstat -p lists them).",
     )
-    photo_check: Literal["framing"] = Field(
-        default="framing",
-        description="How the review screen checks the photo; framing: background, centring and "
-        "head size, no face detector.",
+    cups_server: str = Field(
+        default="",
+        pattern=r"^([A-Za-z0-9_.-]+(:[0-9]{1,5})?|/[^\s]+)?$",
+        description="CUPS server as host:port or a socket path; empty: the system's (CUPS_SERVER "
+        "or /run/cups/cups.sock).",
     )
-    voice: Literal["off"] = Field(
-        default="off", description="Spoken prompts; off: silent (always silent headless)."
+    printer_options: dict[str, str] = Field(
+        default_factory=lambda: {"media": "Custom.100x150mm"},
+        description="IPP options sent with every sheet (lpoptions -p QUEUE -l lists the queue's); "
+        "media is the 10 x 15 cm paper's name in the queue's driver.",
+    )
+    print_timeout_seconds: float = Field(
+        default=180.0,
+        ge=5,
+        le=3600,
+        description="A CUPS job not printed after this long is cancelled and left to the "
+        "operator's reprint, so it cannot come out later as a second copy.",
+    )
+    photo_check: Literal["face", "framing"] = Field(
+        default="face",
+        description="How the review screen checks the photo; face: OpenCV's face and eye "
+        "detectors (one face, eyes, 32-36 mm face, centred, level, plain light background); "
+        "framing: background, centring and head size only, no face detector.",
+    )
+    voice: Literal["auto", "espeak", "off"] = Field(
+        default="auto",
+        description="Spoken prompts made by espeak-ng; auto: spoken on a real display, silent "
+        "headless; espeak: always spoken; off: silent.",
+    )
+    voice_volume: float = Field(
+        default=0.8, ge=0, le=1, description="Voice volume from 0 to 1 (the operator menu sets it)."
+    )
+    voice_muted: bool = Field(default=False, description="Voice muted (the operator menu sets it).")
+    voice_speed: int = Field(
+        default=150, ge=80, le=300, description="Speaking speed in words per minute."
     )
     payment_seconds: float = Field(
         default=1.0, ge=0, le=30, description="How long the simulated card terminal takes."

@@ -9,6 +9,7 @@ espeak-ng) is one more branch.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,19 +21,33 @@ log = logging.getLogger(__name__)
 
 
 def open_printer(settings: KioskSettings, prints: Path, paper_left: Callable[[], int]) -> Printer:
-    """The configured printer. ``file``: sheets written to ``prints`` (the embedded default)."""
+    """The configured printer. ``file``: sheets written to ``prints`` (the embedded default);
+    ``cups:QUEUE``: that CUPS queue, on ``cups_server`` with ``printer_options``. The sale flow
+    retries a failed job, so the CUPS printer itself sends a job once."""
     kind = settings.printer
     if kind == "file":
         from kiosk.printer import FolderPrinter
 
         return FolderPrinter(prints, paper_left, seconds=settings.print_seconds)
-    raise ValueError(f"kiosk.printer = {kind!r} is not a printer this booth knows; use 'file'")
+    if kind.startswith("cups:"):
+        from kiosk.devices.printer import CupsPrinter
+
+        return CupsPrinter(
+            kind.removeprefix("cups:"),
+            settings.cups_server or None,
+            options=settings.printer_options,
+            retries=0,
+            job_timeout_seconds=settings.print_timeout_seconds,
+        )
+    raise ValueError(f"kiosk.printer = {kind!r} is not a printer this booth knows")
 
 
 def open_camera(settings: KioskSettings, seed: int | None = None) -> Camera:
     """The configured camera, not yet started (the booth starts it and reports a failure).
 
     ``synthetic``: drawn portraits, a new person each sale (``seed`` fixes the first one);
+    ``opencv``: OpenCV's VideoCapture (``camera_device``: a number, a path or a video file);
+    ``pictures``: a picture file or folder (``camera_device``);
     ``webcam``: pygame's camera module (``camera_device``, or the first one found).
     """
     kind = settings.camera
@@ -40,6 +55,19 @@ def open_camera(settings: KioskSettings, seed: int | None = None) -> Camera:
         from kiosk.camera import SyntheticCamera
 
         return SyntheticCamera(seed=int(time.monotonic_ns() % 10_000) if seed is None else seed)
+    if kind == "opencv":
+        from kiosk.devices.camera import OpenCvCamera
+
+        device = settings.camera_device or "0"
+        return OpenCvCamera(int(device) if device.isdigit() else device)
+    if kind == "pictures":
+        from kiosk.devices.camera import PictureCamera
+
+        if not settings.camera_device:
+            raise ValueError(
+                "kiosk.camera = 'pictures' needs kiosk.camera_device, a file or folder"
+            )
+        return PictureCamera(Path(settings.camera_device))
     if kind == "webcam":
         from kiosk.ui.webcam import PygameWebcam  # pygame lives under kiosk.ui
 
@@ -48,8 +76,13 @@ def open_camera(settings: KioskSettings, seed: int | None = None) -> Camera:
 
 
 def open_photo_check(settings: KioskSettings) -> PhotoCheck:
-    """``framing``: the background, centring and head-size heuristic (no face detector)."""
+    """``face``: OpenCV's face and eye detectors and the ID-photo rules (the default);
+    ``framing``: the background, centring and head-size heuristic (no face detector)."""
     kind = settings.photo_check
+    if kind == "face":
+        from kiosk.devices.facecheck import FacePhotoCheck
+
+        return FacePhotoCheck()
     if kind == "framing":
         from kiosk.framing import FramingPhotoCheck
 
@@ -57,8 +90,32 @@ def open_photo_check(settings: KioskSettings) -> PhotoCheck:
     raise ValueError(f"kiosk.photo_check = {kind!r} is not a photo check this booth knows")
 
 
-def open_voice(settings: KioskSettings, *, headless: bool) -> Voice:
-    """``off``: silent. A headless booth is always silent."""
-    if headless or settings.voice == "off":
+def open_voice(
+    settings: KioskSettings,
+    *,
+    headless: bool,
+    cache: Path | None = None,
+    play: Callable[[Path, float], float] | None = None,
+) -> Voice:
+    """``auto``: espeak-ng on a real display, silent headless (and under SDL's dummy video
+    driver, as the tests run); ``espeak``: spoken even headless (when asked, as a test does);
+    ``off``: silent. Prompts are cached in ``cache``; ``play`` defaults to pygame's mixer."""
+    kind = settings.voice
+    if kind == "off" or cache is None:
         return SilentVoice()
-    raise ValueError(f"kiosk.voice = {settings.voice!r} is not a voice this booth knows")
+    if kind == "auto" and (headless or os.environ.get("SDL_VIDEODRIVER") == "dummy"):
+        return SilentVoice()
+    from kiosk.devices.voice import EspeakRenderer, SpokenVoice
+
+    if play is None:
+        from kiosk.ui.sound import MixerPlayer  # pygame lives under kiosk.ui
+
+        play = MixerPlayer()
+    voice = SpokenVoice(
+        EspeakRenderer(cache, speed=settings.voice_speed),
+        play,
+        volume=settings.voice_volume,
+        muted=settings.voice_muted,
+    )
+    voice.warm_up()
+    return voice
