@@ -290,11 +290,16 @@ decoding."""
 
 
 def check_picture_size(path: Path) -> None:
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as opened:
-            width, height = opened.size
+        with warnings.catch_warnings():
+            # Its size is judged here, in one line: no library warning on stderr.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                width, height = opened.size
     except Image.DecompressionBombError:
         raise fail(f"photo file {path} is far too large to decode (decompression bomb)") from None
     except (UnidentifiedImageError, OSError):

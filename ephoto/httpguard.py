@@ -72,7 +72,8 @@ class BodyLimit:
             if complete:
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), self.body_timeout)
+                async with asyncio.timeout(self.body_timeout):  # no task per message
+                    message = await receive()
             except TimeoutError:
                 refused = True
                 raise BodyTooSlow(self.body_timeout or 0) from None

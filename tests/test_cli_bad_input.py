@@ -66,18 +66,19 @@ def scenario_with(old: str, new: str) -> Callable[[Path], None]:
     return write
 
 
-def bomb_picture(data: Path) -> None:
-    """A PNG that says it is 20000 x 20000 pixels (1.2 GB decoded), a few bytes on disk."""
+def bomb_picture(data: Path, side: int = 20000, name: str = "bomb.png") -> None:
+    """A PNG that says it is ``side`` pixels square (20000: 1.2 GB decoded), a few bytes on
+    disk."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return (
             struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
         )
 
-    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
     png += chunk(b"IDAT", zlib.compress(b"\x00" * 1024)) + chunk(b"IEND", b"")
-    (data / "bomb.png").write_bytes(png)
+    (data / name).write_bytes(png)
 
 
 SETUPS: dict[str, Callable[[Path], None]] = {
@@ -89,6 +90,7 @@ SETUPS: dict[str, Callable[[Path], None]] = {
     "data is a file": data_is_a_file,
     "non-UTF-8 scenario": non_utf8_scenario,
     "decompression bomb": bomb_picture,
+    "13000 x 13000 picture": lambda data: bomb_picture(data, 13000, "huge.png"),
     "scenario in year 9999": scenario_with("start = 2026-11-02", "start = 9999-12-01"),
     "scenario in year 1": scenario_with("start = 2026-11-02", "start = 0001-01-01"),
     "infinite demand": scenario_with("ephoto_per_booth_day = 15.0", "ephoto_per_booth_day = inf"),
@@ -167,6 +169,19 @@ CASES: list[Case] = [
         ),
         "bomb.png",
         "decompression bomb",
+    ),
+    Case(
+        (
+            "sheet",
+            "--product",
+            "ephoto-permis",
+            "--out",
+            "{tmp}/s.png",
+            "--photo",
+            "{data}/huge.png",
+        ),
+        "huge.png",
+        "13000 x 13000 picture",
     ),
     Case(("sheet", "--product", "nope", "--out", "{tmp}/s.png"), "nope"),
     Case(("sheet", "--product", "ephoto-permis", "--out", "{tmp}/s.png", "--lang", "xx"), "xx"),
