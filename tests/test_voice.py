@@ -128,3 +128,39 @@ def test_voice_is_silent_headless_and_in_tests_unless_asked(tmp_path, monkeypatc
         assert player.played == [("look_at_lens", 0.3)]
     finally:
         voice.close()
+
+
+def test_operator_menu_mutes_the_voice_and_steps_its_volume(tmp_path, monkeypatch):
+    """The operator taps real buttons: mute, unmute, volume a quarter louder (heard at once)."""
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    from kiosk.sale import State
+    from tests.kiosk_harness import FakeMonotonic, make_app, make_booth, runner
+    from tests.test_kiosk_ui import hold_corner, pin_checked, until
+
+    ticks = FakeMonotonic()
+    booth = make_booth(tmp_path / "data", monotonic=ticks)
+    player = Recorder()
+    booth.voice = SpokenVoice(EspeakRenderer(tmp_path / "voice"), player, volume=0.5)
+    app = make_app(booth)
+    try:
+        hold_corner(app, ticks, 3.1)
+        run = runner(app)
+        pin_checked(app, run, "1234")
+        run.wait_for_state(State.OPERATOR, 5)
+        until(run, lambda: "Volume de la voix : 50 %" in " ".join(app.current.visible_texts()))
+        run.tap({"tap": "voice_mute"})
+        assert booth.voice.muted
+        until(run, lambda: "Rétablir la voix" in " ".join(app.current.visible_texts()))
+        run.tap({"tap": "voice_mute"})
+        assert not booth.voice.muted
+        run.tap({"tap": "voice_volume"})
+        assert booth.voice.volume == 0.75
+        until(run, lambda: "Volume de la voix : 75 %" in " ".join(app.current.visible_texts()))
+        assert booth.voice.idle()
+        assert player.played[-1] == ("welcome", 0.75)  # the new volume is heard at once
+        run.tap({"tap": "voice_volume"})
+        run.tap({"tap": "voice_volume"})
+        assert booth.voice.volume == 0.25  # from the loudest back to the quietest
+    finally:
+        app.close()
+        booth.close()

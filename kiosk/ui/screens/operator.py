@@ -9,9 +9,13 @@ from typing import Any
 import pygame
 
 from ephoto.money import Money
+from kiosk.devices.voice import SpokenVoice
 from kiosk.sale import State
 from kiosk.ui.screens.base import FOOTER_H, FOOTER_Y, Screen, ScreenHost
 from kiosk.ui.widgets import DANGER, EPHOTO, INK, Button
+
+VOICE_STEPS = (0.25, 0.5, 0.75, 1.0)
+"""The voice volumes the operator menu steps through."""
 
 
 class OperatorPinScreen(Screen):
@@ -130,9 +134,31 @@ class OperatorScreen(Screen):
             ("exit", t("operator.exit"), "primary"),
             ("quit", t("operator.quit"), "danger"),
         ]
+        voice = self.app.booth.voice
+        if isinstance(voice, SpokenVoice):
+            specs[3:3] = [
+                (
+                    "voice_mute",
+                    t("operator.voice_unmute" if voice.muted else "operator.voice_mute"),
+                    "secondary",
+                ),
+                (
+                    "voice_volume",
+                    t("operator.voice_volume", volume=round(voice.volume * 100)),
+                    "secondary",
+                ),
+            ]
+        step, height = (150, 125) if len(specs) <= 5 else (106, 94)
         return [
             self.button(
-                bid, 1380, 180 + i * 150, 480, 125, label, style=style, label_size=self.app.s(34)
+                bid,
+                1380,
+                180 + i * step,
+                480,
+                height,
+                label,
+                style=style,
+                label_size=self.app.s(34),
             )
             for i, (bid, label, style) in enumerate(specs)
         ]
@@ -261,6 +287,16 @@ class OperatorScreen(Screen):
                 self.app.fire("maintenance_on")
             else:
                 self.refresh()
+        elif bid == "voice_mute" and isinstance(booth.voice, SpokenVoice):
+            booth.voice.muted = not booth.voice.muted
+            self.refresh()
+        elif bid == "voice_volume" and isinstance(booth.voice, SpokenVoice):
+            # Each tap a quarter louder, from the loudest back to the quietest.
+            steps = VOICE_STEPS
+            louder = [v for v in steps if v > booth.voice.volume + 1e-6]
+            booth.voice.volume = louder[0] if louder else steps[0]
+            booth.voice.say("welcome", self.lang)
+            self.refresh()
         elif bid == "exit":
             self.app.fire("exit")
         elif bid == "quit":
