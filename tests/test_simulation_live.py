@@ -82,6 +82,7 @@ def write_config(path: Path, data: Path, port: int, epoch: datetime, origin: dat
         f'admin_token = "{TOKEN}"\n'
         'rate_limit_global = "100000/second"\n'
         "[transmitter]\n"
+        'destination = "registry"\n'
         f'registry_url = "http://127.0.0.1:{port}"\n'
         "batch_window_minutes = 15.0\n"
         "poll_seconds = 0.2\n"
