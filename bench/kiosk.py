@@ -1,7 +1,8 @@
 """Booth touchscreen speed: frame time per screen at 1920x1080 under SDL's dummy driver, and the
 time from process start to the first attract frame.
 
-Goals: p99 frame under 16 ms on every screen (60 Hz); start under 1.5 s.
+Goals: p99 frame under 16 ms on every screen, and the first frame of every screen ("enter")
+under 16.7 ms, so no frame is dropped at 60 Hz on a screen change; start under 0.5 s.
 
     .venv/bin/python bench/kiosk.py [--frames 300] [--starts 5]
 
@@ -34,7 +35,7 @@ def child_start(data: str) -> None:
     from kiosk.settings import KioskSettings
     from kiosk.ui.app import KioskApp
 
-    booth = Booth(KioskSettings(), Path(data), SystemClock())
+    booth = Booth.from_settings(KioskSettings(), Path(data), SystemClock(), headless=True)
     app = KioskApp(booth, size=(1920, 1080))
     app.step()
     assert app.state.value == "attract"
@@ -111,7 +112,7 @@ def measure_frames(frames: int) -> list[tuple[str, float, float, float, float, i
     results = []
     with tempfile.TemporaryDirectory() as data:
         settings = KioskSettings(countdown_seconds=10, payment_seconds=5, print_seconds=30)
-        booth = Booth(settings, Path(data), SystemClock())
+        booth = Booth.from_settings(settings, Path(data), SystemClock(), headless=True)
         issue = booth.issue
 
         def slow_issue(*args):  # keeps the issuing screen up long enough to measure it
@@ -143,12 +144,14 @@ def measure_frames(frames: int) -> list[tuple[str, float, float, float, float, i
                 )
             )
 
-        def enter(step: dict) -> float:  # type: ignore[type-arg]
+        def enter(step: dict) -> tuple[float, float]:  # type: ignore[type-arg]
+            """The slowest frame of the tap that changes screen: (wall ms, UI thread CPU ms)."""
             app.frame_ms.clear()
             run.perform(step)
-            return max(ms for _, ms, _ in app.frame_ms)
+            _, wall, cpu = max(app.frame_ms, key=lambda frame: frame[1])
+            return wall, cpu
 
-        enters: dict[str, float] = {}
+        enters: dict[str, tuple[float, float]] = {}
         sample("attract")
         enters["language"] = enter({"tap": "start"})
         sample("language")
@@ -193,8 +196,8 @@ def measure_frames(frames: int) -> list[tuple[str, float, float, float, float, i
         app.booth.monotonic = time.monotonic
         app.close()
         booth.close()
-    for label, value in enters.items():
-        results.append((f"enter {label}", value, value, value, float("nan"), 1))
+    for label, (wall, cpu) in enters.items():
+        results.append((f"enter {label}", wall, wall, wall, cpu, 1))
     return results
 
 
@@ -214,16 +217,23 @@ def main() -> None:
     print("booth frame times at 1920x1080, SDL dummy driver (ms; cpu = UI thread's own CPU)")
     print(f"{'screen':34} {'median':>8} {'p99':>8} {'max':>8} {'cpu p99':>8} {'frames':>7}")
     rows = measure_frames(args.frames)
-    worst = worst_cpu = 0.0
+    worst = worst_cpu = worst_enter = worst_enter_cpu = 0.0
     for label, median, p99, top, cpu99, count in rows:
         print(f"{label:34} {median:8.2f} {p99:8.2f} {top:8.2f} {cpu99:8.2f} {count:7d}")
-        if not label.startswith("enter"):
+        if label.startswith("enter"):
+            worst_enter = max(worst_enter, top)
+            worst_enter_cpu = max(worst_enter_cpu, cpu99)
+        else:
             worst = max(worst, p99)
             worst_cpu = max(worst_cpu, cpu99)
     starts, cpu = measure_start(args.starts)
     print()
     print(
         f"worst p99 frame over screens: {worst:.2f} ms wall, {worst_cpu:.2f} ms CPU (goal < 16 ms)"
+    )
+    print(
+        f"worst first frame of a screen: {worst_enter:.2f} ms wall, {worst_enter_cpu:.2f} ms CPU "
+        "(goal < 16.7 ms)"
     )
     cli = measure_cli(args.starts)
     print(
@@ -234,7 +244,7 @@ def main() -> None:
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(
         f"start to first attract frame, {len(starts)} fresh processes: median "
-        f"{statistics.median(starts):.2f} s, max {max(starts):.2f} s (goal < 1.5 s); "
+        f"{statistics.median(starts):.2f} s, max {max(starts):.2f} s (goal < 0.5 s); "
         f"CPU used by the booth process meanwhile: median {statistics.median(cpu):.2f} s"
     )
 

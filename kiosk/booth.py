@@ -168,9 +168,12 @@ class ProcessRenderer:
     def __init__(self) -> None:
         self._pool: Any = None
         self._lock = threading.Lock()
+        self._closed = False
 
     def _started(self) -> Any:
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the sheet renderer is closed")
             if self._pool is None:
                 import multiprocessing
 
@@ -180,7 +183,15 @@ class ProcessRenderer:
             return self._pool
 
     def warm_up(self) -> None:
-        self._started().apply_async(_warm_up)
+        """Start the worker from a thread: spawning a process must not hold up a frame."""
+
+        def start() -> None:
+            try:
+                self._started().apply_async(_warm_up)
+            except Exception as exc:  # noqa: BLE001 - the first sheet starts it again
+                log.warning("sheet renderer did not start ahead: %s", exc)
+
+        threading.Thread(target=start, daemon=True, name="renderer-start").start()
 
     def __call__(self, request: SheetRequest, folder: Path) -> RenderedSheet:
         return self._started().apply_async(default_renderer, (request, folder)).get()
@@ -188,6 +199,7 @@ class ProcessRenderer:
     def close(self) -> None:
         """Stop the worker now: a half-rendered sheet is redone by recovery at the next start."""
         with self._lock:
+            self._closed = True
             if self._pool is not None:
                 self._pool.terminate()
                 self._pool.join()

@@ -38,8 +38,8 @@ class FolderPrinter:
     def status(self) -> PrinterStatus:
         left = self._paper_left()
         if left <= 0:
-            return PrinterStatus(False, "refused.paper", f"{self.name}: paper out")
-        return PrinterStatus(True, None, f"{self.name}: {left} sheets left")
+            return PrinterStatus(False, "refused.paper", self.name)
+        return PrinterStatus(True, None, self.name)
 
     def print_sheet(self, job: PrintJob) -> PrintResult:
         status = self.status()

@@ -498,3 +498,28 @@ def test_a_tap_anywhere_on_the_attract_screen_starts_but_not_in_the_operator_cor
     finally:
         app.close()
         booth.close()
+
+
+def test_the_next_screens_are_prepared_while_the_customer_reads(tmp_path):
+    """Screen changes do not draw from scratch: in the frames with time to spare, the screens
+    a tap can lead to get their buttons drawn ahead, so entering one only blits them."""
+    booth = make_booth(tmp_path / "data")
+    app = make_app(booth)
+    try:
+        run = runner(app)
+        for _ in range(40):
+            run.frame()
+        buttons, _, _ = app.screens[State.LANGUAGE].build(app.canvas("scratch"))
+        assert {b.face_key(False) for b in buttons} <= set(app.kit.faces)
+        run_script(app, [{"tap": "start"}], close=False)
+        for _ in range(60):
+            run.frame()
+        for lang in ("fr", "en"):
+            app.session.lang = lang
+            buttons, _, _ = app.screens[State.CATEGORY].build(app.canvas("scratch"))
+            assert {b.face_key(False) for b in buttons} <= set(app.kit.faces), lang
+        app.session.lang = "fr"
+        assert app.state is State.LANGUAGE and app.current.buttons, "the live screen untouched"
+    finally:
+        app.close()
+        booth.close()

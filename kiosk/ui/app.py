@@ -15,7 +15,7 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +25,13 @@ from PIL import Image
 
 from kiosk.booth import Booth
 from kiosk.flow import PreviewSizes, SaleFlow
-from kiosk.sale import SaleMachine, SaleSession, State
+from kiosk.sale import SaleMachine, SaleSession, State, transitions_from
 
 log = logging.getLogger(__name__)
 
 DESIGN_SIZE = (1920, 1080)
+AHEAD_BUDGET = 0.005
+"""Seconds of a frame after which no more work is done ahead for the next screens."""
 
 
 def use_dummy_video() -> None:
@@ -96,6 +98,8 @@ class KioskApp:
         self.flow.on_change(self._flow_changed)
         self.machine.on_enter(self._entered)
         self._surfaces: dict[int, tuple[Image.Image, pygame.Surface]] = {}
+        self._canvases: dict[str, pygame.Surface] = {}
+        self._ahead: Iterator[None] | None = None
         self.pressed: Button | None = None
         self.corner_since: float | None = None
         self.running = True
@@ -115,6 +119,7 @@ class KioskApp:
         self.current = self.screens[self.machine.state]
         self._note_change(self.machine.state)
         self._safely(self.current.enter)
+        self._ahead = self._prepare_ahead(self.machine.state)
         if recover_on_start:
             self.flow.start()
 
@@ -162,10 +167,66 @@ class KioskApp:
         self.current = self.screens[target]
         self._note_change(target)
         self.current.enter()
+        self._ahead = self._prepare_ahead(target)
 
     def _note_change(self, state: State) -> None:
         self.changes.append(StateChange(len(self.changes), state, self.monotonic()))
         self._shot_pending = state.value
+
+    def canvas(self, name: str) -> pygame.Surface:
+        found = self._canvases.get(name)
+        if found is None:
+            found = self._canvases[name] = pygame.Surface(self.size).convert()
+        return found
+
+    # -- preparing the next screens in idle time ----------------------------------------------
+    def _next_screens(self, state: State) -> list[tuple[State, dict[str, Any]]]:
+        """The screens a tap can lead to from ``state``, with the choice that leads there."""
+        session = self.machine.session
+        if state is State.LANGUAGE:
+            return [(State.CATEGORY, {"lang": lang}) for lang in (session.lang, "en", "fr")]
+        if state is State.CATEGORY:
+            return [(State.PRODUCT, {"category": c}) for c in ("ephoto", "identity", "photos")]
+        if state is State.PRODUCT:
+            products = [p for row in self.screens[State.PRODUCT].products() for p in row]  # type: ignore[attr-defined]
+            return [(State.CONFIRM, {"product": p}) for p in products]
+        if state is State.CONFIRM:
+            return [
+                (State.CAPTURE, {}),
+                (State.PRODUCT, {"category": "ephoto", "product": None}),
+            ]
+        targets = dict.fromkeys(row.target for row in transitions_from(state))
+        return [(t, {}) for t in targets if t not in (state, State.FAILSAFE)]
+
+    def _prepare_ahead(self, state: State) -> Iterator[None]:
+        """Steps that prepare the next screens; one runs in each frame with time to spare, the
+        session showing the choice that leads to that screen only while the step runs."""
+        yield  # never in the frame that enters the screen
+        session = self.machine.session
+        for target, choice in self._next_screens(state):
+            steps = self.screens[target].prepare()
+            while True:
+                saved = {name: getattr(session, name) for name in choice}
+                try:
+                    for name, value in choice.items():
+                        setattr(session, name, value)
+                    next(steps)
+                except StopIteration:
+                    break
+                except Exception as exc:  # noqa: BLE001 - a screen that cannot be prepared yet
+                    log.debug("not preparing %s ahead: %s", target.value, exc)
+                    break
+                finally:
+                    for name, value in saved.items():
+                        setattr(session, name, value)
+                yield
+
+    def _work_ahead(self, started: float) -> None:
+        while self._ahead is not None and time.perf_counter() - started < AHEAD_BUDGET:
+            try:
+                next(self._ahead)
+            except StopIteration:
+                self._ahead = None
 
     def _flow_changed(self, what: str) -> None:
         self.current.refresh()
@@ -314,6 +375,7 @@ class KioskApp:
         self._safely(self.current.update)
         self._safely(self.draw)
         pygame.display.flip()
+        self._work_ahead(started)
         if self.record_frames:
             self.frame_ms.append(
                 (

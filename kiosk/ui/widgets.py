@@ -7,7 +7,7 @@ button faces are cached: a frame only blits surfaces.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pygame
 
@@ -64,6 +64,7 @@ class TextKit:
         self._fits: dict[tuple[object, ...], FittedText] = {}
         self._lines: dict[tuple[object, ...], pygame.Surface] = {}
         self._widths: dict[tuple[str, bool, bool], int] = {}
+        self.faces: dict[tuple[object, ...], pygame.Surface] = {}
         self.record: list[str] | None = None  # texts drawn while set (screens' static layer)
 
     def font(self, size: int, bold: bool = False, mono: bool = False) -> pygame.font.Font:
@@ -160,15 +161,33 @@ class Button:
     corner: str | None = None  # small text top-right (a price)
     enabled: bool = True
     label_size: int = 40
-    _faces: dict[bool, pygame.Surface] = field(default_factory=dict, repr=False)
 
     def texts(self) -> list[str]:
         return [t for t in (self.label, self.detail, self.badge, self.corner) if t]
 
+    def face_key(self, pressed: bool) -> tuple[object, ...]:
+        return (
+            self.rect.size,
+            self.label,
+            self.style,
+            self.detail,
+            self.badge,
+            self.badge_style,
+            self.corner,
+            self.enabled,
+            self.label_size,
+            pressed,
+        )
+
     def face(self, kit: TextKit, pressed: bool) -> pygame.Surface:
-        found = self._faces.get(pressed)
+        """The button drawn, kept by the kit across screens and visits: a screen that comes
+        back (or was prepared ahead) blits its buttons without drawing them again."""
+        key = self.face_key(pressed)
+        found = kit.faces.get(key)
         if found is None:
-            found = self._faces[pressed] = self._render(kit, pressed).convert_alpha()
+            if len(kit.faces) > 600:
+                kit.faces.clear()
+            found = kit.faces[key] = self._render(kit, pressed).convert_alpha()
         return found
 
     def _render(self, kit: TextKit, pressed: bool) -> pygame.Surface:

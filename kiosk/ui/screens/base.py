@@ -10,7 +10,7 @@ into a cached surface.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Protocol
 
 import pygame
@@ -55,6 +55,11 @@ class ScreenHost(Protocol):
 
     def submit(self, kind: str, fn: Callable[..., Any], *args: Any, bound: bool = True) -> None:
         """Run operator-menu work off the screen's thread; it comes back to ``on_work``."""
+        ...
+
+    def canvas(self, name: str) -> pygame.Surface:
+        """A window-sized surface kept for reuse: ``live`` for the current screen's static
+        layer, ``scratch`` for screens prepared ahead."""
         ...
 
     def surface_of(self, image: Image.Image) -> pygame.Surface:
@@ -115,9 +120,13 @@ class Screen:
         self.refresh()
 
     def refresh(self) -> None:
-        self.buttons = self.layout()
+        self.buttons, self.static, self.painted = self.build(self.app.canvas("live"))
+
+    def build(self, surface: pygame.Surface) -> tuple[list[Button], pygame.Surface, list[str]]:
+        """This screen's buttons and static layer, drawn on ``surface``, and its texts."""
+        buttons = self.layout()
         if self.header and self.language_toggle:
-            self.buttons.append(
+            buttons.append(
                 self.button(
                     "language",
                     1600,
@@ -129,21 +138,32 @@ class Screen:
                     label_size=self.app.s(36),
                 )
             )
-        surface = pygame.Surface(self.app.size).convert()
         surface.fill(BACKGROUND)
-        self.app.kit.record = self.painted = []
-        if self.header:
-            self.text(
-                surface,
-                self.title(),
-                self.r(80, 36, 1480 if self.language_toggle else 1760, 120),
-                max_size=64,
-                bold=True,
-                align="left",
-            )
-        self.paint(surface)
-        self.app.kit.record = None
-        self.static = surface
+        painted: list[str] = []
+        self.app.kit.record = painted
+        try:
+            if self.header:
+                self.text(
+                    surface,
+                    self.title(),
+                    self.r(80, 36, 1480 if self.language_toggle else 1760, 120),
+                    max_size=64,
+                    bold=True,
+                    align="left",
+                )
+            self.paint(surface)
+        finally:
+            self.app.kit.record = None
+        return buttons, surface, painted
+
+    def prepare(self) -> Iterator[None]:
+        """Do ahead, in small steps, what entering this screen would draw (fonts, fitted
+        texts, button faces), on a scratch canvas; the screen itself is left unchanged."""
+        buttons, _, _ = self.build(self.app.canvas("scratch"))
+        yield
+        for button in buttons:
+            button.face(self.app.kit, False)
+            yield
 
     def layout(self) -> list[Button]:
         return []
