@@ -13,14 +13,31 @@ import numpy as np
 from ephoto.assets import asset
 from simulation.sweep import Estimate, Sweep, group_estimates
 
-# Figures drawn against each parameter, with their labels.
-REPORT_FIGURES = {
+# Every figure of the table, with its label: each is drawn against each parameter.
+FIGURE_LABELS = {
+    "codes_issued": "ePhoto numbers issued",
     "share_active_within_72h": "share active within 72 h",
+    "activation_mean_hours": "mean activation (h)",
     "activation_p50_hours": "median activation (h)",
     "activation_p95_hours": "95th percentile of activation (h)",
+    "activation_p99_hours": "99th percentile of activation (h)",
+    "activation_max_hours": "longest activation (h)",
     "registry_wait_mean_hours": "mean wait in the registry's queue (h)",
     "backlog_max": "largest registry backlog (codes)",
+    "reports": "problem reports to support",
     "refunds": "refunds",
+}
+# The figures of the summary table (terminal and report).
+REPORT_FIGURES = {
+    name: FIGURE_LABELS[name]
+    for name in (
+        "share_active_within_72h",
+        "activation_p50_hours",
+        "activation_p95_hours",
+        "registry_wait_mean_hours",
+        "backlog_max",
+        "refunds",
+    )
 }
 
 
@@ -71,8 +88,8 @@ def _plot(sweep: Sweep, rows: list[dict[str, Any]], parameter: str, figure: str,
     if not numeric:
         ax.set_xticks(range(len(values)), [str(v) for v in values])
     ax.set_xlabel(parameter)
-    ax.set_ylabel(REPORT_FIGURES[figure])
-    ax.set_title(f"{REPORT_FIGURES[figure]} against {parameter}")
+    ax.set_ylabel(FIGURE_LABELS[figure])
+    ax.set_title(f"{FIGURE_LABELS[figure]} against {parameter}")
     ax.grid(alpha=0.3)
     if len(lines) > 1:
         ax.legend(fontsize=8)
@@ -92,11 +109,11 @@ def write_sweep_report(sweep: Sweep, rows: list[dict[str, Any]], out: Path) -> S
     paths = []
     for parameter in sweep.parameters:
         figures = []
-        for figure in REPORT_FIGURES:
+        for figure in FIGURE_LABELS:
             path = plots_dir / f"{_slug(figure)}-by-{_slug(parameter)}.png"
             _plot(sweep, rows, parameter, figure, path)
             paths.append(path)
-            figures.append({"label": REPORT_FIGURES[figure], "src": f"plots/{path.name}"})
+            figures.append({"label": FIGURE_LABELS[figure], "src": f"plots/{path.name}"})
         sections.append({"parameter": parameter, "figures": figures})
     groups = [
         {

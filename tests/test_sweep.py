@@ -183,7 +183,10 @@ def test_a_sweep_on_a_real_scheduler_gives_the_local_runs_table(tmp_path, cluste
     # Both workers took part, and the report shows each figure against each parameter.
     html = (tmp_path / "remote" / "report.html").read_text()
     assert "registry.capacity_per_hour" in html and "booth.batch_window_minutes" in html
-    assert len(list((tmp_path / "remote" / "plots").glob("*.png"))) == 2 * 6
+    from simulation.sweep_report import FIGURE_LABELS
+
+    assert set(FIGURE_LABELS) == set(FIGURES)  # every figure of the table is drawn
+    assert len(list((tmp_path / "remote" / "plots").glob("*.png"))) == 2 * len(FIGURES)
     # Started again, the sweep finds every run in its table and runs none.
     again = CliRunner().invoke(
         app,
