@@ -189,3 +189,49 @@ def test_a_job_failing_every_time_is_left_to_the_operator_and_never_printed(cups
     assert conn.getJobAttributes(int(failed.value.job_id))["job-state"] == 7
     assert [s.id for s in ledger.paid_not_printed()] == [sale_id]
     ledger.dispose()
+
+
+def test_the_booth_sells_an_ephoto_through_a_cups_queue_and_refuses_when_it_stops(
+    cups_server, tmp_path
+):
+    """The whole booth, built from its settings as ``cabine kiosk`` builds it, with the face
+    check and the CUPS queue: a customer's taps give one PDF with the ledger's number and the
+    job id in the ledger; once the queue is stopped the booth goes to maintenance."""
+    from ephoto.clock import ManualClock
+    from kiosk.booth import Booth
+    from kiosk.devices.facecheck import FacePhotoCheck
+    from kiosk.sale import State
+    from kiosk.settings import KioskSettings
+    from tests.kiosk_harness import FAST, NOW, buy, make_app, runner
+
+    queue = cups_server.add_pdf_queue()
+    settings = KioskSettings(
+        **{**FAST, "printer": f"cups:{queue}", "cups_server": cups_server.server}
+    )
+    booth = Booth.from_settings(
+        settings, tmp_path / "data", ManualClock(NOW), headless=True, camera_seed=7
+    )
+    app = make_app(booth)
+    try:
+        assert isinstance(booth.photo_check, FacePhotoCheck)
+        assert booth.booth_open() is None
+        report = buy(app, "ephoto-permis")
+        assert report.ok, report.error
+        [sale] = booth.ledger.last_sales(1)
+        assert sale.code is not None
+        pdfs = wait_for_pdfs(cups_server, queue, 1)
+        time.sleep(0.3)
+        assert len(cups_server.pdfs(queue)) == 1
+        found = zxingcpp.read_barcodes(np.asarray(pdf_pages(pdfs[0], tmp_path)[0]))
+        assert [b.text for b in found] == [sale.code]
+        [job_id] = booth.ledger.print_jobs(sale.id)
+        assert cups_server.connection().getJobAttributes(int(job_id))["job-state"] == 9
+
+        cups_server.connection().disablePrinter(queue)
+        assert booth.booth_open() == "refused.stopped"
+        run = runner(app)
+        run.tap({"tap": "start"})
+        run.wait_for_state(State.MAINTENANCE, 10)
+    finally:
+        app.close()
+        booth.close()
