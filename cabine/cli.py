@@ -1051,8 +1051,7 @@ def _quant_texts(lang: str):  # type: ignore[no-untyped-def]
     try:
         return texts("sweep", check_language(lang))
     except ValueError as exc:
-        typer.echo(f"--lang: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(f"--lang: {exc}") from None
 
 
 @app.command()
@@ -1069,6 +1068,7 @@ def sweep(
     from simulation.cluster import ClusterError, dask_client, worker_count
     from simulation.sweep import (
         RESULTS,
+        ResultTable,
         SweepError,
         group_estimates,
         load_sweep,
@@ -1079,17 +1079,21 @@ def sweep(
 
     t = _quant_texts(lang)
     if scheduler is not None and workers is not None:
-        typer.echo("--workers: only for the local cluster; not with --scheduler", err=True)
-        raise typer.Exit(2)
+        raise fail("--workers: only for the local cluster; not with --scheduler") from None
     try:
         plan = load_sweep(sweep_file)
-        from simulation.sweep import ResultTable
-
-        table = ResultTable(out / RESULTS, plan.columns)
+        if out.exists() and not out.is_dir():
+            raise SweepError(f"--out {out}: not a folder")
+        # An existing table is checked (and a row cut short dropped) before any run; a new one
+        # is written only once the cluster is there.
+        done_keys = (
+            set(ResultTable(out / RESULTS, plan.columns).rows)
+            if (out / RESULTS).exists()
+            else set()
+        )
     except (SweepError, OSError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-    done = sum(1 for run in plan.runs if run.key in table)
+        raise fail(str(exc)) from None
+    done = sum(1 for run in plan.runs if run.key in done_keys)
     if done:
         err_console.print(
             t.get("sweep.resumed", done=done, total=len(plan.runs), table=out / RESULTS)
@@ -1120,9 +1124,8 @@ def sweep(
                     outcome = run_sweep(
                         plan, out, client, on_row=lambda row: progress.advance(task)
                     )
-        except ClusterError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(2) from None
+        except (ClusterError, OSError) as exc:
+            raise fail(str(exc)) from None
     keys = {run.key for run in plan.runs}
     rows = [row for row in read_results(out) if row["run"] in keys]
     report = write_sweep_report(plan, rows, out)
@@ -1174,17 +1177,14 @@ def plan_capacity_command(
 
     t = _quant_texts(lang)
     if scheduler is not None and workers is not None:
-        typer.echo("--workers: only for the local cluster; not with --scheduler", err=True)
-        raise typer.Exit(2)
+        raise fail("--workers: only for the local cluster; not with --scheduler") from None
     try:
         goal = parse_target(target)
         scenario = load_scenario(scenario_file)
     except PlanError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     except ScenarioError as exc:
-        typer.echo("; ".join(str(exc).splitlines()), err=True)
-        raise typer.Exit(2) from None
+        raise fail("; ".join(str(exc).splitlines())) from None
     seed_list = [scenario.run.seed + i for i in range(seeds)]
 
     def shown(value: float) -> str:
@@ -1219,8 +1219,7 @@ def plan_capacity_command(
                 client, scenario, goal, seed_list, per_month=per_month, width=width, on_step=on_step
             )
     except ClusterError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     verdict = result.verdict
     assert verdict is not None
     if result.capacity is None:

@@ -66,6 +66,18 @@ def scenario_with(old: str, new: str) -> Callable[[Path], None]:
     return write
 
 
+def sweep_file(text: str, results: str | None = None) -> Callable[[Path], None]:
+    """``data/sweep.toml`` holding ``text``, and ``data/out/results.csv`` if given."""
+
+    def write(data: Path) -> None:
+        (data / "sweep.toml").write_text(text, encoding="utf-8")
+        if results is not None:
+            (data / "out").mkdir()
+            (data / "out" / "results.csv").write_text(results, encoding="utf-8")
+
+    return write
+
+
 def bomb_picture(data: Path, side: int = 20000, name: str = "bomb.png") -> None:
     """A PNG that says it is ``side`` pixels square (20000: 1.2 GB decoded), a few bytes on
     disk."""
@@ -96,6 +108,23 @@ SETUPS: dict[str, Callable[[Path], None]] = {
     "infinite demand": scenario_with("ephoto_per_booth_day = 15.0", "ephoto_per_booth_day = inf"),
     "absurd demand": scenario_with("ephoto_per_booth_day = 15.0", "ephoto_per_booth_day = 1e12"),
     "capacity not a number": scenario_with("capacity_per_hour = 150.0", "capacity_per_hour = nan"),
+    "a sweep, --out a file": lambda data: (
+        sweep_file('scenario = "off-season"\n')(data),
+        data_is_a_file(data),
+    ),
+    "sweep with an unknown key": sweep_file('scenario = "off-season"\nseed = 3\n'),
+    "sweep varying no scenario key": sweep_file(
+        'scenario = "off-season"\n[vary]\n"registry.speed" = [1.0]\n'
+    ),
+    "sweep over a bad value": sweep_file(
+        'scenario = "off-season"\n[vary]\n"registry.capacity_per_hour" = [-4.0]\n'
+    ),
+    "sweep of a missing scenario": sweep_file('scenario = "no-such-scenario"\n'),
+    "sweep not TOML": sweep_file("scenario = [\n"),
+    "table of another sweep": sweep_file(
+        'scenario = "off-season"\n[vary]\n"fleet.booths" = [5]\n',
+        results="run,registry.capacity_per_hour,seed\n",
+    ),
 }
 
 
@@ -205,6 +234,55 @@ CASES: list[Case] = [
     Case(("scenarios", "run", "no-such-scenario"), "no-such-scenario"),
     Case(("sweep", "{tmp}/missing.toml"), "--out"),
     Case(("plan", "capacity", "{tmp}/missing.toml"), "--target"),
+    Case(("sweep", "{tmp}/missing.toml", "--out", "{tmp}/out"), "missing.toml"),
+    Case(
+        ("sweep", "{data}/sweep.toml", "--out", "{data}/out"),
+        "seed: unknown key",
+        "sweep with an unknown key",
+    ),
+    Case(
+        ("sweep", "{data}/sweep.toml", "--out", "{data}/out"),
+        "vary.registry.speed",
+        "sweep varying no scenario key",
+    ),
+    Case(
+        ("sweep", "{data}/sweep.toml", "--out", "{data}/out"),
+        "registry.capacity_per_hour",
+        "sweep over a bad value",
+    ),
+    Case(
+        ("sweep", "{data}/sweep.toml", "--out", "{data}/out"),
+        "no-such-scenario",
+        "sweep of a missing scenario",
+    ),
+    Case(("sweep", "{data}/sweep.toml", "--out", "{data}/out"), "sweep.toml", "sweep not TOML"),
+    Case(
+        ("sweep", "{data}/sweep.toml", "--out", "{data}/out"),
+        "results.csv",
+        "table of another sweep",
+    ),
+    Case(
+        ("sweep", "{data}/sweep.toml", "--out", FILE),
+        "not-a-folder",
+        "a sweep, --out a file",
+    ),
+    Case(("sweep", "{tmp}/missing.toml", "--out", "{tmp}/out", "--workers", "0"), "--workers"),
+    Case(("sweep", "{tmp}/missing.toml", "--out", "{tmp}/out", "--lang", "xx"), "xx"),
+    Case(("plan", "capacity", "off-season", "--target", "p95=72"), "p95=72"),
+    Case(("plan", "capacity", "off-season", "--target", "p97<=72"), "p97"),
+    Case(("plan", "capacity", "off-season", "--target", "share72>=2"), "share72>=2"),
+    Case(("plan", "capacity", "off-season", "--target", "p95<=72", "--seeds", "0"), "--seeds"),
+    Case(("plan", "capacity", "{tmp}/missing.toml", "--target", "p95<=72"), "missing.toml"),
+    Case(
+        ("plan", "capacity", "{data}/season.toml", "--target", "p95<=72"),
+        "season.toml",
+        "non-UTF-8 scenario",
+    ),
+    Case(
+        ("plan", "capacity", "{data}/season.toml", "--target", "p95<=72"),
+        "registry.capacity_per_hour",
+        "capacity not a number",
+    ),
     # the collector
     Case(("collector", "serve", "--data", "{data}", "--port", "70000"), "70000"),
     Case(("collector", "serve", "--data", FILE), "not-a-folder", "data is a file"),
