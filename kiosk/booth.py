@@ -526,6 +526,16 @@ class Booth:
         sale_id, _ = last
         return self.render_and_print(sale_id, None, kind="reprint")
 
+    def warm_up(self) -> None:
+        """Once the first screen is up: start what the first sale would otherwise wait for
+        (the sheet renderer's process, the photo check's detector), off the screen's thread."""
+        renderer_warm_up = getattr(self.renderer, "warm_up", None)
+        if renderer_warm_up is not None:
+            renderer_warm_up()
+        check_warm_up = getattr(self.photo_check, "warm_up", None)
+        if check_warm_up is not None:
+            threading.Thread(target=check_warm_up, daemon=True, name="check-warm-up").start()
+
     def refill_paper(self) -> None:
         self.ledger.refill_paper()
 

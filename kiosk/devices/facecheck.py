@@ -25,12 +25,14 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PIL import Image
 
 from kiosk.devices import RuleFailure
+
+if TYPE_CHECKING:  # numpy is imported where a photo is checked: keeps the booth's start fast
+    import numpy as np
 
 FACE_HEIGHT_MM = (32.0, 36.0)
 PHOTO_HEIGHT_MM = 45.0
@@ -120,6 +122,7 @@ class _Cascades:
 def measure(image: Image.Image) -> tuple[FaceMeasure, np.ndarray]:
     """Detect faces and the main face's eyes; returns the measure and the analysed RGB array."""
     import cv2
+    import numpy as np
 
     rgb = image.convert("RGB")
     scale = ANALYSIS_HEIGHT / rgb.height
@@ -215,6 +218,8 @@ def _pupil(
 def _background(small: np.ndarray, face: tuple[int, int, int, int] | None) -> RuleResult:
     """Plain, light, not white: the strips at the top left and right of the picture, beside
     where the head is, agree with each other and are light but not white."""
+    import numpy as np
+
     h, w, _ = small.shape
     band = max(4, round(h * 0.12))
     margin = max(4, round(w * 0.14))

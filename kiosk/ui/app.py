@@ -388,9 +388,7 @@ class KioskApp:
             # After the first frame: start slow helpers (the sheet renderer's process) now
             # rather than before the attract screen is up.
             self._warmed = True
-            warm_up = getattr(self.booth.renderer, "warm_up", None)
-            if warm_up is not None:
-                self._safely(warm_up)
+            self._safely(self.booth.warm_up)
         if self._shot_pending and self.screenshots is not None:
             self.save_screenshot(self._shot_pending)
         self._shot_pending = None
