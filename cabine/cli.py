@@ -597,8 +597,20 @@ def transmitter_status(
         table.add_row(state, str(n))
     table.add_row("  of which in flight", str(status.in_flight))
     table.add_row("  of which dead-lettered", str(status.dead_letter))
-    table.add_row("already at the registry when resent", str(status.resent))
+    table.add_row("already at the server when resent", str(status.resent))
+    table.add_row("waiting with their ePhoto file", str(status.files_pending))
     console.print(table)
+    if status.files_pending:
+        from transmitter.latency import upload_seconds
+
+        megabytes = status.file_bytes_pending / 1e6
+        uplink = settings.transmitter.uplink_kbps
+        # On the wire the images travel in base64: a third more than their bytes.
+        seconds = upload_seconds(status.file_bytes_pending * 4 // 3, uplink)
+        on_uplink = (
+            f", about {seconds / 60:.1f} min on the {uplink:g} kbit/s uplink" if uplink else ""
+        )
+        console.print(f"files waiting: {megabytes:.1f} MB{on_uplink}")
     age = status.oldest_pending_age
     if age is None:
         console.print("oldest waiting: none")

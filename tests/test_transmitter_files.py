@@ -459,3 +459,37 @@ def test_the_booths_files_reach_the_real_collector_once_and_a_bad_one_is_parked_
         stored = conn.execute(select(collector_files.c.code)).scalars().all()
         assert conn.execute(select(func.count()).select_from(collector_files)).scalar_one() == 7
     assert sorted(stored) == sorted(c for c in codes if c != codes[5])
+
+
+def test_the_status_counts_the_files_waiting_and_their_bytes(tmp_path):
+    """What an operator on a slow uplink needs: how many files wait, how many bytes, and about
+    how long they take on the uplink (``cabine transmitter status``)."""
+    data = tmp_path / "booth"
+    data.mkdir()
+    engine = open_outbox_engine(booth_db_url(data))
+    codes = new_codes(3)
+    enqueue_codes(engine, codes, ManualClock(T0), per_transaction=3, files=True)
+    enqueue_codes(engine, new_codes(1), ManualClock(T0), per_transaction=1)  # a bare number
+    images = sum(
+        len(f.photo_jpeg) + len(f.signature_png)
+        for f in (booth_file(c, T0, n=i) for i, c in enumerate(codes))
+    )
+    status = read_status(engine, T0)
+    assert (status.counts["pending"], status.files_pending) == (4, 3)
+    assert status.file_bytes_pending == images
+    box = Outbox(engine)
+    rows = box.claim_due(T0, 10, timedelta(minutes=1))
+    box.mark_sent([r.id for r in rows if r.code == codes[0]], T0, batch_id="f-x")
+    assert read_status(engine, T0).files_pending == 2
+    engine.dispose()
+    shown = subprocess.run(
+        [sys.executable, "-m", "cabine.cli", "transmitter", "status", "--data", str(data)],
+        cwd=ROOT,
+        env={"CABINE_TRANSMITTER__UPLINK_KBPS": "2000", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "waiting with their ePhoto file" in shown.stdout
+    assert "MB, about" in shown.stdout and "2000 kbit/s uplink" in shown.stdout

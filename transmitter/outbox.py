@@ -345,6 +345,8 @@ class OutboxStatus:
     last_error: str | None
     last_error_at: datetime | None
     rejected_reasons: dict[str, int]
+    files_pending: int = 0  # pending rows that carry an ePhoto file
+    file_bytes_pending: int = 0  # their photos' and signatures' bytes (base64 adds a third)
 
     @property
     def oldest_pending_age(self) -> timedelta | None:
@@ -370,6 +372,8 @@ class OutboxStatus:
             "last_error": self.last_error,
             "last_error_at": _iso(self.last_error_at),
             "rejected_reasons": dict(self.rejected_reasons),
+            "files_pending": self.files_pending,
+            "file_bytes_pending": self.file_bytes_pending,
         }
 
 
@@ -659,6 +663,21 @@ def read_status(
                 .group_by(outbox.c.last_error)
             )
         }
+        # length() reads a blob's size from its record, not its pages.
+        files_pending, file_bytes = conn.execute(
+            select(
+                func.count(),
+                func.coalesce(
+                    func.sum(
+                        func.length(outbox_files.c.photo_jpeg)
+                        + func.length(outbox_files.c.signature_png)
+                    ),
+                    0,
+                ),
+            )
+            .select_from(outbox.join(outbox_files, outbox_files.c.code == outbox.c.code))
+            .where(pending)
+        ).one()
     return OutboxStatus(
         at=now,
         counts=counts,
@@ -670,4 +689,6 @@ def read_status(
         last_error=last[0] if last else None,
         last_error_at=last[1] if last else None,
         rejected_reasons=reasons,
+        files_pending=int(files_pending),
+        file_bytes_pending=int(file_bytes),
     )
