@@ -108,7 +108,7 @@ prints = Table(
     Column("kind", String(10), nullable=False),  # sale, recovery, reprint
     Column("printed_at", UTCDateTime, nullable=False),
     # The printer's own id for the job (CUPS job id); NULL for sheets written to files.
-    Column("job_id", String(40), nullable=True),
+    Column("job_id", Text, nullable=True),
 )
 
 counters = Table(
@@ -835,4 +835,4 @@ def _add_missing_columns(engine: Engine) -> None:
     with engine.begin() as conn:
         present = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(prints)")}
         if "job_id" not in present:
-            conn.exec_driver_sql("ALTER TABLE prints ADD COLUMN job_id VARCHAR(40)")
+            conn.exec_driver_sql("ALTER TABLE prints ADD COLUMN job_id TEXT")
