@@ -487,14 +487,16 @@ def follow_number(
             if record is not None and record.get("sealed_at"):
                 seen_sealed = True
                 note(parse_utc(record["sealed_at"]), "sealed")
-        stored = registry_admin(services, code)
-        if stored is not None and not seen_received:
-            seen_received = True
-            note(parse_utc(stored["received_at"]), "received")
+        # The booth's acknowledgement comes before the state's receipt (the collector registers
+        # numbers after it has answered the booth), so it is looked at first.
         delivery = outbox_state(code)
         if delivery is not None and delivery.sent and not seen_acknowledged:
             seen_acknowledged = True
             note(delivery.sent_at or clock.now(), "acknowledged")
+        stored = registry_admin(services, code)
+        if stored is not None and not seen_received:
+            seen_received = True
+            note(parse_utc(stored["received_at"]), "received")
         if delivery is not None and delivery.rejected:
             raise DemoError(t.get("run.error.refused", code=code))
         if stored is not None and stored["state"] == CodeState.ACTIVE:
