@@ -78,15 +78,15 @@ class ReviewScreen(Screen):
         retake = self.button(
             "retake",
             800,
-            730,
+            735,
             1060,
-            150,
+            130,
             t("review.retake", left=left) if left > 0 else t("review.no_retake"),
             style="primary" if not ok else "secondary",
             enabled=left > 0,
         )
         keep = self.button(
-            "keep", 800, 540, 1060, 160, t("review.keep"), style="ephoto" if ok else "secondary"
+            "keep", 800, 560, 1060, 150, t("review.keep"), style="ephoto" if ok else "secondary"
         )
         return [keep, retake, *self.footer_back_cancel(back=False)]
 
@@ -97,20 +97,22 @@ class ReviewScreen(Screen):
         if progress.failures is None:
             return
         failed = {f.rule: f for f in progress.failures}
-        y = 200
+        # Six rules, the verdict and the two buttons share the right column: rows of 50 px
+        # leave the verdict clear of the keep button below it.
+        y = 170
         for rule in self.app.booth.photo_check.rules:
             ok = rule not in failed
             colour = EPHOTO if ok else DANGER
             mark = "✓" if ok else "✗"
             key = failed[rule].message_key if not ok else f"review.check_{rule}"
-            self.text(surface, mark, self.r(800, y, 60, 60), max_size=48, bold=True, colour=colour)
-            self.text(surface, self.t(key), self.r(870, y, 1000, 60), max_size=38, align="left")
-            y += 62
+            self.text(surface, mark, self.r(800, y, 60, 48), max_size=44, bold=True, colour=colour)
+            self.text(surface, self.t(key), self.r(870, y, 1000, 48), max_size=36, align="left")
+            y += 50
         verdict = self.t("review.framing_ok" if progress.photo_ok else "review.framing_bad")
         self.text(
             surface,
             verdict,
-            self.r(800, y + 10, 1060, 70),
+            self.r(800, y + 8, 1060, 56),
             max_size=36,
             bold=True,
             colour=EPHOTO if progress.photo_ok else DANGER,
