@@ -85,6 +85,33 @@ def check_data_folder(path: Path) -> None:
         raise fail(f"data folder {path} is a file, not a folder")
 
 
+def writable_problem(path: Path, what: str) -> str | None:
+    """Why this user cannot write ``path`` (a folder or file), or None: ``path`` itself if it
+    exists, else the nearest folder above it that exists (where it would be created). Decided by
+    the permission bits and the mount (``os.access``), so it holds for a read-only folder, a
+    read-only mount and a folder of another user alike."""
+    import os
+
+    if path.exists() and not path.is_dir():
+        if not os.access(path, os.W_OK):
+            return f"{what} {path} is read-only for this user"
+        path = path.parent
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        where = "" if probe == path else f" (folder {probe})"
+        return f"{what} {path} cannot be written{where}: read-only for this user"
+    return None
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Refuse, before any work, a folder or file this user cannot write."""
+    problem = writable_problem(path, what)
+    if problem is not None:
+        raise fail(problem)
+
+
 def check_lang(lang: str) -> None:
     from ephoto.texts import check_language
 
@@ -371,6 +398,7 @@ def kiosk(
         except ScriptError as exc:
             raise fail(exc) from None
     check_data_folder(settings.data_dir)
+    check_writable(settings.data_dir, "data folder")
     check_sqlite_file(settings.data_dir / "booth.db", "booth database")
     from kiosk.booth import Booth
 
@@ -441,6 +469,7 @@ def config_example(
         raise fail(f"cannot write {out}: folder {out.parent} does not exist")
     if out.is_dir():
         raise fail(f"cannot write {out}: it is a folder")
+    check_writable(out, "output file")
     out.write_text(text, encoding="utf-8")
 
 
@@ -528,6 +557,7 @@ def _run_transmitter(
         check_data_folder(data)
     settings = _transmitter_settings(data)
     check_data_folder(settings.data_dir)
+    check_writable(settings.data_dir, "data folder")
     check_sqlite_file(settings.data_dir / "booth.db", "booth database")
     if not once:
         hold_stop_signals()
@@ -691,6 +721,7 @@ def registry_serve(
     settings = load_settings(config)
     data_dir = data or settings.data_dir
     check_data_folder(data_dir)
+    check_writable(data_dir, "data folder")
     chosen = settings.registry
     db_url = db or chosen.db_url or f"sqlite:///{(data_dir / 'registry.sqlite').resolve()}"
     keys_file = keys or chosen.keys_file or data_dir / "keys.toml"
@@ -832,6 +863,9 @@ def collector_serve(
     except OSError as exc:
         reason = f"data folder {data_dir}: {exc.strerror}"
         raise _collector_fail("error.setting", reason, lang) from None
+    problem = writable_problem(data_dir, "data folder")
+    if problem is not None:
+        raise _collector_fail("error.setting", problem, lang)
     chosen = settings.collector
     db_url = db or chosen.db_url or f"sqlite:///{(data_dir / DB_FILE).resolve()}"
     chosen = chosen.model_copy(
@@ -977,6 +1011,8 @@ def booth_key(
 
     settings = load_settings(config)
     path = keys or settings.registry.keys_file or settings.data_dir / "keys.toml"
+    if not path.is_dir():  # a folder is refused by add_booth_key, naming it
+        check_writable(path, "keys file")
     try:
         key = add_booth_key(path, booth_id, operator or settings.operator.prefix)
     except BoothKeysError as exc:
@@ -1017,6 +1053,7 @@ def simulate(
     except UnicodeDecodeError:
         raise fail(f"scenario {scenario_file} is not UTF-8 text") from None
     out = out if out is not None else Path("simulation-out") / scenario.name
+    check_writable(out, "output folder")
     # matplotlib's import runs beside the simulation rather than after it.
     library = PlottingLibrary() if plots else None
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
@@ -1096,6 +1133,9 @@ def sweep(
         plan = load_sweep(sweep_file)
         if out.exists() and not out.is_dir():
             raise SweepError(f"--out {out}: not a folder")
+        problem = writable_problem(out, "--out")
+        if problem is not None:
+            raise SweepError(problem)
         # An existing table is checked (and a row cut short dropped) before any run; a new one
         # is written only once the cluster is there.
         done_keys = (

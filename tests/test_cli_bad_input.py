@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,7 +95,35 @@ def bomb_picture(data: Path, side: int = 20000, name: str = "bomb.png") -> None:
     (data / name).write_bytes(png)
 
 
+def booth_with_rows_in_flight(data: Path) -> None:
+    """A booth's data folder: ``keys.toml`` (readable by all, so another user can get as far
+    as the writing) and ``booth.db`` whose three rows are claimed by a transmitter, with a
+    lease that lasts (rows in flight)."""
+    from datetime import UTC, datetime, timedelta
+
+    from ephoto.wire import add_booth_key
+    from transmitter.outbox import Outbox, booth_db_url, create_schema, enqueue, open_outbox_engine
+
+    add_booth_key(data / "keys.toml", "b1", "9PMT")
+    (data / "keys.toml").chmod(0o644)
+    engine = open_outbox_engine(booth_db_url(data))
+    try:
+        create_schema(engine)
+        issued = datetime(2026, 11, 2, 9, tzinfo=UTC)
+        with engine.begin() as conn:
+            for n in range(3):
+                code = f"9PMT{n:04d}AAAA"
+                enqueue(conn, code, issued, "ephoto-permis", booth_id="b1")
+        claimed = Outbox(engine).claim_due(issued + timedelta(hours=1), 10, timedelta(days=3650))
+        assert len(claimed) == 3
+    finally:
+        engine.dispose()
+    for leftover in data.glob("booth.db-*"):  # no WAL left beside it: one file to hash
+        raise AssertionError(f"{leftover} left by the setup")
+
+
 SETUPS: dict[str, Callable[[Path], None]] = {
+    "booth with rows in flight": booth_with_rows_in_flight,
     "corrupt booth.db": corrupt_booth_db,
     "corrupt registry.sqlite": corrupt_registry_db,
     "bad keys file": bad_keys_file,
@@ -112,6 +142,7 @@ SETUPS: dict[str, Callable[[Path], None]] = {
         sweep_file('scenario = "off-season"\n')(data),
         data_is_a_file(data),
     ),
+    "a sweep": sweep_file('scenario = "off-season"\n[vary]\n"fleet.booths" = [5]\n'),
     "sweep with an unknown key": sweep_file('scenario = "off-season"\nseed = 3\n'),
     "sweep varying no scenario key": sweep_file(
         'scenario = "off-season"\n[vary]\n"registry.speed" = [1.0]\n'
@@ -135,14 +166,20 @@ class Case:
     """Text the error line must contain: the bad value, or the file it is about."""
     setup: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    read_only: bool = False
+    """Run the command as a user who may read the row's folder but not write it: the
+    unprivileged ``nobody`` when the tests run as root (whom permission bits do not stop),
+    else the current user with the folder made read-only."""
 
     @property
     def id(self) -> str:
         label = " ".join(self.args).replace("{data}", "D").replace("{tmp}", "T")
-        return f"{label} [{self.setup}]" if self.setup else label
+        label = f"{label} [{self.setup}]" if self.setup else label
+        return f"{label} [read-only]" if self.read_only else label
 
 
 FILE = "{tmp}/not-a-folder"
+IN_FLIGHT = "booth with rows in flight"
 
 CASES: list[Case] = [
     # catalogue and codes
@@ -171,6 +208,14 @@ CASES: list[Case] = [
     Case(
         ("transmitter", "--once", "--data", "{data}", "--registry", "not a url"),
         "not a url",
+    ),
+    *(  # rows in flight stay as they were: booth.db's hash is checked like every file's
+        Case(
+            ("transmitter", "--once", "--data", "{data}", option, "not a url"),
+            "not a url",
+            IN_FLIGHT,
+        )
+        for option in ("--registry", "--collector")
     ),
     Case(("transmitter", "status", "--data", "{data}"), "booth.db", "corrupt booth.db"),
     # the support desk
@@ -289,6 +334,39 @@ CASES: list[Case] = [
     # the session clock
     Case(("clock", "advance", "junk", "--data", "{data}"), "junk"),
     Case(("clock", "show", "--data", FILE), "not-a-folder", "data is a file"),
+    # folders and files this user may read but not write
+    *(
+        Case(args, "{data} cannot be written", IN_FLIGHT, read_only=True)
+        for args in (
+            ("kiosk", "--headless", "--data", "{data}"),
+            ("registry", "--data", "{data}"),
+            ("transmitter", "--once", "--data", "{data}"),
+            ("collector", "serve", "--data", "{data}"),
+            ("simulate", "off-season", "--out", "{data}", "--no-plots"),
+        )
+    ),
+    Case(
+        ("simulate", "off-season", "--out", "{data}/out", "--no-plots"),
+        "{data}/out cannot be written",
+        read_only=True,
+    ),
+    Case(
+        ("sweep", "{data}/sweep.toml", "--out", "{data}/out"),
+        "{data}/out cannot be written",
+        "a sweep",
+        read_only=True,
+    ),
+    Case(
+        ("config", "example", "--out", "{data}/x.toml"),
+        "{data}/x.toml cannot be written",
+        read_only=True,
+    ),
+    Case(
+        ("booth-key", "b2", "--keys", "{data}/keys.toml"),
+        "{data}/keys.toml is read-only",
+        IN_FLIGHT,
+        read_only=True,
+    ),
 ]
 
 
@@ -301,22 +379,78 @@ def tree_digest(root: Path) -> dict[str, str]:
     return found
 
 
+NOBODY = 65534
+"""The unprivileged user the read-only rows run as when the tests run as root."""
+
+
+def as_user_without_write(folder: Path) -> list[str]:
+    """The command prefix that runs a row unable to write ``folder`` (empty: as we are).
+
+    As root, permission bits do not stop writing, so the row runs as ``nobody`` through
+    ``setpriv``; ``folder`` and what it holds (made by root, made readable by all here) can
+    then be read but not written, as a read-only folder is for a booth's own user. Otherwise
+    the folder's write bits are taken away."""
+    if os.geteuid() != 0:
+        for path in (folder, *folder.rglob("*")):
+            path.chmod(path.stat().st_mode & ~0o222)
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing: no way to drop root")
+    for path in (folder, *folder.rglob("*")):  # readable by all, as the booth's user reads it
+        path.chmod(path.stat().st_mode | (0o555 if path.is_dir() else 0o444))
+    prefix = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    probe = subprocess.run(
+        [*prefix, sys.executable, "-c", "import cabine.cli"],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+    )
+    if probe.returncode != 0:
+        pytest.skip(
+            f"uid {NOBODY} cannot run {sys.executable} with this project (a folder on its path "
+            f"is not o+rx?): {probe.stderr.strip().splitlines()[-1:]}"
+        )
+    return prefix
+
+
+@pytest.fixture
+def workdir(request, tmp_path):
+    """The row's folder: pytest's own, or for a read-only row run as root a fresh 0755 folder
+    under the temporary folder (pytest's is 0700 to everyone but root)."""
+    if not (request.node.callspec.params["case"].read_only and os.geteuid() == 0):
+        yield tmp_path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="cabine-read-only-"))
+    try:
+        folder.chmod(0o755)
+        yield folder
+    finally:
+        shutil.rmtree(folder)
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_a_bad_argument_or_data_folder_is_one_line_and_exit_2_with_nothing_changed(tmp_path, case):
+def test_a_bad_argument_or_data_folder_is_one_line_and_exit_2_with_nothing_changed(workdir, case):
+    tmp_path = workdir
     data = tmp_path / "data"
     data.mkdir()
     if case.setup is not None:
         SETUPS[case.setup](data)
     args = [a.replace("{data}", str(data)).replace("{tmp}", str(tmp_path)) for a in case.args]
+    names = case.names.replace("{data}", str(data)).replace("{tmp}", str(tmp_path))
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CABINE_")},
         "CABINE_DATA_DIR": str(data),
         "COLUMNS": "80",
         **case.env,
     }
+    prefix: list[str] = []
+    if case.read_only:
+        prefix = as_user_without_write(data)
+        env["HOME"] = str(tmp_path)
     before = tree_digest(tmp_path)
     done = subprocess.run(
-        [sys.executable, "-m", "cabine.cli", *args],
+        [*prefix, sys.executable, "-m", "cabine.cli", *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -327,5 +461,5 @@ def test_a_bad_argument_or_data_folder_is_one_line_and_exit_2_with_nothing_chang
     assert "Traceback" not in done.stderr + done.stdout, done.stderr
     assert done.returncode == 2, (done.returncode, done.stderr, done.stdout)
     assert len(lines) == 1, done.stderr
-    assert case.names in lines[0], lines[0]
+    assert names in lines[0], lines[0]
     assert tree_digest(tmp_path) == before
