@@ -79,3 +79,39 @@ def test_a_late_result_for_a_screen_the_customer_left_is_dropped(tmp_path: Path)
         assert machine.state is State.FAILSAFE and machine.session.photos_taken == 0
     finally:
         booth.close()
+
+
+def test_the_flow_speaks_the_key_steps_through_the_voice(tmp_path: Path):
+    booth = make_booth(tmp_path / "data", countdown_seconds=0)
+    said: list[tuple[str, str]] = []
+
+    class Recorder:
+        def say(self, prompt_key: str, lang: str) -> None:
+            said.append((prompt_key, lang))
+
+    booth.voice = Recorder()
+    try:
+        machine = booth.machine()
+        flow = SaleFlow(booth, machine, InlineExecutor())
+        machine.fire("start")
+        machine.choose_language("en")
+        machine.choose_category("ephoto")
+        machine.choose_product("ephoto-permis")
+        machine.fire("accept")
+        flow.settle()
+        flow.keep_photo()
+        flow.settle()
+        flow.sign(*drawn_signature())
+        flow.settle()
+        flow.pay_card()
+        flow.settle()
+        assert machine.state is State.DONE
+        assert [key for key, _ in said] == [
+            "welcome",
+            "look_at_lens",
+            "number_printed",
+            "take_sheet",
+        ]
+        assert said[-1][1] == "en"
+    finally:
+        booth.close()
