@@ -103,7 +103,6 @@ class SaleFlow:
     previews: PreviewSizes = field(default_factory=PreviewSizes)
     on_error: Callable[[BaseException], None] | None = None
     progress: SaleProgress = field(default_factory=SaleProgress, init=False)
-    last_money_back: MoneyBack | None = field(default=None, init=False)
     recovered: list[int] = field(default_factory=list, init=False)
     errors: list[BaseException] = field(default_factory=list, init=False)
     _finished: queue.SimpleQueue[_Finished] = field(default_factory=queue.SimpleQueue, init=False)
@@ -141,9 +140,7 @@ class SaleFlow:
             self.progress = SaleProgress()
             if ended is not None and ended.sale_id is not None:
                 # Only an open (unpaid) sale is closed; a paid one is left as it is.
-                back = self.booth.close_unpaid(ended.sale_id, f"ended in {source.value}")
-                if back is not None:
-                    self.last_money_back = back
+                self.booth.close_unpaid(ended.sale_id, f"ended in {source.value}")
         elif target is State.LANGUAGE:
             self.booth.voice.say("welcome", session.lang)
         elif target is State.CAPTURE:
@@ -161,7 +158,6 @@ class SaleFlow:
             self.progress.money_back = self.booth.close_unpaid(
                 session.sale_id, f"{machine.history[-1].event} with coins in"
             )
-            self.last_money_back = self.progress.money_back
         elif target is State.ISSUING:
             assert session.sale_id is not None and self.progress.payment is not None
             self._submit("issue", self.booth.issue, session.sale_id, self.progress.payment)

@@ -67,11 +67,6 @@ class ScreenHost(Protocol):
         ...
 
 
-def pil_to_surface(image: Image.Image) -> pygame.Surface:
-    rgb = image.convert("RGB")
-    return pygame.image.frombytes(rgb.tobytes(), rgb.size, "RGB")
-
-
 class Screen:
     state: ClassVar[State]
     header = True
