@@ -1054,6 +1054,14 @@ def simulate(
         raise fail(f"scenario {scenario_file} is not UTF-8 text") from None
     out = out if out is not None else Path("simulation-out") / scenario.name
     check_writable(out, "output folder")
+    from simulation.budget import memory_problem
+
+    try:
+        problem = memory_problem(scenario, str(scenario_file))
+    except ValueError as exc:
+        raise fail(exc) from None
+    if problem is not None:  # refused before the arrays are allocated
+        raise fail(problem)
     # matplotlib's import runs beside the simulation rather than after it.
     library = PlottingLibrary() if plots else None
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
@@ -1092,6 +1100,21 @@ WorkersOption = Annotated[
     int | None,
     typer.Option(min=1, max=512, help="Worker processes of the local cluster [default: cores]."),
 ]
+
+
+def largest_run_memory_problem(runs, source: str) -> str | None:  # type: ignore[no-untyped-def]
+    """The memory check of ``cabine simulate`` for a sweep's largest run (each run is one
+    task, on one worker), before any cluster starts."""
+    from simulation.budget import estimated_bytes, memory_problem
+    from simulation.scenario import parse_scenario
+
+    scenarios = [parse_scenario(run.scenario, source) for run in runs]
+    if not scenarios:
+        return None
+    try:
+        return memory_problem(max(scenarios, key=estimated_bytes), source)
+    except ValueError as exc:
+        return str(exc)
 
 
 def _quant_texts(lang: str):  # type: ignore[no-untyped-def]
@@ -1134,6 +1157,9 @@ def sweep(
         if out.exists() and not out.is_dir():
             raise SweepError(f"--out {out}: not a folder")
         problem = writable_problem(out, "--out")
+        if problem is not None:
+            raise SweepError(problem)
+        problem = largest_run_memory_problem(plan.runs, str(sweep_file))
         if problem is not None:
             raise SweepError(problem)
         # An existing table is checked (and a row cut short dropped) before any run; a new one

@@ -68,6 +68,22 @@ def scenario_with(old: str, new: str) -> Callable[[Path], None]:
     return write
 
 
+def largest_fleet(data: Path) -> None:
+    """The off-season scenario at today's limits: 100,000 booths selling 2,000 ePhotos a day for
+    two years (about 1e11 sales: terabytes of arrays), as ``data/season.toml``."""
+    from simulation.scenario import SCENARIO_DIR
+
+    text = (SCENARIO_DIR / "off-season.toml").read_text(encoding="utf-8")
+    for old, new in (
+        ("booths = 200", "booths = 100000"),
+        ("days = 28", "days = 730"),
+        ("ephoto_per_booth_day = 15.0", "ephoto_per_booth_day = 2000.0"),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    (data / "season.toml").write_text(text, encoding="utf-8")
+
+
 def sweep_file(text: str, results: str | None = None) -> Callable[[Path], None]:
     """``data/sweep.toml`` holding ``text``, and ``data/out/results.csv`` if given."""
 
@@ -142,6 +158,7 @@ SETUPS: dict[str, Callable[[Path], None]] = {
         sweep_file('scenario = "off-season"\n')(data),
         data_is_a_file(data),
     ),
+    "fleet at today's limits": largest_fleet,
     "a sweep": sweep_file('scenario = "off-season"\n[vary]\n"fleet.booths" = [5]\n'),
     "sweep with an unknown key": sweep_file('scenario = "off-season"\nseed = 3\n'),
     "sweep varying no scenario key": sweep_file(
@@ -175,6 +192,7 @@ class Case:
     def id(self) -> str:
         label = " ".join(self.args).replace("{data}", "D").replace("{tmp}", "T")
         label = f"{label} [{self.setup}]" if self.setup else label
+        label += "".join(f" [{k}={v}]" for k, v in self.env.items())
         return f"{label} [read-only]" if self.read_only else label
 
 
@@ -275,6 +293,28 @@ CASES: list[Case] = [
             ("absurd demand", "demand.ephoto_per_booth_day"),
             ("capacity not a number", "registry.capacity_per_hour"),
         )
+    ),
+    # a fleet within the limits that would run out of memory: refused before any array
+    Case(
+        ("simulate", "{data}/season.toml", "--out", "{tmp}/out", "--no-plots"),
+        "of memory",
+        "fleet at today's limits",
+    ),
+    Case(
+        ("simulate", "off-season", "--out", "{tmp}/out", "--no-plots"),
+        "1 MiB is available",
+        env={"CABINE_MEMORY_AVAILABLE": str(2**20)},
+    ),
+    Case(
+        ("simulate", "off-season", "--out", "{tmp}/out", "--no-plots"),
+        "CABINE_MEMORY_AVAILABLE",
+        env={"CABINE_MEMORY_AVAILABLE": "lots"},
+    ),
+    Case(
+        ("sweep", "{data}/sweep.toml", "--out", "{tmp}/out"),
+        "of memory",
+        "a sweep",
+        env={"CABINE_MEMORY_AVAILABLE": str(2**20)},
     ),
     Case(("scenarios", "run", "no-such-scenario"), "no-such-scenario"),
     Case(("sweep", "{tmp}/missing.toml"), "--out"),
