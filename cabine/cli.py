@@ -656,7 +656,7 @@ def transmitter_status(
         console.print(f"rejected x{n}: {reason}")
 
 
-def check_store_url(db_url: str) -> None:
+def check_store_url(db_url: str, what: str = "registry database") -> None:
     """Refuse a store URL SQLAlchemy cannot use, or an SQLite file that is not a database."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
@@ -667,7 +667,7 @@ def check_store_url(db_url: str) -> None:
     except (ArgumentError, ValueError) as exc:
         raise fail(f"--db {db_url!r} is not a database URL SQLAlchemy can use: {exc}") from None
     if url.get_backend_name() == "sqlite" and url.database:
-        check_sqlite_file(Path(url.database), "registry database")
+        check_sqlite_file(Path(url.database), what)
 
 
 @registry_app.callback(invoke_without_command=True)
@@ -880,10 +880,8 @@ def collector_serve(
     )
     if chosen.admin_enabled and not chosen.admin_token:
         raise _collector_fail("error.setting", "admin_enabled needs admin_token", lang)
-    try:
-        seal_key = load_or_create_private_key(seal_key_file(chosen, data_dir))
-    except (KeyFileError, OSError) as exc:
-        raise _collector_fail("error.seal_key", exc, lang) from None
+    # Everything that can be refused is checked before the sealing key is made on first use.
+    check_store_url(db_url, "collector database")
     try:
         load_state_keys(state_key_path(chosen, data_dir))
     except KeyFileError as exc:
@@ -892,6 +890,10 @@ def collector_serve(
         secret = registration_secret(keys_file(chosen, data_dir), settings.operator.prefix)
     except KeyFileError as exc:
         raise _collector_fail("error.registration_key", exc, lang) from None
+    try:
+        seal_key = load_or_create_private_key(seal_key_file(chosen, data_dir))
+    except (KeyFileError, OSError) as exc:
+        raise _collector_fail("error.seal_key", exc, lang) from None
     clock = settings.clock
     if clock.scale != 1.0 and clock.epoch is None:
         clock = clock.model_copy(update={"epoch": SystemClock().now()})
@@ -1670,6 +1672,15 @@ def demo(
     from cabine.config import load_settings
     from cabine.demo import DemoError, has_display, run_demo
 
+    for option, port in (
+        ("--registry-port", registry_port),
+        ("--support-port", support_port),
+        ("--collector-port", collector_port),
+    ):
+        if not 1 <= port <= 65535:
+            raise fail(f"{option} {port} is outside 1-65535")
+    if data is not None:
+        check_data_folder(data)
     overrides = {"data_dir": data} if data is not None else {}
     settings = load_settings(config, **overrides)
     chosen_lang = lang or settings.lang

@@ -138,7 +138,38 @@ def booth_with_rows_in_flight(data: Path) -> None:
         raise AssertionError(f"{leftover} left by the setup")
 
 
+def collector_keys(data: Path) -> None:
+    """What a collector needs to start in ``data``: the state's public key and its own
+    registration key in ``keys.toml`` (so only the row's bad value can stop it)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from collector.settings import collector_id
+    from ephoto.code import DEFAULT_PREFIX
+    from ephoto.wire import add_booth_key
+
+    public = Ed25519PrivateKey.generate().public_key()
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    (data / "state-fetch.pub.pem").write_bytes(pem)
+    add_booth_key(data / "keys.toml", collector_id(DEFAULT_PREFIX), DEFAULT_PREFIX)
+
+
+def collector_keys_and(then: Callable[[Path], None]) -> Callable[[Path], None]:
+    def write(data: Path) -> None:
+        collector_keys(data)
+        then(data)
+
+    return write
+
+
 SETUPS: dict[str, Callable[[Path], None]] = {
+    "collector's keys": collector_keys,
+    "collector's keys, corrupt collector.sqlite": collector_keys_and(
+        lambda data: (data / "collector.sqlite").write_bytes(os.urandom(8192))
+    ),
+    "collector's keys, non-UTF-8 keys file": collector_keys_and(non_utf8_keys_file),
     "booth with rows in flight": booth_with_rows_in_flight,
     "corrupt booth.db": corrupt_booth_db,
     "corrupt registry.sqlite": corrupt_registry_db,
@@ -238,6 +269,9 @@ CASES: list[Case] = [
     Case(("transmitter", "status", "--data", "{data}"), "booth.db", "corrupt booth.db"),
     # the support desk
     Case(("support", "report", "--sale", "1", "--lang", "xx", "--data", "{data}"), "xx"),
+    Case(  # with a booth.db to record in: its hash shows nothing was recorded
+        ("support", "report", "--sale", "1", "--lang", "xx", "--data", "{data}"), "xx", IN_FLIGHT
+    ),
     Case(
         ("support", "report", "--code", "9PMT", "--data", "{data}"), "booth.db", "corrupt booth.db"
     ),
@@ -371,6 +405,30 @@ CASES: list[Case] = [
     # the collector
     Case(("collector", "serve", "--data", "{data}", "--port", "70000"), "70000"),
     Case(("collector", "serve", "--data", FILE), "not-a-folder", "data is a file"),
+    Case(
+        ("collector", "serve", "--data", "{data}", "--db", "junk://x"),
+        "junk://x",
+        "collector's keys",
+    ),
+    Case(
+        ("collector", "serve", "--data", "{data}"),
+        "collector.sqlite",
+        "collector's keys, corrupt collector.sqlite",
+    ),
+    Case(
+        ("collector", "serve", "--data", "{data}"),
+        "keys.toml",
+        "collector's keys, non-UTF-8 keys file",
+    ),
+    # a refused collector makes no sealing key on the way out
+    Case(("collector", "serve", "--data", "{data}"), "state-fetch.pub.pem"),
+    Case(("transmitter", "--once", "--data", "{data}"), "keys.toml", "non-UTF-8 keys file"),
+    # the demo
+    *(
+        Case(("demo", "--headless", "--data", "{data}", option, "70000"), option)
+        for option in ("--registry-port", "--support-port", "--collector-port")
+    ),
+    Case(("demo", "--headless", "--data", FILE), "not-a-folder", "data is a file"),
     # the session clock
     Case(("clock", "advance", "junk", "--data", "{data}"), "junk"),
     Case(("clock", "show", "--data", FILE), "not-a-folder", "data is a file"),
