@@ -26,6 +26,7 @@ from ephoto.money import Money
 from ephoto.private import private_folder, write_private
 from kiosk.catalog import Catalog, Product, load_catalog
 from kiosk.devices import (
+    SPAWN_LOCK,
     Camera,
     CameraUnavailable,
     PhotoCheck,
@@ -177,9 +178,10 @@ class ProcessRenderer:
             if self._pool is None:
                 import multiprocessing
 
-                self._pool = multiprocessing.get_context("spawn").Pool(
-                    1, initializer=_exit_with_parent, initargs=(os.getpid(),)
-                )
+                with SPAWN_LOCK:  # not while OpenCV's loader has sys.path rewritten
+                    self._pool = multiprocessing.get_context("spawn").Pool(
+                        1, initializer=_exit_with_parent, initargs=(os.getpid(),)
+                    )
             return self._pool
 
     def warm_up(self) -> None:
@@ -534,7 +536,10 @@ class Booth:
             renderer_warm_up()
         check_warm_up = getattr(self.photo_check, "warm_up", None)
         if check_warm_up is not None:
-            threading.Thread(target=check_warm_up, daemon=True, name="check-warm-up").start()
+            self._check_warm_up = threading.Thread(
+                target=check_warm_up, daemon=True, name="check-warm-up"
+            )
+            self._check_warm_up.start()
 
     def refill_paper(self) -> None:
         self.ledger.refill_paper()
@@ -554,6 +559,11 @@ class Booth:
         )
 
     def close(self) -> None:
+        # A process that ends while OpenCV is still loading its detector on that thread is
+        # aborted by the C++ runtime ("terminate called without an active exception").
+        warming = getattr(self, "_check_warm_up", None)
+        if warming is not None:
+            warming.join()
         for device in (self.renderer, self.voice, self.camera):
             closer = getattr(device, "close", None)
             if closer is not None:

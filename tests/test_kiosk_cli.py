@@ -89,3 +89,39 @@ def test_a_script_step_that_cannot_be_done_fails_naming_the_buttons(tmp_path, mo
     )
     assert result.exit_code == 1
     assert "no button 'no-such-button'" in result.output and "start" in result.output
+
+
+def test_a_short_headless_session_ends_cleanly_while_the_detector_still_loads(tmp_path):
+    """A script done within a frame or two ends the process while the photo check's detector
+    may still be loading on its thread; the booth waits for it, so the C++ runtime does not
+    abort the process (exit 134, "terminate called without an active exception")."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "one.toml"
+    script.write_text('[[step]]\nexpect = "attract"\n[[step]]\nscreenshot = "start"\n')
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
+    env.pop("CABINE_CONFIG", None)
+    for run in range(3):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cabine.cli",
+                "kiosk",
+                "--data",
+                str(tmp_path / f"d{run}"),
+                "--headless",
+                "--script",
+                str(script),
+                "--screenshots",
+                str(tmp_path / f"s{run}"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-400:]
+        assert "terminate called" not in done.stderr

@@ -12,14 +12,32 @@ the flow records.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from PIL import Image
 
+# OpenCV's loader rewrites sys.path while cv2 is first imported (and puts it back after). A
+# process spawned at that moment (the sheet renderer starts from a thread) inherits the rewritten
+# path, finds cv2's own ``typing`` package before the standard one and dies at start. So the
+# first import of cv2 and the spawning of a process take turns on this lock.
+SPAWN_LOCK = threading.Lock()
+
+
+def import_cv2() -> Any:
+    """The cv2 module, imported so that no process is spawned meanwhile."""
+    with SPAWN_LOCK:
+        import cv2
+
+    return cv2
+
+
 __all__ = [
+    "SPAWN_LOCK",
+    "import_cv2",
     "Camera",
     "CameraUnavailable",
     "PhotoCheck",

@@ -16,7 +16,7 @@ from typing import Any
 from PIL import Image
 
 from kiosk.camera import ID_PHOTO_SIZE, CameraError, load_photo
-from kiosk.devices import CameraUnavailable
+from kiosk.devices import CameraUnavailable, import_cv2
 
 PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -52,7 +52,7 @@ class OpenCvCamera:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        import cv2
+        cv2 = import_cv2()
 
         with self._lock:
             if self._capture is not None:
@@ -73,7 +73,7 @@ class OpenCvCamera:
             self._capture = capture
 
     def capture(self) -> Image.Image:
-        import cv2
+        cv2 = import_cv2()
 
         self.start()
         with self._lock:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from kiosk.devices import RuleFailure
+from kiosk.devices import RuleFailure, import_cv2
 
 if TYPE_CHECKING:  # numpy is imported where a photo is checked: keeps the booth's start fast
     import numpy as np
@@ -103,7 +103,7 @@ class _Cascades:
     def get(cls) -> tuple[Any, Any, Any, Any]:
         with cls._lock:
             if cls._loaded is None:
-                import cv2
+                cv2 = import_cv2()
 
                 folder = cv2.data.haarcascades  # type: ignore[attr-defined]
                 face = cv2.CascadeClassifier(folder + "haarcascade_frontalface_default.xml")
@@ -121,7 +121,7 @@ class _Cascades:
 
 def measure(image: Image.Image) -> tuple[FaceMeasure, np.ndarray]:
     """Detect faces and the main face's eyes; returns the measure and the analysed RGB array."""
-    import cv2
+    cv2 = import_cv2()
     import numpy as np
 
     rgb = image.convert("RGB")
@@ -201,7 +201,7 @@ def _pupil(
 ) -> tuple[float, float]:
     """The eye's centre: the darkest spot (iris and pupil) in the middle of the cascade's box,
     which is only placed to its search step; the brow at the box's top is left out."""
-    import cv2
+    cv2 = import_cv2()
 
     ex, ey, ew, eh = box
     inner = band[
