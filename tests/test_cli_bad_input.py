@@ -184,6 +184,10 @@ SETUPS: dict[str, Callable[[Path], None]] = {
     "scenario in year 1": scenario_with("start = 2026-11-02", "start = 0001-01-01"),
     "infinite demand": scenario_with("ephoto_per_booth_day = 15.0", "ephoto_per_booth_day = inf"),
     "absurd demand": scenario_with("ephoto_per_booth_day = 15.0", "ephoto_per_booth_day = 1e12"),
+    "infinite capacity": scenario_with("capacity_per_hour = 150.0", "capacity_per_hour = inf"),
+    "infinite other demand": scenario_with(
+        "other_per_booth_day = 20.0", "other_per_booth_day = inf"
+    ),
     "capacity not a number": scenario_with("capacity_per_hour = 150.0", "capacity_per_hour = nan"),
     "a sweep, --out a file": lambda data: (
         sweep_file('scenario = "off-season"\n')(data),
@@ -326,6 +330,8 @@ CASES: list[Case] = [
             ("infinite demand", "demand.ephoto_per_booth_day"),
             ("absurd demand", "demand.ephoto_per_booth_day"),
             ("capacity not a number", "registry.capacity_per_hour"),
+            ("infinite capacity", "registry.capacity_per_hour"),
+            ("infinite other demand", "demand.other_per_booth_day"),
         )
     ),
     # a fleet within the limits that would run out of memory: refused before any array
