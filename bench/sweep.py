@@ -9,7 +9,7 @@ simulator's imports); the cluster start and that warm-up are printed apart.
 - overhead per run: (wall time with 1 worker - the runs' own time, measured inside each task)
   / runs, as a share of a run's own mean time (goal < 5 %).
 
-Run: .venv/bin/python bench/sweep.py [--runs-per-seed 4] [--seeds 3] [--booths 300] [--days 45]
+Run: .venv/bin/python bench/sweep.py [--runs-per-seed 4] [--seeds 3] [--booths 1000] [--days 92]
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs-per-seed", type=int, default=4, help="Parameter values.")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--booths", type=int, default=300)
-    parser.add_argument("--days", type=int, default=45)
+    parser.add_argument("--booths", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=92)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
