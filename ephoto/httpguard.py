@@ -170,3 +170,23 @@ def install(app: FastAPI, *, max_body_bytes: int, body_timeout: float | None = 3
     """Put the body limit and the short validation answers on ``app``."""
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes, body_timeout=body_timeout)
     app.add_exception_handler(RequestValidationError, validation_problem)
+
+
+def require_bearer(authorization: str | None, token: str | None) -> None:
+    """The QA admin APIs' check: ``Authorization: Bearer <token>``, compared in constant time.
+
+    A service with no token configured refuses every caller."""
+    import secrets
+
+    expected = (token or "").encode()
+    scheme, _, given = (authorization or "").partition(" ")
+    if (
+        not expected
+        or scheme.lower() != "bearer"
+        or not secrets.compare_digest(given.encode(), expected)
+    ):
+        raise HTTPException(
+            401,
+            "admin API needs 'Authorization: Bearer <admin_token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

@@ -3,7 +3,6 @@ only when the settings enable it, behind the admin bearer token."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from collector.routes.shared import Collector, Detail
 from collector.store import Faults
+from ephoto.httpguard import require_bearer
 
 MAX_ADVANCE_SECONDS = 2 * 366 * 24 * 3600  # two years: past any number's retention
 
@@ -47,14 +47,7 @@ class FileOut(BaseModel):
 
 
 def authorised(collector: Collector, authorization: Annotated[str | None, Header()] = None) -> None:
-    token = (collector.settings.admin_token or "").encode()
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), token):
-        raise HTTPException(
-            401,
-            "admin API needs 'Authorization: Bearer <admin_token>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    require_bearer(authorization, collector.settings.admin_token)
 
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(authorised)])

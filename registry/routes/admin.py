@@ -3,7 +3,6 @@ Served only when the settings enable it, behind the admin bearer token."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ephoto.clock import SessionClock
 from ephoto.code import normalize
+from ephoto.httpguard import require_bearer
 from registry.routes.shared import Detail, Registry, field_error
 from registry.store import MAX_CLOCK_OFFSET, ClockOutOfBounds, Faults, FetchFailure, state_of
 
@@ -37,14 +37,7 @@ class FaultsIn(BaseModel):
 
 
 def authorised(registry: Registry, authorization: Annotated[str | None, Header()] = None) -> None:
-    token = (registry.settings.admin_token or "").encode()
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), token):
-        raise HTTPException(
-            401,
-            "admin API needs 'Authorization: Bearer <admin_token>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    require_bearer(authorization, registry.settings.admin_token)
 
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(authorised)])
