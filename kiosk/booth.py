@@ -308,8 +308,20 @@ class Booth:
         booth.printer = choose.open_printer(settings, booth.paths.prints, booth.ledger.paper_left)
         booth.photo_check = choose.open_photo_check(settings)
         booth.voice = choose.open_voice(settings, headless=headless, cache=data_dir / "voice")
+        booth.restore_voice_choice()
         booth.start_devices()
         return booth
+
+    def restore_voice_choice(self) -> None:
+        """The volume and mute the operator chose in the menu outlive a restart."""
+        volume, muted = self.ledger.load_voice_choice()
+        if volume is not None and hasattr(self.voice, "volume"):
+            self.voice.volume = volume
+        if muted is not None and hasattr(self.voice, "muted"):
+            self.voice.muted = muted
+
+    def save_voice_choice(self, volume: float, muted: bool) -> None:
+        self.ledger.save_voice_choice(volume, muted)
 
     def start_devices(self) -> None:
         """Start the camera; a failure is kept as the reason the booth is in maintenance."""

@@ -135,6 +135,8 @@ SHEETS_PRINTED = "sheets_printed"
 MAINTENANCE = "maintenance"  # 1 while the operator keeps the booth in maintenance
 PIN_WRONG = "pin_wrong"  # wrong operator PINs in a row
 PIN_LOCKED_UNTIL_MS = "pin_locked_until_ms"  # monotonic milliseconds; 0 when not locked
+VOICE_VOLUME_PCT = "voice_volume_pct"  # the operator's choice, 0-100; -1: the settings' value
+VOICE_MUTED = "voice_muted"  # 1 muted, 0 not, -1: the settings' value
 MIN_FREE_BYTES = 5 * 1024 * 1024
 
 
@@ -271,6 +273,8 @@ class Ledger:
                 (MAINTENANCE, 0),
                 (PIN_WRONG, 0),
                 (PIN_LOCKED_UNTIL_MS, 0),
+                (VOICE_VOLUME_PCT, -1),
+                (VOICE_MUTED, -1),
             ):
                 exists = conn.execute(
                     select(counters.c.value).where(counters.c.name == name)
@@ -706,6 +710,16 @@ class Ledger:
                 (PIN_WRONG, wrong),
                 (PIN_LOCKED_UNTIL_MS, round(locked_until * 1000)),
             ):
+                conn.execute(update(counters).where(counters.c.name == name).values(value=value))
+
+    def load_voice_choice(self) -> tuple[float | None, bool | None]:
+        """The volume (0-1) and mute the operator last chose, or None where they never did."""
+        volume, muted = self.counter(VOICE_VOLUME_PCT), self.counter(VOICE_MUTED)
+        return (None if volume < 0 else volume / 100), (None if muted < 0 else bool(muted))
+
+    def save_voice_choice(self, volume: float, muted: bool) -> None:
+        with self.engine.begin() as conn:
+            for name, value in ((VOICE_VOLUME_PCT, round(volume * 100)), (VOICE_MUTED, int(muted))):
                 conn.execute(update(counters).where(counters.c.name == name).values(value=value))
 
     def today(self) -> DayCounters:

@@ -161,6 +161,15 @@ def test_operator_menu_mutes_the_voice_and_steps_its_volume(tmp_path, monkeypatc
         run.tap({"tap": "voice_volume"})
         run.tap({"tap": "voice_volume"})
         assert booth.voice.volume == 0.25  # from the loudest back to the quietest
+        run.tap({"tap": "voice_mute"})
     finally:
         app.close()
         booth.close()
+    # The operator's choice outlives a restart: a booth opened on the same ledger starts with it.
+    again = make_booth(tmp_path / "data", monotonic=ticks)
+    try:
+        again.voice = SpokenVoice(EspeakRenderer(tmp_path / "voice"), Recorder(), volume=0.5)
+        again.restore_voice_choice()
+        assert (again.voice.volume, again.voice.muted) == (0.25, True)
+    finally:
+        again.close()

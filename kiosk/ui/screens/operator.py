@@ -289,12 +289,14 @@ class OperatorScreen(Screen):
                 self.refresh()
         elif bid == "voice_mute" and isinstance(booth.voice, SpokenVoice):
             booth.voice.muted = not booth.voice.muted
+            booth.save_voice_choice(booth.voice.volume, booth.voice.muted)
             self.refresh()
         elif bid == "voice_volume" and isinstance(booth.voice, SpokenVoice):
             # Each tap a quarter louder, from the loudest back to the quietest.
             steps = VOICE_STEPS
             louder = [v for v in steps if v > booth.voice.volume + 1e-6]
             booth.voice.volume = louder[0] if louder else steps[0]
+            booth.save_voice_choice(booth.voice.volume, booth.voice.muted)
             booth.voice.say("welcome", self.lang)
             self.refresh()
         elif bid == "exit":
