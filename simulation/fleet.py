@@ -442,50 +442,52 @@ def _citizens(
     people = scenario.citizens
     n = issued.size
     forms = typed_forms(scenario.run.seed, max(1, min(n, CODE_POOL)))
-    pool = np.arange(n) % len(forms.codes)
-    typed = (rng.random(n) < people.lowercase_share).astype(np.int8) | (
-        (rng.random(n) < people.confusable_share).astype(np.int8) << 1
-    )
+    # Each sale's real code (in the pool) and how it is typed, as one index: pool * 4 + form.
+    code_form = np.arange(n) % len(forms.codes) * 4
+    code_form |= rng.random(n) < people.lowercase_share
+    code_form |= (rng.random(n) < people.confusable_share).astype(np.int64) << 1
+    kind = forms.kind.reshape(-1)
     at = issued + _delays(rng, people.first_attempt, n)
     counts = np.zeros(len(OUTCOMES), dtype=np.int64)
     redeemed = np.zeros(n, dtype=bool)
     last_attempt = np.full(n, np.nan)
-    trying = np.arange(n)
+    # Everyone tries once; later rounds take the subset that retries (None: everyone).
+    trying: np.ndarray | None = None
     for _ in range(people.max_attempts):
-        if trying.size == 0:
-            break
-        when = at[trying]
-        view = forms.kind[pool[trying], typed[trying]]
-        outcome = np.where(
-            view == _TEXT_MALFORMED,
-            MALFORMED,
-            np.where(
-                view == _TEXT_UNKNOWN,
-                NOT_FOUND,
-                np.where(
-                    when >= expires[trying],
-                    EXPIRED,
-                    np.where(when < active[trying], NOT_FOUND, ACTIVE),
-                ),
-            ),
-        )
+        if trying is None:
+            when, view, until, since = at, kind[code_form], expires, active
+            last_attempt[:] = when
+        else:
+            if trying.size == 0:
+                break
+            when, view = at[trying], kind[code_form[trying]]
+            until, since = expires[trying], active[trying]
+            last_attempt[trying] = when
+        # The registry's answer, the first rule that applies winning: malformed, unknown text,
+        # expired, not yet active, else active.
+        outcome = np.where(when < since, np.int8(NOT_FOUND), np.int8(ACTIVE))
+        outcome[when >= until] = EXPIRED
+        outcome[view == _TEXT_UNKNOWN] = NOT_FOUND
+        malformed = view == _TEXT_MALFORMED
+        outcome[malformed] = MALFORMED
         counts += np.bincount(outcome, minlength=len(OUTCOMES))
-        last_attempt[trying] = when
-        redeemed[trying[outcome == ACTIVE]] = True
-        refused = (outcome == NOT_FOUND) | (outcome == MALFORMED)
+        everyone: np.ndarray | None = trying
+        if trying is None:
+            redeemed = outcome == ACTIVE
+        else:
+            redeemed[trying[outcome == ACTIVE]] = True
+        refused = (outcome == NOT_FOUND) | malformed
         # The malformed answer says what is wrong (capitals): the next try fixes the case.
-        fix_case = trying[outcome == MALFORMED]
-        typed[fix_case] &= ~np.int8(_LOWER)
-        again = refused & (rng.random(trying.size) < people.retry_share)
-        trying = trying[again]
+        fix_case = np.flatnonzero(malformed) if everyone is None else everyone[malformed]
+        code_form[fix_case] &= ~_LOWER
+        again = refused & (rng.random(refused.size) < people.retry_share)
+        trying = np.flatnonzero(again) if everyone is None else everyone[again]
         at[trying] += rng.exponential(people.retry_after_hours, trying.size)
     # Some enter the same number again after it worked: it is used now.
     twice = np.flatnonzero(redeemed & (rng.random(n) < people.double_use_share))
     counts[USED] += twice.size
     attempts = {name: int(c) for name, c in zip(OUTCOMES, counts, strict=True)}
-    final_typed = typed
-    refused_for_good = ~redeemed
-    return attempts, refused_for_good, last_attempt, forms, pool * 4 + final_typed
+    return attempts, ~redeemed, last_attempt, forms, code_form
 
 
 def _support(
@@ -513,8 +515,8 @@ def _support(
         report_at=report_at,
         active=active[reporting],
         expires=expires[reporting],
-        code=[forms.codes[p] for p in pool],
-        typed=[forms.texts[p][f] for p, f in zip(pool, form, strict=True)],
+        code=np.array(forms.codes, dtype=object)[pool].tolist(),
+        typed=np.array(forms.texts, dtype=object)[pool, form].tolist(),
         form=form,
     )
     outcomes, reasons = decide_reports(scenario, batch, wrong_reports)
