@@ -191,13 +191,14 @@ def test_a_faulty_registry_loses_nothing_and_applies_nothing_twice(tmp_path):
 
 @pytest.mark.slow
 def test_a_faulty_collector_loses_no_file_and_stores_each_once(tmp_path):
-    """The stand-in collector answers 30 % of uploads with 503, stores 10 % and then holds the
+    """The stand-in collector answers 30 % of uploads with 503, stores 20 % and then holds the
     answer past the booth's timeout, adds latency to every one, and the booth's uplink is
-    slow (8000 kbit/s: an upload of 20 files takes about 1 s)."""
+    slow (8000 kbit/s: an upload of 10 files takes about half a second). With 30 uploads or more
+    the chance that no stored-then-timed-out upload happens at all is about 0.8**30, 0.1 %."""
     data, engine = booth(tmp_path)
     collector = RegistryProcess(data, uplink_kbps=8000)
     collector.faults(
-        error_rate=0.3, retry_after_share=0.0, timeout_after_apply_rate=0.1, latency_ms=5
+        error_rate=0.3, retry_after_share=0.0, timeout_after_apply_rate=0.2, latency_ms=5
     )
     codes = new_codes(300)
     try:
@@ -206,7 +207,7 @@ def test_a_faulty_collector_loses_no_file_and_stores_each_once(tmp_path):
             data,
             engine,
             codes,
-            batch_size=20,
+            batch_size=10,
             files=True,
             CABINE_TRANSMITTER__UPLINK_KBPS="8000",
         )
