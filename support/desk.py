@@ -186,8 +186,8 @@ def reference_of(key: str) -> str:
 # -- the registry --------------------------------------------------------------------------------
 
 
-class RegistryAdmin:
-    """Reads a code's internal state from the registry's admin API (bearer token)."""
+class AdminClient:
+    """A client of a QA admin API (the registry's, the collector's): base URL and bearer token."""
 
     def __init__(
         self,
@@ -204,6 +204,10 @@ class RegistryAdmin:
 
     def close(self) -> None:
         self._client.close()
+
+
+class RegistryAdmin(AdminClient):
+    """Reads a code's internal state from the registry's admin API (bearer token)."""
 
     def code_state(self, code: str) -> RegistryView:
         try:
@@ -263,25 +267,9 @@ def registry_view(data: dict[str, Any]) -> RegistryView:
 # -- the operator's collector --------------------------------------------------------------------
 
 
-class CollectorAdmin:
+class CollectorAdmin(AdminClient):
     """Reads a number's file record from the collector's admin API (bearer token): received,
     sealed, registered with the state, deleted."""
-
-    def __init__(
-        self,
-        base_url: str,
-        token: str | None,
-        *,
-        timeout: float = 5.0,
-        transport: httpx.BaseTransport | None = None,
-    ):
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = httpx.Client(
-            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
-        )
-
-    def close(self) -> None:
-        self._client.close()
 
     def file_state(self, code: str) -> CollectorView:
         try:
