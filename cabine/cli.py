@@ -1074,7 +1074,7 @@ def simulate(
             following = STAGES[STAGES.index(stage) + 1] if stage != STAGES[-1] else "report"
             progress.update(task, advance=1, description=f"{scenario.name}: {following}")
 
-        run = run_fleet(scenario, on_stage=advance)
+        run = run_fleet(scenario, on_stage=advance, figures=True)
         files = write_report(run, out, plots=plots, library=library)
         progress.update(task, advance=1, description=f"{scenario.name}: done")
     m = json.loads(files.metrics.read_text())

@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +29,8 @@ from registry.citizen import NOT_FOUND as NOT_FOUND_ANSWER
 from registry.citizen import is_wire_code
 from registry.ingestion import capacity_schedule, processing_times
 from simulation.booths import departure_hours, sample_outages
+from simulation.figures import delay_figures as work_out_delay_figures
+from simulation.figures import stage_split
 from simulation.scenario import Scenario
 from transmitter.latency import BoothStage, upload_seconds
 
@@ -122,24 +126,24 @@ class FleetRun:
     departed_hours: np.ndarray | None = None
     uploaded_hours: np.ndarray | None = None
     processed_hours: np.ndarray | None = None
+    # ``metrics.json``'s delay figures, being worked out on a thread (``simulate(...,
+    # figures=True)``); None: ``metrics`` works them out.
+    delay_figures: Future[dict[str, Any]] | None = None
 
     @property
     def activation_hours(self) -> np.ndarray:
         return self.active_hours - self.issued_hours
 
     def stage_hours(self) -> dict[str, np.ndarray]:
-        """The activation delay of each code split by stage; the stages add up to it.
-
-        booth: issue to the collector (batch window, outages, upload over the uplink);
-        collector: its registration window; state_queue: the registry's FIFO, service included;
-        base_delay: the registry's base delay after the queue."""
+        """The activation delay of each code split by stage (``simulation.figures.stage_split``)."""
         assert self.uploaded_hours is not None and self.processed_hours is not None
-        return {
-            "booth": self.uploaded_hours - self.issued_hours,
-            "collector": self.received_hours - self.uploaded_hours,
-            "state_queue": self.processed_hours - self.received_hours,
-            "base_delay": self.active_hours - self.processed_hours,
-        }
+        return stage_split(
+            self.issued_hours,
+            self.uploaded_hours,
+            self.received_hours,
+            self.processed_hours,
+            self.active_hours,
+        )
 
 
 @dataclass(frozen=True)
@@ -156,10 +160,6 @@ class LocalHours:
     label: np.ndarray  # (days, 25) int
     noon: np.ndarray  # (days,) hours after the origin of each day's 12:00
     months: list[int]
-
-    def is_plain(self, d: int) -> bool:
-        """24 hours labelled 0 to 23 in order: slot k is the wall-clock hour k."""
-        return bool((self.label[d, :24] == np.arange(24)).all() and self.label[d, 24] == -1)
 
 
 def local_hours(scenario: Scenario) -> LocalHours:
@@ -194,38 +194,54 @@ def _hourly_weights(scenario: Scenario) -> np.ndarray:
     return weights / weights.sum()
 
 
-def _day_factors(hours: LocalHours, weights: np.ndarray) -> np.ndarray:
-    """Each day's demand relative to a 24-hour day: the profile's weight of the hours it has.
-
-    A day without an opening hour that the clock change removes or repeats keeps exactly 1."""
-    factors = np.ones(hours.label.shape[0])
-    for d in range(factors.size):
-        if not hours.is_plain(d):
-            labels = hours.label[d][hours.label[d] >= 0]
-            factors[d] = float(weights[labels].sum())
-    return factors
+def _slot_rates(hours: LocalHours, weights: np.ndarray, per_day: np.ndarray) -> np.ndarray:
+    """Expected sales in each real hour of each day, ``(days, 25)``: the day's sales times the
+    profile's weight of the hour's wall-clock label. The hour that does not exist in March
+    sells nothing, the October hour that happens twice sells its share twice."""
+    labelled = hours.label >= 0
+    return np.where(labelled, weights[np.where(labelled, hours.label, 0)], 0.0) * per_day[:, None]
 
 
-def _sale_hour_starts(
-    hours: LocalHours, weights: np.ndarray, day: np.ndarray, uniform: np.ndarray
-) -> np.ndarray:
-    """When the hour of each sale begins: the sale's day's real hours drawn by the profile's
-    weight of their wall-clock label, by inverse CDF on ``uniform`` (the draw
-    ``Generator.choice`` makes, so 24-hour days are drawn exactly as before)."""
-    cdf = weights.cumsum()
-    cdf /= cdf[-1]
-    slot = cdf.searchsorted(uniform, side="right")
-    for d in range(hours.label.shape[0]):
-        if hours.is_plain(d):
-            continue
-        sold = np.flatnonzero(day == d)
-        if sold.size == 0:
-            continue
-        real = hours.label[d] >= 0
-        day_cdf = weights[hours.label[d][real]].cumsum()
-        day_cdf /= day_cdf[-1]
-        slot[sold] = np.minimum(day_cdf.searchsorted(uniform[sold], side="right"), real.sum() - 1)
-    return hours.start[day, slot]
+def poisson_arrivals(
+    rng: np.random.Generator, starts: np.ndarray, rates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A Poisson process with rate ``rates[s]`` per hour over the hour ``[starts[s], starts[s]
+    + 1)``: (arrival times in order, the hour each falls in).
+
+    Drawn by time change: the points of a unit-rate process (cumulative sums of exponential
+    draws) mapped through the inverse of the cumulative intensity, which is linear within each
+    hour. The counts per hour are Poisson and the times within an hour uniform, as drawing the
+    counts and then the times would give, but already sorted: no sort of millions of values.
+    ``starts`` must increase by at least one hour from one entry to the next."""
+    selling = np.flatnonzero(rates > 0)
+    if selling.size == 0:
+        return np.empty(0), np.empty(0, dtype=np.int64)
+    rate = rates[selling]
+    before = np.concatenate(([0.0], np.cumsum(rate)))  # intensity before each selling hour
+    total = float(before[-1])
+    # Enough unit-rate points to pass the total intensity (many standard deviations above its
+    # mean); in the rare case they fall short, more are drawn.
+    chunks, reached = [], 0.0
+    while reached <= total:
+        extra = max(total - reached, 0.0)
+        size = int(extra + 8.0 * math.sqrt(extra) + 64)
+        points = rng.standard_exponential(size)
+        np.cumsum(points, out=points)
+        points += reached
+        chunks.append(points)
+        reached = float(points[-1])
+    points = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+    points = points[: int(np.searchsorted(points, total, side="right"))]
+    within = np.searchsorted(before, points, side="right") - 1
+    # Within a selling hour s: t = start_s + (point - before_s) / rate_s.
+    scale = 1.0 / rate
+    offset = starts[selling] - before[:-1] * scale
+    times = points  # reused in place
+    times *= scale[within]
+    times += offset[within]
+    # Rounding at an hour's end could put a time an ulp past the next hour's first one.
+    np.maximum.accumulate(times, out=times)
+    return times, selling[within]
 
 
 def _expiry_offsets(scenario: Scenario, hours: LocalHours) -> np.ndarray:
@@ -248,8 +264,15 @@ def _delays(rng: np.random.Generator, spec, size: int) -> np.ndarray:
     return rng.lognormal(np.log(spec.median_hours), sigma, size)
 
 
-def simulate(scenario: Scenario, on_stage: Callable[[str], None] | None = None) -> FleetRun:
-    """Run ``scenario``; ``on_stage`` is told as each of :data:`STAGES` finishes."""
+def simulate(
+    scenario: Scenario,
+    on_stage: Callable[[str], None] | None = None,
+    *,
+    figures: bool = False,
+) -> FleetRun:
+    """Run ``scenario``; ``on_stage`` is told as each of :data:`STAGES` finishes. ``figures``:
+    work out the delay figures of ``metrics.json`` on a thread while the citizens and the
+    support desk are simulated (for a caller that writes the report)."""
     started = time.perf_counter()
 
     def done(stage: str) -> None:
@@ -263,24 +286,31 @@ def simulate(scenario: Scenario, on_stage: Callable[[str], None] | None = None) 
     days, booths = scenario.run.days, scenario.fleet.booths
     demand = scenario.demand
 
-    # Demand: Poisson sales per booth per day, scaled by the month's season, at opening hours.
-    # A day with an hour less (March) or more (October) sells that hour's share less or more.
+    # Demand: Poisson sales at each booth, at the same rate for every booth, by the month's
+    # season and the hourly profile of the real hours of each day (DST-exact). The fleet's sales
+    # are their superposition, a Poisson process at the sum of the rates, each sale at a booth
+    # drawn uniformly: drawn in time order, nothing to sort.
     hours = local_hours(scenario)
     weights = _hourly_weights(scenario)
     season = np.array([demand.season_factor(m) for m in hours.months])
-    daily = season * _day_factors(hours, weights)
-    counts = demand_rng.poisson(demand.ephoto_per_booth_day * daily[:, None], (days, booths))
-    others = demand_rng.poisson(demand.other_per_booth_day * daily[:, None], (days, booths))
-    other_sales = int(others.sum())
+    # Booth-days of selling in each real hour: booths x season x the profile's weight.
+    booth_days = _slot_rates(hours, weights, season * booths)
+    issued, slot = poisson_arrivals(
+        demand_rng,
+        np.nan_to_num(hours.start).ravel(),
+        booth_days.ravel() * demand.ephoto_per_booth_day,
+    )
+    n = issued.size
+    day = (slot // hours.label.shape[1]).astype(np.int32)
+    booth = demand_rng.integers(0, booths, n, dtype=np.int32)
+    other_sales = int(demand_rng.poisson(float(booth_days.sum()) * demand.other_per_booth_day))
     wrong_product = int(demand_rng.binomial(other_sales, demand.wrong_product_share))
-    n = int(counts.sum())
-    day = np.repeat(np.arange(days, dtype=np.int32), counts.sum(axis=1))
-    booth = np.repeat(np.tile(np.arange(booths, dtype=np.int32), days), counts.ravel())
-    hour_start = _sale_hour_starts(hours, weights, day, demand_rng.random(n))
-    issued = hour_start + demand_rng.random(n)
-    order = np.argsort(issued, kind="stable")
-    issued, day, booth = issued[order], day[order], booth[order]
-    del hour_start, order, counts
+    # The citizens' codes are plain Python work (code rules, check characters): made on a
+    # thread while the numpy stages below, which mostly release the interpreter, run here.
+    forms_pool = ThreadPoolExecutor(1, thread_name_prefix="typed-forms")
+    forms_ready = forms_pool.submit(typed_forms, scenario.run.seed, max(1, min(n, CODE_POOL)))
+    forms_pool.shutdown(wait=False)
+    del slot
     done("demand")
 
     # Booth stage: each code waits for its batch window (and, in scenarios, outages) to leave.
@@ -310,21 +340,26 @@ def simulate(scenario: Scenario, on_stage: Callable[[str], None] | None = None) 
     wait[by_arrival] = starts - arrivals
     processed = np.empty(n)
     processed[by_arrival] = ends
-    # Codes waiting in the FIFO just after each arrival; the queue is longest right then.
-    in_queue = np.arange(1, n + 1) - np.searchsorted(ends, arrivals, side="right")
-    backlog_max = int(in_queue.max()) if n else 0
+    backlog_max = longest_queue(arrivals, ends)
     last = float(ends[-1]) if n else 0.0
     backlog_times = np.arange(0.0, max(last, days * 24.0) + 1.0, 1.0)
     backlog = np.searchsorted(arrivals, backlog_times, side="right") - np.searchsorted(
         ends, backlog_times, side="right"
     )
     pending_mean = _time_average_pending(arrivals, active_sorted)
-    del starts, ends, by_arrival, in_queue
+    del starts, ends, by_arrival
+    delay_figures = None
+    if figures:
+        figures_pool = ThreadPoolExecutor(1, thread_name_prefix="delay-figures")
+        delay_figures = figures_pool.submit(
+            _delay_figures, scenario, issued, uploaded, received, processed, active, wait, day
+        )
+        figures_pool.shutdown(wait=False)
     done("registry")
 
     expires = issued + _expiry_offsets(scenario, hours)[day]
     attempts, refused, last_attempt, forms, pool = _citizens(
-        scenario, citizen_rng, issued, active, expires
+        scenario, citizen_rng, issued, active, expires, forms_ready
     )
     done("citizens")
 
@@ -364,6 +399,7 @@ def simulate(scenario: Scenario, on_stage: Callable[[str], None] | None = None) 
         reports=reports,
         wall_seconds=time.perf_counter() - started,
         extras={"pending_time_average": pending_mean},
+        delay_figures=delay_figures,
     )
 
 
@@ -404,6 +440,26 @@ def uploaded_hours(
     return out
 
 
+def _delay_figures(
+    scenario: Scenario,
+    issued: np.ndarray,
+    uploaded: np.ndarray,
+    received: np.ndarray,
+    processed: np.ndarray,
+    active: np.ndarray,
+    wait: np.ndarray,
+    day: np.ndarray,
+) -> dict[str, Any]:
+    return work_out_delay_figures(
+        scenario.run.start,
+        scenario.run.days,
+        active - issued,
+        wait,
+        stage_split(issued, uploaded, received, processed, active),
+        day,
+    )
+
+
 def _apply_outages(
     scenario: Scenario, rng: np.random.Generator, booth: np.ndarray, ready: np.ndarray
 ) -> np.ndarray:
@@ -420,13 +476,34 @@ def _apply_outages(
     return departure_hours(ready, booth, outages)
 
 
+def longest_queue(arrivals: np.ndarray, ends: np.ndarray, block: int = 1 << 16) -> int:
+    """The most codes in a FIFO at once (service included): the queue is longest just after an
+    arrival, when it holds the codes received so far less those whose service has ended.
+
+    ``arrivals`` and ``ends`` are sorted, one per code in FIFO order, so a code has ended by the
+    i-th arrival only if it came before it (index < i) and the codes ended by then only grow:
+    each block of arrivals looks among the ends from where the previous block stood to its own
+    last index, with temporaries the size of a block."""
+    n = arrivals.size
+    longest, ended = 0, 0
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
+        counted = ended + np.searchsorted(ends[ended:hi], arrivals[lo:hi], side="right")
+        longest = max(longest, int((np.arange(lo + 1, hi + 1) - counted).max()))
+        ended = int(counted[-1])
+    return longest
+
+
 def _time_average_pending(arrivals: np.ndarray, active: np.ndarray) -> float:
     """Mean number of received, not yet active codes over [first arrival, last arrival]."""
     if arrivals.size < 2:
         return 0.0
     t0, t1 = float(arrivals[0]), float(arrivals[-1])
-    # Each code contributes the part of its pending interval that falls inside the window.
-    inside = np.clip(np.minimum(active, t1) - np.maximum(arrivals, t0), 0.0, None)
+    # Each code contributes the part of its pending interval that falls inside the window
+    # (arrivals are sorted: none is before t0). One buffer, worked in place.
+    inside = np.minimum(active, t1)
+    inside -= arrivals
+    np.maximum(inside, 0.0, out=inside)
     return float(inside.sum() / (t1 - t0))
 
 
@@ -436,12 +513,13 @@ def _citizens(
     issued: np.ndarray,
     active: np.ndarray,
     expires: np.ndarray,
+    forms_ready: Future[TypedForms],
 ) -> tuple[dict[str, int], np.ndarray, np.ndarray, TypedForms, np.ndarray]:
     """Each buyer types the number, maybe wrongly, and retries; the registry answers by the
     real rules: unknown or not yet active -> not_found, then active once, then used."""
     people = scenario.citizens
     n = issued.size
-    forms = typed_forms(scenario.run.seed, max(1, min(n, CODE_POOL)))
+    forms = forms_ready.result()
     # Each sale's real code (in the pool) and how it is typed, as one index: pool * 4 + form.
     code_form = np.arange(n) % len(forms.codes) * 4
     code_form |= rng.random(n) < people.lowercase_share

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,8 @@ import numpy as np
 
 from ephoto.assets import asset
 from ephoto.clock import PARIS
-from simulation.fleet import PROMISE_HOURS, FleetRun
+from simulation.figures import PROMISE_HOURS, delay_figures
+from simulation.fleet import FleetRun
 
 PLOTS = {
     "activation_cdf": "activation-cdf.png",
@@ -22,74 +22,37 @@ PLOTS = {
 }
 
 
-def _hours_summary(values: np.ndarray) -> dict[str, float]:
-    if values.size == 0:
-        return {k: 0.0 for k in ("mean", "p50", "p95", "p99", "max")}
-    p50, p95, p99 = np.percentile(values, [50, 95, 99])
-    return {
-        "mean": round(float(values.mean()), 3),
-        "p50": round(float(p50), 3),
-        "p95": round(float(p95), 3),
-        "p99": round(float(p99), 3),
-        "max": round(float(values.max()), 3),
-    }
-
-
-STAGE_NAMES = ("booth", "collector", "state_queue", "base_delay")
-
-
-def _stage_summaries(run: FleetRun) -> dict[str, dict[str, float]]:
-    """Each stage's part of the activation delay (they add up to it, code by code), with its
-    share of the mean activation delay."""
-    if run.uploaded_hours is None:
-        return {}
-    total = float(run.activation_hours.mean()) if run.issued_hours.size else 0.0
-    out = {}
-    for name, hours in run.stage_hours().items():
-        summary: dict[str, float] = _hours_summary(hours)
-        summary["share_of_mean"] = round(float(hours.mean()) / total, 4) if total > 0 else 0.0
-        out[name] = summary
-    return out
-
-
 def metrics(run: FleetRun) -> dict[str, Any]:
-    """The figures of a run, every key of the issue's list and a few more."""
-    activation = run.activation_hours
-    within = activation <= PROMISE_HOURS
+    """The figures of a run, every key of the issue's list and a few more. The delay figures
+    come from the run when it worked them out while simulating (``simulate(...,
+    figures=True)``), else are worked out here, two selections at a time."""
     scenario = run.scenario
-    months = np.array(
-        [(scenario.run.start + timedelta(days=d)).month for d in range(scenario.run.days)]
-    )
-    month_of = months[run.day]
-    by_month = []
-    for month in dict.fromkeys(months.tolist()):
-        mask = month_of == month
-        if not mask.any():
-            continue
-        by_month.append(
-            {
-                "month": f"{month:02d}",
-                "codes": int(mask.sum()),
-                "p95_activation_hours": round(float(np.percentile(activation[mask], 95)), 3),
-                "share_active_within_72h": round(float(within[mask].mean()), 4),
-            }
+    if run.delay_figures is not None:
+        delays = run.delay_figures.result()
+    else:
+        delays = delay_figures(
+            scenario.run.start,
+            scenario.run.days,
+            run.activation_hours,
+            run.registry_wait_hours,
+            run.stage_hours() if run.uploaded_hours is not None else None,
+            run.day,
+            threads=2,
         )
     return {
         "scenario": scenario.name,
         "seed": scenario.run.seed,
-        "codes_issued": int(activation.size),
+        "codes_issued": int(run.issued_hours.size),
         "other_sales": run.other_sales,
         "wrong_product_sales": run.wrong_product_sales,
-        "activation_hours": _hours_summary(activation),
-        "share_active_within_72h": round(float(within.mean()) if activation.size else 1.0, 4),
-        "registry_wait_hours_mean": round(float(run.registry_wait_hours.mean()), 4)
-        if activation.size
-        else 0.0,
-        "registry_wait_hours": _hours_summary(run.registry_wait_hours),
-        "activation_by_stage": _stage_summaries(run),
+        "activation_hours": delays["activation_hours"],
+        "share_active_within_72h": delays["share_active_within_72h"],
+        "registry_wait_hours_mean": delays["registry_wait_hours_mean"],
+        "registry_wait_hours": delays["registry_wait_hours"],
+        "activation_by_stage": delays["activation_by_stage"],
         "backlog_max": run.backlog_max,
         "registry_pending_mean": round(run.extras.get("pending_time_average", 0.0), 2),
-        "by_month": by_month,
+        "by_month": delays["by_month"],
         "citizen_attempts": run.attempts,
         "reports": run.reports,
         "claims": run.claims,
