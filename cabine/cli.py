@@ -1045,7 +1045,7 @@ def simulate(
 
     from simulation.fleet import STAGES
     from simulation.fleet import simulate as run_fleet
-    from simulation.report import PlottingLibrary, write_report
+    from simulation.report import ReportLibraries, write_report
     from simulation.scenario import ScenarioError, load_scenario
 
     try:
@@ -1064,8 +1064,8 @@ def simulate(
         raise fail(exc) from None
     if problem is not None:  # refused before the arrays are allocated
         raise fail(problem)
-    # matplotlib's import runs beside the simulation rather than after it.
-    library = PlottingLibrary() if plots else None
+    # The report's libraries are imported beside the simulation rather than after it.
+    library = ReportLibraries(plots=plots)
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=False) as progress:
         task = progress.add_task(f"{scenario.name}: demand", total=len(STAGES) + 1)

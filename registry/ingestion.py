@@ -193,16 +193,23 @@ def processing_times(
         if last <= first:
             continue
         service = 1.0 / schedule.per_hour[k]
-        offset = np.arange(last - first, dtype=np.float64) * service
+        offset = np.arange(last - first, dtype=np.float64)
+        offset *= service
         waiting = arrivals[first:last]
-        step_starts = np.maximum(free_at + offset, np.maximum.accumulate(waiting - offset) + offset)
+        # start_i = max(free_at, max_{j <= i}(a_j - j * service)) + i * service, worked out in
+        # the output's own slice (what lies past the codes served here is overwritten by the
+        # next step): max(x, y) + o equals max(x + o, y + o) exactly, rounding being monotone.
+        step_starts = starts[first:last]
+        np.subtract(waiting, offset, out=step_starts)
+        np.maximum.accumulate(step_starts, out=step_starts)
+        np.maximum(step_starts, free_at, out=step_starts)
+        step_starts += offset
         # Exact arithmetic never starts a code before it arrives; rounding could, by an ulp.
         np.maximum(step_starts, waiting, out=step_starts)
         served = int(np.searchsorted(step_starts, step_end, side="left"))
         if served == 0:
             continue
-        starts[first : first + served] = step_starts[:served]
-        ends[first : first + served] = step_starts[:served] + service
+        np.add(step_starts[:served], service, out=ends[first : first + served])
         free_at = ends[first + served - 1]
         first += served
     if first < n:  # only possible with an empty schedule

@@ -327,19 +327,17 @@ def simulate(
 
     # Registry: FIFO at the month's capacity, then the base delay.
     model = scenario.registry.ingestion_model()
-    by_arrival = np.argsort(received, kind="stable")
-    arrivals = received[by_arrival]
+    # Codes reach the registry in order of issue unless an outage or the uplink held some back:
+    # then they are put in order of arrival, and the answers put back in order of issue.
+    in_order = n < 2 or bool((received[1:] >= received[:-1]).all())
+    by_arrival = None if in_order else np.argsort(received, kind="stable")
+    arrivals = received if by_arrival is None else received[by_arrival]
     horizon = scenario.end + timedelta(days=800)
     starts, ends = processing_times(
         arrivals, capacity_schedule(model.capacity, scenario.origin, horizon)
     )
-    active_sorted = ends + model.base_delay.sample_hours(registry_rng, n)
-    active = np.empty(n)
-    active[by_arrival] = active_sorted
-    wait = np.empty(n)
-    wait[by_arrival] = starts - arrivals
-    processed = np.empty(n)
-    processed[by_arrival] = ends
+    active_sorted = model.base_delay.sample_hours(registry_rng, n)
+    active_sorted += ends
     backlog_max = longest_queue(arrivals, ends)
     last = float(ends[-1]) if n else 0.0
     backlog_times = np.arange(0.0, max(last, days * 24.0) + 1.0, 1.0)
@@ -347,7 +345,15 @@ def simulate(
         ends, backlog_times, side="right"
     )
     pending_mean = _time_average_pending(arrivals, active_sorted)
-    del starts, ends, by_arrival
+    waited = np.subtract(starts, arrivals, out=starts)
+    if by_arrival is None:
+        active, wait, processed = active_sorted, waited, ends
+    else:
+        active, wait, processed = np.empty(n), np.empty(n), np.empty(n)
+        active[by_arrival] = active_sorted
+        wait[by_arrival] = waited
+        processed[by_arrival] = ends
+    del starts, ends, by_arrival, waited, active_sorted
     delay_figures = None
     if figures:
         figures_pool = ThreadPoolExecutor(1, thread_name_prefix="delay-figures")
@@ -357,7 +363,8 @@ def simulate(
         figures_pool.shutdown(wait=False)
     done("registry")
 
-    expires = issued + _expiry_offsets(scenario, hours)[day]
+    expires = _expiry_offsets(scenario, hours)[day]
+    expires += issued
     attempts, refused, last_attempt, forms, pool = _citizens(
         scenario, citizen_rng, issued, active, expires, forms_ready
     )
@@ -419,10 +426,11 @@ def uploaded_hours(
 ) -> np.ndarray:
     """When each file has reached the collector: the booth's uplink sends one file after the
     other (``transmitter.latency.upload_seconds`` each), starting when the file leaves the
-    booth or when the booth's previous upload ends, whichever is later."""
+    booth or when the booth's previous upload ends, whichever is later (``departed`` itself
+    when the uplink takes no time)."""
     seconds = upload_seconds(file_wire_bytes(file_bytes), uplink_kbps)
     if seconds == 0 or departed.size == 0:
-        return departed.copy()
+        return departed
     each = seconds / 3600
     order = np.lexsort((departed, booth))
     times, booths = departed[order], booth[order]
@@ -521,11 +529,12 @@ def _citizens(
     n = issued.size
     forms = forms_ready.result()
     # Each sale's real code (in the pool) and how it is typed, as one index: pool * 4 + form.
-    code_form = np.arange(n) % len(forms.codes) * 4
-    code_form |= rng.random(n) < people.lowercase_share
-    code_form |= (rng.random(n) < people.confusable_share).astype(np.int64) << 1
+    code_form = np.resize(np.arange(0, 4 * len(forms.codes), 4, dtype=np.int32), n)
+    code_form[_chosen(rng, n, people.lowercase_share)] |= _LOWER
+    code_form[_chosen(rng, n, people.confusable_share)] |= _SWAP
     kind = forms.kind.reshape(-1)
-    at = issued + _delays(rng, people.first_attempt, n)
+    at = _delays(rng, people.first_attempt, n)
+    at += issued
     counts = np.zeros(len(OUTCOMES), dtype=np.int64)
     redeemed = np.zeros(n, dtype=bool)
     last_attempt = np.full(n, np.nan)
@@ -548,7 +557,7 @@ def _citizens(
         outcome[view == _TEXT_UNKNOWN] = NOT_FOUND
         malformed = view == _TEXT_MALFORMED
         outcome[malformed] = MALFORMED
-        counts += np.bincount(outcome, minlength=len(OUTCOMES))
+        counts += [np.count_nonzero(outcome == k) for k in range(len(OUTCOMES))]
         everyone: np.ndarray | None = trying
         if trying is None:
             redeemed = outcome == ACTIVE
@@ -558,14 +567,20 @@ def _citizens(
         # The malformed answer says what is wrong (capitals): the next try fixes the case.
         fix_case = np.flatnonzero(malformed) if everyone is None else everyone[malformed]
         code_form[fix_case] &= ~_LOWER
-        again = refused & (rng.random(refused.size) < people.retry_share)
+        again = refused & (rng.random(refused.size, dtype=np.float32) < people.retry_share)
         trying = np.flatnonzero(again) if everyone is None else everyone[again]
         at[trying] += rng.exponential(people.retry_after_hours, trying.size)
     # Some enter the same number again after it worked: it is used now.
-    twice = np.flatnonzero(redeemed & (rng.random(n) < people.double_use_share))
+    twice = np.flatnonzero(redeemed & (rng.random(n, dtype=np.float32) < people.double_use_share))
     counts[USED] += twice.size
     attempts = {name: int(c) for name, c in zip(OUTCOMES, counts, strict=True)}
     return attempts, ~redeemed, last_attempt, forms, code_form
+
+
+def _chosen(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
+    """The indexes of the ``n`` draws that fall under ``share`` (single-precision uniforms:
+    a share is kept to one part in 16 million)."""
+    return np.flatnonzero(rng.random(n, dtype=np.float32) < share)
 
 
 def _support(
@@ -584,7 +599,7 @@ def _support(
     from simulation.claims import ReportBatch, decide_reports
 
     share = scenario.support.report_share
-    reporting = np.flatnonzero(refused & (rng.random(issued.size) < share))
+    reporting = np.flatnonzero(refused & (rng.random(issued.size, dtype=np.float32) < share))
     report_at = np.maximum(last_attempt[reporting], issued[reporting] + PROMISE_HOURS)
     wrong_reports = int(rng.binomial(wrong_product, share))
     pool, form = np.divmod(pool_and_form[reporting], 4)
