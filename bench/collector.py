@@ -12,7 +12,10 @@ turn with each upload, the same bytes (every photo and signature of the upload) 
 new file in a scratch folder, fsynced with the folder: the floor a store cannot beat, without
 any check. The ratio of the two rates is the goal (ingest >= 50 % of the raw rate). A third
 turn writes each image to a file of its own with fsync, what a store of files on disk would
-pay (printed for the storage choice, not part of the goal). The
+pay (printed for the storage choice, not part of the goal). Last, the same files go through
+the checks alone (both images decoded, sizes, budgets, digests), on the collector's two checking
+threads: the rate no collector making those checks can pass, and so the ceiling of the ratio
+on this machine. The
 upload's JSON is built before its clock starts; its signature (HMAC, the booth's work) is made
 just before it is sent and counted apart.
 
@@ -36,6 +39,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -256,6 +260,25 @@ def per_image_write(folder: Path, chunk: list[EphotoFile]) -> None:
                 os.close(dir_fd)
 
 
+CHECK_THREADS = 2  # as the collector checks an upload's files (collector.routes.uploads)
+
+
+def checks_only_rate(chunks: list[list[EphotoFile]]) -> float:
+    """Files/s of the checks every stored file must pass (``ephoto.epfile.file_problems``:
+    both images decoded, their pixel size, byte budget and digests), one upload after the
+    other, its files on as many threads as the collector uses: what no collector that makes
+    these checks can beat, whatever it stores and however it answers."""
+    with ThreadPoolExecutor(CHECK_THREADS) as pool:
+        list(pool.map(file_problems, chunks[0]))  # threads started before the clock
+        started = time.perf_counter()
+        for chunk in chunks:
+            for problems in pool.map(file_problems, chunk):
+                if problems:
+                    raise RuntimeError(f"a bench file breaks rules: {problems}")
+        seconds = time.perf_counter() - started
+    return sum(len(chunk) for chunk in chunks) / seconds
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -334,6 +357,15 @@ def run(args: argparse.Namespace) -> None:
                 "what storing files on disk would pay before answering)"
             )
             print(f"  booth's signing      {1000 * sign_seconds / len(chunks):9.2f} ms an upload")
+            checks_rate = checks_only_rate(chunks)
+            print(
+                f"  checks alone         {checks_rate:9.1f} files/s (decode, size, budget, "
+                f"digests on {CHECK_THREADS} threads, nothing else)"
+            )
+            print(
+                f"  ceiling of the ratio {100 * checks_rate / raw_rate:9.1f} %   (the checks "
+                "the collector must make, against the raw write)"
+            )
 
             rng = random.Random(7)
             picks = [rng.choice(files).code for _ in range(args.fetches)]
