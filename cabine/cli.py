@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -1043,9 +1044,10 @@ def simulate(
     """Simulate a fleet over a season on a virtual clock; write metrics, plots and a report."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from simulation.fleet import STAGES
+    from simulation.fleet import STAGES, RegistryDone
     from simulation.fleet import simulate as run_fleet
-    from simulation.report import ReportLibraries, write_report
+    from simulation.plots import PlotError, PlotProcess
+    from simulation.report import ReportLibraries, run_plot_data, write_report
     from simulation.scenario import ScenarioError, load_scenario
 
     try:
@@ -1064,18 +1066,31 @@ def simulate(
         raise fail(exc) from None
     if problem is not None:  # refused before the arrays are allocated
         raise fail(problem)
-    # The report's libraries are imported beside the simulation rather than after it.
-    library = ReportLibraries(plots=plots)
+    # The plots are drawn by a process of their own, started now so that matplotlib's import
+    # runs on another core, and handed the run's values once the registry has answered; Jinja2
+    # is imported beside the simulation rather than after it.
+    plotter = PlotProcess(out) if plots else None
+    library = ReportLibraries(plots=False)
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=False) as progress:
+    with contextlib.ExitStack() as stack:
+        if plotter is not None:
+            stack.enter_context(plotter)
+        progress = stack.enter_context(Progress(*columns, console=err_console, transient=False))
         task = progress.add_task(f"{scenario.name}: demand", total=len(STAGES) + 1)
 
         def advance(stage: str) -> None:
             following = STAGES[STAGES.index(stage) + 1] if stage != STAGES[-1] else "report"
             progress.update(task, advance=1, description=f"{scenario.name}: {following}")
 
-        run = run_fleet(scenario, on_stage=advance, figures=True)
-        files = write_report(run, out, plots=plots, library=library)
+        def plot(done: RegistryDone) -> None:
+            if plotter is not None:
+                plotter.send(lambda: run_plot_data(done))
+
+        run = run_fleet(scenario, on_stage=advance, figures=True, on_registry=plot)
+        try:
+            files = write_report(run, out, plots=plots, library=library, plotter=plotter)
+        except PlotError as exc:
+            raise fail(exc) from None
         progress.update(task, advance=1, description=f"{scenario.name}: done")
     m = json.loads(files.metrics.read_text())
     table = Table(title=f"{scenario.name} (seed {scenario.run.seed})")

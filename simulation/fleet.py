@@ -147,6 +147,24 @@ class FleetRun:
 
 
 @dataclass(frozen=True)
+class RegistryDone:
+    """What a run knows once the registry has answered every code, handed to ``simulate``'s
+    ``on_registry`` (the report's plots need nothing more); arrays in order of issue."""
+
+    scenario: Scenario
+    day: np.ndarray
+    issued_hours: np.ndarray
+    active_hours: np.ndarray
+    backlog_times: np.ndarray
+    backlog: np.ndarray
+    backlog_max: int
+
+    @property
+    def activation_hours(self) -> np.ndarray:
+        return self.active_hours - self.issued_hours
+
+
+@dataclass(frozen=True)
 class LocalHours:
     """The hours each simulated day really has on the Paris clock, DST-exact.
 
@@ -269,10 +287,12 @@ def simulate(
     on_stage: Callable[[str], None] | None = None,
     *,
     figures: bool = False,
+    on_registry: Callable[[RegistryDone], None] | None = None,
 ) -> FleetRun:
     """Run ``scenario``; ``on_stage`` is told as each of :data:`STAGES` finishes. ``figures``:
     work out the delay figures of ``metrics.json`` on a thread while the citizens and the
-    support desk are simulated (for a caller that writes the report)."""
+    support desk are simulated (for a caller that writes the report). ``on_registry`` is
+    called once the registry has answered, before the citizens are simulated."""
     started = time.perf_counter()
 
     def done(stage: str) -> None:
@@ -361,6 +381,10 @@ def simulate(
             _delay_figures, scenario, issued, uploaded, received, processed, active, wait, day
         )
         figures_pool.shutdown(wait=False)
+    if on_registry is not None:
+        on_registry(
+            RegistryDone(scenario, day, issued, active, backlog_times, backlog, backlog_max)
+        )
     done("registry")
 
     expires = _expiry_offsets(scenario, hours)[day]
