@@ -250,16 +250,17 @@ def poisson_arrivals(
         reached = float(points[-1])
     points = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
     points = points[: int(np.searchsorted(points, total, side="right"))]
-    within = np.searchsorted(before, points, side="right") - 1
+    # The points are sorted: each selling hour s takes those in [before_s, before_s+1).
+    counts = np.diff(np.searchsorted(points, before, side="left"))
     # Within a selling hour s: t = start_s + (point - before_s) / rate_s.
     scale = 1.0 / rate
     offset = starts[selling] - before[:-1] * scale
     times = points  # reused in place
-    times *= scale[within]
-    times += offset[within]
+    times *= np.repeat(scale, counts)
+    times += np.repeat(offset, counts)
     # Rounding at an hour's end could put a time an ulp past the next hour's first one.
     np.maximum.accumulate(times, out=times)
-    return times, selling[within]
+    return times, np.repeat(selling, counts)
 
 
 def _expiry_offsets(scenario: Scenario, hours: LocalHours) -> np.ndarray:
@@ -325,11 +326,21 @@ def simulate(
     booth = demand_rng.integers(0, booths, n, dtype=np.int32)
     other_sales = int(demand_rng.poisson(float(booth_days.sum()) * demand.other_per_booth_day))
     wrong_product = int(demand_rng.binomial(other_sales, demand.wrong_product_share))
-    # The citizens' codes are plain Python work (code rules, check characters): made on a
-    # thread while the numpy stages below, which mostly release the interpreter, run here.
+    # Work that needs only the sales, done on threads while the stages below run here: the
+    # citizens' codes (plain Python: code rules, check characters) on one; on another, the
+    # draws of the registry's base delays, of how and when each buyer first types the number,
+    # and each number's expiry (numpy fills them without holding the interpreter). Each stage
+    # has its own random stream, drawn in the same order whichever thread draws it.
+    pool_size = max(1, min(n, CODE_POOL))
     forms_pool = ThreadPoolExecutor(1, thread_name_prefix="typed-forms")
-    forms_ready = forms_pool.submit(typed_forms, scenario.run.seed, max(1, min(n, CODE_POOL)))
+    forms_ready = forms_pool.submit(typed_forms, scenario.run.seed, pool_size)
     forms_pool.shutdown(wait=False)
+    draws_pool = ThreadPoolExecutor(1, thread_name_prefix="early-draws")
+    model = scenario.registry.ingestion_model()
+    base_delays = draws_pool.submit(model.base_delay.sample_hours, registry_rng, n)
+    first_draws = draws_pool.submit(_first_attempts, scenario, citizen_rng, issued, pool_size)
+    expiry = draws_pool.submit(_expiries, scenario, hours, day, issued)
+    draws_pool.shutdown(wait=False)
     del slot
     done("demand")
 
@@ -346,7 +357,6 @@ def simulate(
     done("booths")
 
     # Registry: FIFO at the month's capacity, then the base delay.
-    model = scenario.registry.ingestion_model()
     # Codes reach the registry in order of issue unless an outage or the uplink held some back:
     # then they are put in order of arrival, and the answers put back in order of issue.
     in_order = n < 2 or bool((received[1:] >= received[:-1]).all())
@@ -356,7 +366,7 @@ def simulate(
     starts, ends = processing_times(
         arrivals, capacity_schedule(model.capacity, scenario.origin, horizon)
     )
-    active_sorted = model.base_delay.sample_hours(registry_rng, n)
+    active_sorted = base_delays.result()
     active_sorted += ends
     backlog_max = longest_queue(arrivals, ends)
     last = float(ends[-1]) if n else 0.0
@@ -387,10 +397,9 @@ def simulate(
         )
     done("registry")
 
-    expires = _expiry_offsets(scenario, hours)[day]
-    expires += issued
+    expires = expiry.result()
     attempts, refused, last_attempt, forms, pool = _citizens(
-        scenario, citizen_rng, issued, active, expires, forms_ready
+        scenario, citizen_rng, active, expires, forms_ready, first_draws
     )
     done("citizens")
 
@@ -539,26 +548,46 @@ def _time_average_pending(arrivals: np.ndarray, active: np.ndarray) -> float:
     return float(inside.sum() / (t1 - t0))
 
 
+def _expiries(
+    scenario: Scenario, hours: LocalHours, day: np.ndarray, issued: np.ndarray
+) -> np.ndarray:
+    expires = _expiry_offsets(scenario, hours)[day]
+    expires += issued
+    return expires
+
+
+def _first_attempts(
+    scenario: Scenario, rng: np.random.Generator, issued: np.ndarray, pool_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """How each buyer first types the number, as one index (pool * 4 + form: the sale's real
+    code in the pool of ``pool_size`` and how it is typed), and when: the first draws of the
+    citizens' stream."""
+    people = scenario.citizens
+    n = issued.size
+    code_form = np.resize(np.arange(0, 4 * pool_size, 4, dtype=np.int32), n)
+    code_form[_chosen(rng, n, people.lowercase_share)] |= _LOWER
+    code_form[_chosen(rng, n, people.confusable_share)] |= _SWAP
+    at = _delays(rng, people.first_attempt, n)
+    at += issued
+    return code_form, at
+
+
 def _citizens(
     scenario: Scenario,
     rng: np.random.Generator,
-    issued: np.ndarray,
     active: np.ndarray,
     expires: np.ndarray,
     forms_ready: Future[TypedForms],
+    first_draws: Future[tuple[np.ndarray, np.ndarray]],
 ) -> tuple[dict[str, int], np.ndarray, np.ndarray, TypedForms, np.ndarray]:
     """Each buyer types the number, maybe wrongly, and retries; the registry answers by the
-    real rules: unknown or not yet active -> not_found, then active once, then used."""
+    real rules: unknown or not yet active -> not_found, then active once, then used. ``rng``
+    goes on from where :func:`_first_attempts` left it."""
     people = scenario.citizens
-    n = issued.size
+    n = active.size
     forms = forms_ready.result()
-    # Each sale's real code (in the pool) and how it is typed, as one index: pool * 4 + form.
-    code_form = np.resize(np.arange(0, 4 * len(forms.codes), 4, dtype=np.int32), n)
-    code_form[_chosen(rng, n, people.lowercase_share)] |= _LOWER
-    code_form[_chosen(rng, n, people.confusable_share)] |= _SWAP
+    code_form, at = first_draws.result()
     kind = forms.kind.reshape(-1)
-    at = _delays(rng, people.first_attempt, n)
-    at += issued
     counts = np.zeros(len(OUTCOMES), dtype=np.int64)
     redeemed = np.zeros(n, dtype=bool)
     last_attempt = np.full(n, np.nan)
