@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,11 @@ from rich.table import Table
 
 from cabine import __version__
 from ephoto import code as codes
+
+if TYPE_CHECKING:
+    from simulation.plots import PlotProcess
+    from simulation.report import ReportFiles
+    from simulation.scenario import Scenario
 
 app = typer.Typer(
     name="cabine",
@@ -1042,56 +1047,14 @@ def simulate(
     ] = True,
 ) -> None:
     """Simulate a fleet over a season on a virtual clock; write metrics, plots and a report."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    # The plots are drawn by a process of their own, started first so that matplotlib's
+    # import runs on another core while this one loads the scenario and simulates; it is
+    # handed the run's values once the registry has answered.
+    from simulation.plots import PlotProcess
 
-    from simulation.fleet import STAGES, RegistryDone
-    from simulation.fleet import simulate as run_fleet
-    from simulation.plots import PlotError, PlotProcess
-    from simulation.report import ReportLibraries, run_plot_data, write_report
-    from simulation.scenario import ScenarioError, load_scenario
-
-    try:
-        scenario = load_scenario(scenario_file).with_seed(seed)
-    except ScenarioError as exc:
-        raise fail(exc) from None
-    except UnicodeDecodeError:
-        raise fail(f"scenario {scenario_file} is not UTF-8 text") from None
-    out = out if out is not None else Path("simulation-out") / scenario.name
-    check_writable(out, "output folder")
-    from simulation.budget import memory_problem
-
-    try:
-        problem = memory_problem(scenario, str(scenario_file))
-    except ValueError as exc:
-        raise fail(exc) from None
-    if problem is not None:  # refused before the arrays are allocated
-        raise fail(problem)
-    # The plots are drawn by a process of their own, started now so that matplotlib's import
-    # runs on another core, and handed the run's values once the registry has answered; Jinja2
-    # is imported beside the simulation rather than after it.
-    plotter = PlotProcess(out) if plots else None
-    library = ReportLibraries(plots=False)
-    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with contextlib.ExitStack() as stack:
-        if plotter is not None:
-            stack.enter_context(plotter)
-        progress = stack.enter_context(Progress(*columns, console=err_console, transient=False))
-        task = progress.add_task(f"{scenario.name}: demand", total=len(STAGES) + 1)
-
-        def advance(stage: str) -> None:
-            following = STAGES[STAGES.index(stage) + 1] if stage != STAGES[-1] else "report"
-            progress.update(task, advance=1, description=f"{scenario.name}: {following}")
-
-        def plot(done: RegistryDone) -> None:
-            if plotter is not None:
-                plotter.send(lambda: run_plot_data(done))
-
-        run = run_fleet(scenario, on_stage=advance, figures=True, on_registry=plot)
-        try:
-            files = write_report(run, out, plots=plots, library=library, plotter=plotter)
-        except PlotError as exc:
-            raise fail(exc) from None
-        progress.update(task, advance=1, description=f"{scenario.name}: done")
+        plotter = stack.enter_context(PlotProcess()) if plots else None
+        files, scenario = _simulate_and_report(scenario_file, out, seed, plots, plotter, stack)
     m = json.loads(files.metrics.read_text())
     table = Table(title=f"{scenario.name} (seed {scenario.run.seed})")
     table.add_column("figure")
@@ -1106,6 +1069,62 @@ def simulate(
     table.add_row("wall seconds", f"{m['wall_seconds']:.1f}")
     console.print(table)
     console.print(f"report: {files.html}")
+
+
+def _simulate_and_report(
+    scenario_file: Path,
+    out: Path | None,
+    seed: int | None,
+    plots: bool,
+    plotter: PlotProcess | None,
+    stack: contextlib.ExitStack,
+) -> tuple[ReportFiles, Scenario]:
+    """The simulate command's work once its plotting process runs: the scenario, the run and
+    its report; raises :func:`fail` for a scenario or an output folder it refuses."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from simulation.budget import memory_problem
+    from simulation.fleet import STAGES, RegistryDone
+    from simulation.fleet import simulate as run_fleet
+    from simulation.plots import PlotError
+    from simulation.report import ReportLibraries, run_plot_data, write_report
+    from simulation.scenario import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(scenario_file).with_seed(seed)
+    except ScenarioError as exc:
+        raise fail(exc) from None
+    except UnicodeDecodeError:
+        raise fail(f"scenario {scenario_file} is not UTF-8 text") from None
+    out = out if out is not None else Path("simulation-out") / scenario.name
+    check_writable(out, "output folder")
+    try:
+        problem = memory_problem(scenario, str(scenario_file))
+    except ValueError as exc:
+        raise fail(exc) from None
+    if problem is not None:  # refused before the arrays are allocated
+        raise fail(problem)
+    # Jinja2 is imported beside the simulation rather than after it.
+    library = ReportLibraries(plots=False)
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    progress = stack.enter_context(Progress(*columns, console=err_console, transient=False))
+    task = progress.add_task(f"{scenario.name}: demand", total=len(STAGES) + 1)
+
+    def advance(stage: str) -> None:
+        following = STAGES[STAGES.index(stage) + 1] if stage != STAGES[-1] else "report"
+        progress.update(task, advance=1, description=f"{scenario.name}: {following}")
+
+    def plot(done: RegistryDone) -> None:
+        if plotter is not None:
+            plotter.send(out, lambda: run_plot_data(done))
+
+    run = run_fleet(scenario, on_stage=advance, figures=True, on_registry=plot)
+    try:
+        files = write_report(run, out, plots=plots, library=library, plotter=plotter)
+    except PlotError as exc:
+        raise fail(exc) from None
+    progress.update(task, advance=1, description=f"{scenario.name}: done")
+    return files, scenario
 
 
 LangOption = Annotated[str, typer.Option("--lang", help="Language of the output: fr or en.")]

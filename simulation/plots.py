@@ -6,9 +6,9 @@ hour, the share on time day by day), all known once the registry has answered. `
 simulate`` starts a :class:`PlotProcess` before the run: a second Python process that imports
 matplotlib (about 0.45 s of mostly Python work) on the machine's other core, receives the
 values as soon as the registry stage is done and draws while the run simulates the citizens
-and the support desk. ``python -m simulation.plots OUT`` is that process: it reads the pickled
-:class:`PlotData` its parent writes on its standard input, draws into OUT and prints the files
-it wrote as JSON.
+and the support desk. ``python -m simulation.plots`` is that process: it reads the output
+folder and the :class:`PlotData` its parent pickles on its standard input, draws there and
+prints the files it wrote as JSON.
 """
 
 from __future__ import annotations
@@ -174,20 +174,19 @@ class PlotError(RuntimeError):
 
 
 class PlotProcess:
-    """``python -m simulation.plots OUT``, started at once so that matplotlib's import runs on
-    another core; :meth:`send` hands it the values (on a thread: the pipe is read only once
-    the import is done), :meth:`finish` waits for the files. Use as a context manager: a run
-    that fails stops the process."""
+    """``python -m simulation.plots``, started at once so that matplotlib's import runs on
+    another core; :meth:`send` hands it the output folder and the values (on a thread: the
+    pipe is read only once the import is done), :meth:`finish` waits for the files. Use as a
+    context manager: a run that fails stops the process."""
 
-    def __init__(self, out: Path, timeout_seconds: float = 300.0) -> None:
-        self.out = out
+    def __init__(self, timeout_seconds: float = 300.0) -> None:
         self.timeout_seconds = timeout_seconds
         self._errors: IO[bytes] = tempfile.TemporaryFile()
         # The process imports this package from where this process found it.
         root = str(Path(__file__).resolve().parent.parent)
         path = os.environ.get("PYTHONPATH")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "simulation.plots", str(out)],
+            [sys.executable, "-m", "simulation.plots"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._errors,
@@ -196,8 +195,9 @@ class PlotProcess:
         self._sender: threading.Thread | None = None
         self._send_error: BaseException | None = None
 
-    def send(self, make: Callable[[], PlotData]) -> None:
-        """Work out the values with ``make`` and write them to the process, on a thread."""
+    def send(self, out: Path, make: Callable[[], PlotData]) -> None:
+        """Work out the values with ``make`` and send them with ``out``, the folder to draw
+        into, to the process, on a thread."""
 
         def write() -> None:
             stdin = self._process.stdin
@@ -205,7 +205,7 @@ class PlotProcess:
             try:
                 data = make()
                 with stdin:
-                    pickle.dump(data, stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump((str(out), data), stdin, protocol=pickle.HIGHEST_PROTOCOL)
             except (BrokenPipeError, OSError):
                 pass  # the process died: finish() reports its exit code and error output
             except BaseException as exc:  # re-raised by finish()
@@ -253,24 +253,23 @@ class PlotProcess:
         self.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print(
-            "usage: python -m simulation.plots OUT  (PlotData, pickled, on stdin)", file=sys.stderr
-        )
-        return 2
+def main() -> int:
     # Run as __main__, this module is not the one pickle finds PlotData in: use that one.
     from simulation import plots
 
     plt = import_pyplot()
-    data = pickle.load(sys.stdin.buffer)
-    if not isinstance(data, plots.PlotData):
-        print("stdin did not hold the values of a run's plots", file=sys.stderr)
+    message = pickle.load(sys.stdin.buffer)
+    if not (
+        isinstance(message, tuple)
+        and len(message) == 2
+        and isinstance(message[0], str)
+        and isinstance(message[1], plots.PlotData)
+    ):
+        print("stdin did not hold an output folder and a run's plot values", file=sys.stderr)
         return 2
-    out = Path(args[0])
+    out = Path(message[0])
     out.mkdir(parents=True, exist_ok=True)
-    paths = plots.draw(plt, data, out)
+    paths = plots.draw(plt, message[1], out)
     print(json.dumps({key: str(path) for key, path in paths.items()}))
     return 0
 

@@ -33,8 +33,8 @@ def pixels(path):
 def test_the_plot_process_draws_what_drawing_here_draws(run, tmp_path):
     (tmp_path / "here").mkdir()
     here = draw(import_pyplot(), run_plot_data(run), tmp_path / "here")
-    with PlotProcess(tmp_path / "process") as plotter:
-        plotter.send(lambda: run_plot_data(run))
+    with PlotProcess() as plotter:
+        plotter.send(tmp_path / "process", lambda: run_plot_data(run))
         there = plotter.finish()
     assert set(there) == set(PLOTS) == set(here)
     for key in PLOTS:
@@ -45,8 +45,8 @@ def test_the_plot_process_draws_what_drawing_here_draws(run, tmp_path):
 def test_a_failing_plot_process_is_a_clear_error(run, tmp_path):
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
-    with PlotProcess(blocked / "out") as plotter:
-        plotter.send(lambda: run_plot_data(run))
+    with PlotProcess() as plotter:
+        plotter.send(blocked / "out", lambda: run_plot_data(run))
         with pytest.raises(PlotError, match="plotting process failed.*(exit 1)"):
             plotter.finish()
 
@@ -55,15 +55,15 @@ def test_values_that_cannot_be_worked_out_stop_the_process(tmp_path):
     def broken():
         raise ValueError("no values")
 
-    with PlotProcess(tmp_path / "out") as plotter:
-        plotter.send(broken)
+    with PlotProcess() as plotter:
+        plotter.send(tmp_path / "out", broken)
         with pytest.raises(ValueError, match="no values"):
             plotter.finish()
         assert plotter._process.poll() is not None
 
 
 def test_leaving_without_finishing_stops_the_process(tmp_path):
-    with PlotProcess(tmp_path / "out") as plotter:
+    with PlotProcess() as plotter:
         process = plotter._process
     assert process.poll() is not None
     with pytest.raises(PlotError, match="never sent"):
