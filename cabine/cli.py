@@ -1028,6 +1028,9 @@ def booth_key(
     typer.echo(f"booth {key.booth_id} (operator {key.operator}) has a key in {path}")
 
 
+LangOption = Annotated[str, typer.Option("--lang", help="Language of the output: fr or en.")]
+
+
 @app.command()
 def simulate(
     scenario_file: Annotated[
@@ -1045,8 +1048,15 @@ def simulate(
     plots: Annotated[
         bool, typer.Option("--plots/--no-plots", help="Draw the PNG plots (matplotlib).")
     ] = True,
+    lang: LangOption = "fr",
 ) -> None:
     """Simulate a fleet over a season on a virtual clock; write metrics, plots and a report."""
+    from ephoto.texts import check_language, format_number, texts
+
+    try:
+        words = texts("simulation", check_language(lang))
+    except ValueError as exc:
+        raise fail(f"--lang {lang}: {exc}") from None
     # The plots are drawn by a process of their own, started first so that matplotlib's
     # import runs on another core while this one loads the scenario and simulates; it is
     # handed the run's values once the registry has answered.
@@ -1054,21 +1064,27 @@ def simulate(
 
     with contextlib.ExitStack() as stack:
         plotter = stack.enter_context(PlotProcess()) if plots else None
-        files, scenario = _simulate_and_report(scenario_file, out, seed, plots, plotter, stack)
+        files, scenario = _simulate_and_report(
+            scenario_file, out, seed, plots, plotter, stack, lang
+        )
     m = json.loads(files.metrics.read_text())
-    table = Table(title=f"{scenario.name} (seed {scenario.run.seed})")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    table.add_row("codes issued", f"{m['codes_issued']:,}")
-    table.add_row("active within 72 h", f"{m['share_active_within_72h']:.1%}")
+
+    def number(value: float, digits: int = 0) -> str:
+        return format_number(value, digits, lang)
+
+    table = Table(title=words("table.title", name=scenario.name, seed=scenario.run.seed))
+    table.add_column(words("table.figure"))
+    table.add_column(words("table.value"), justify="right")
+    table.add_row(words("table.issued"), number(m["codes_issued"]))
+    table.add_row(words("table.within"), number(100 * m["share_active_within_72h"], 1) + " %")
     for key in ("p50", "p95", "p99", "max"):
-        table.add_row(f"activation {key} (h)", f"{m['activation_hours'][key]:.1f}")
-    table.add_row("registry wait mean (h)", f"{m['registry_wait_hours_mean']:.2f}")
-    table.add_row("backlog max", f"{m['backlog_max']:,}")
-    table.add_row("support reports", f"{m['reports']:,}")
-    table.add_row("wall seconds", f"{m['wall_seconds']:.1f}")
+        table.add_row(words("table.activation", which=key), number(m["activation_hours"][key], 1))
+    table.add_row(words("table.wait"), number(m["registry_wait_hours_mean"], 2))
+    table.add_row(words("table.backlog"), number(m["backlog_max"]))
+    table.add_row(words("table.reports"), number(m["reports"]))
+    table.add_row(words("table.seconds"), number(m["wall_seconds"], 1))
     console.print(table)
-    console.print(f"report: {files.html}")
+    console.print(words("table.report", path=files.html))
 
 
 def _simulate_and_report(
@@ -1078,6 +1094,7 @@ def _simulate_and_report(
     plots: bool,
     plotter: PlotProcess | None,
     stack: contextlib.ExitStack,
+    lang: str,
 ) -> tuple[ReportFiles, Scenario]:
     """The simulate command's work once its plotting process runs: the scenario, the run and
     its report; raises :func:`fail` for a scenario or an output folder it refuses."""
@@ -1116,18 +1133,17 @@ def _simulate_and_report(
 
     def plot(done: RegistryDone) -> None:
         if plotter is not None:
-            plotter.send(out, lambda: run_plot_data(done))
+            plotter.send(out, lambda: run_plot_data(done, lang))
 
     run = run_fleet(scenario, on_stage=advance, figures=True, on_registry=plot)
     try:
-        files = write_report(run, out, plots=plots, library=library, plotter=plotter)
+        files = write_report(run, out, plots=plots, library=library, plotter=plotter, lang=lang)
     except PlotError as exc:
         raise fail(exc) from None
     progress.update(task, advance=1, description=f"{scenario.name}: done")
     return files, scenario
 
 
-LangOption = Annotated[str, typer.Option("--lang", help="Language of the output: fr or en.")]
 SchedulerOption = Annotated[
     str | None,
     typer.Option(help="Dask scheduler to run on (tcp://HOST:8786) instead of a local cluster."),

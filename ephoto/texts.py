@@ -70,3 +70,12 @@ def texts(area: str, lang: str = DEFAULT_LANGUAGE) -> Texts:
 
 def areas() -> list[str]:
     return sorted({p.name.split(".")[0] for p in asset("text").glob("*.toml")})
+
+
+def format_number(value: float, digits: int = 0, lang: str = DEFAULT_LANGUAGE) -> str:
+    """``value`` with ``digits`` decimals as the language writes it: 2,756,317.5 in English,
+    2 756 317,5 in French (a narrow no-break space between thousands, a decimal comma)."""
+    text = f"{value:,.{digits}f}"
+    if lang == "fr":
+        text = text.replace(",", "\u202f").replace(".", ",")
+    return text

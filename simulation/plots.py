@@ -28,6 +28,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from ephoto.texts import DEFAULT_LANGUAGE, format_number, texts
 from simulation.figures import PROMISE_HOURS
 
 PLOTS = {
@@ -56,6 +57,10 @@ class PlotData:
     backlog: np.ndarray
     backlog_max: int
     share_by_day: np.ndarray
+    # The plots' words in the report's language (``simulation.*.toml``, [plot]), and that
+    # language for the numbers in them.
+    labels: dict[str, str]
+    lang: str
 
 
 def cumulative_share(hours: np.ndarray, points: int = 4000) -> tuple[np.ndarray, np.ndarray]:
@@ -80,9 +85,10 @@ def plot_data(
     backlog_times: np.ndarray,
     backlog: np.ndarray,
     backlog_max: int,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> PlotData:
     """The plots' values from a run's arrays (``activation``: hours from purchase to
-    activation, ``day``: day of purchase, per code)."""
+    activation, ``day``: day of purchase, per code), with their words in ``lang``."""
     hours, share = cumulative_share(activation)
     on_time = activation <= PROMISE_HOURS
     sold = np.bincount(day, minlength=days)
@@ -98,6 +104,12 @@ def plot_data(
         backlog=np.asarray(backlog),
         backlog_max=int(backlog_max),
         share_by_day=np.divide(in_time, sold, out=np.full(days, np.nan), where=sold > 0),
+        labels={
+            key.removeprefix("plot."): value
+            for key, value in texts("simulation", lang).entries.items()
+            if key.startswith("plot.")
+        },
+        lang=lang,
     )
 
 
@@ -115,28 +127,30 @@ def draw(plt: Any, data: PlotData, out: Path) -> dict[str, Path]:
     paths = {key: out / name for key, name in PLOTS.items()}
     hours, cumulative = data.cdf_hours, data.cdf_share
     since = f"{data.first_day:%d/%m/%Y}"
+    words = data.labels
+    share = format_number(100 * data.share_within, 1, data.lang) + "\u00a0%"
 
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     ax.plot(hours, cumulative, color="#1f5fa8", lw=2)
-    ax.axvline(PROMISE_HOURS, color="#c0392b", ls="--", lw=1.5, label="72 h promise")
+    ax.axvline(PROMISE_HOURS, color="#c0392b", ls="--", lw=1.5, label=words["promise"])
     ax.axhline(data.share_within, color="#c0392b", lw=0.8, alpha=0.5)
     ax.annotate(
-        f"{data.share_within:.1%} active within 72 h",
+        words["within"].format(share=share),
         (PROMISE_HOURS, data.share_within),
         xytext=(8, -16),
         textcoords="offset points",
         color="#c0392b",
     )
-    ax.set_xlabel("hours from purchase to activation")
-    ax.set_ylabel("share of codes active")
-    ax.set_title("Activation delay (cumulative)")
+    ax.set_xlabel(words["cdf_x"])
+    ax.set_ylabel(words["cdf_y"])
+    ax.set_title(words["cdf_title"])
     ax.set_ylim(0, 1.01)
     # The lognormal base delay has a long tail; stop at the 99.9th percentile so the body shows.
     shown = float(hours[np.searchsorted(cumulative, 0.999)]) if data.codes else 0.0
     ax.set_xlim(0, max(shown * 1.05, PROMISE_HOURS * 1.3))
     if data.codes and shown < data.longest:
         ax.set_xlabel(
-            f"hours from purchase to activation (longest {data.longest:.0f} h, off the chart)"
+            words["cdf_x_longest"].format(hours=format_number(data.longest, 0, data.lang))
         )
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
@@ -147,9 +161,9 @@ def draw(plt: Any, data: PlotData, out: Path) -> dict[str, Path]:
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     ax.plot(data.backlog_days, data.backlog, color="#6b3fa0", lw=1)
     ax.fill_between(data.backlog_days, data.backlog, color="#6b3fa0", alpha=0.15)
-    ax.set_xlabel(f"days since {since}")
-    ax.set_ylabel("codes waiting in the registry's queue")
-    ax.set_title(f"Registry backlog (max {data.backlog_max:,})")
+    ax.set_xlabel(words["backlog_x"].format(start=since))
+    ax.set_ylabel(words["backlog_y"])
+    ax.set_title(words["backlog_title"].format(max=format_number(data.backlog_max, 0, data.lang)))
     ax.grid(alpha=0.3)
     fig.subplots_adjust(**_MARGINS)
     fig.savefig(paths["backlog"], pil_kwargs=_PNG)
@@ -158,9 +172,9 @@ def draw(plt: Any, data: PlotData, out: Path) -> dict[str, Path]:
     days = data.share_by_day.size
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     ax.plot(np.arange(days), data.share_by_day, color="#1e8449", lw=1.5, marker=".", ms=3)
-    ax.set_xlabel(f"day of purchase since {since}")
-    ax.set_ylabel("share active within 72 h")
-    ax.set_title("Codes active within 72 h, by day of purchase")
+    ax.set_xlabel(words["by_day_x"].format(start=since))
+    ax.set_ylabel(words["by_day_y"])
+    ax.set_title(words["by_day_title"])
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     fig.subplots_adjust(**_MARGINS)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ephoto.assets import asset
+from ephoto.texts import DEFAULT_LANGUAGE, format_number, texts
 from simulation.figures import PROMISE_HOURS, delay_figures
 from simulation.fleet import FleetRun, RegistryDone
 from simulation.plots import PlotData, PlotProcess, draw, import_pyplot, plot_data
@@ -90,8 +91,8 @@ class ReportLibraries:
         return import_pyplot()
 
 
-def run_plot_data(run: FleetRun | RegistryDone) -> PlotData:
-    """The plots' values of a run, or of a run whose registry has answered."""
+def run_plot_data(run: FleetRun | RegistryDone, lang: str = DEFAULT_LANGUAGE) -> PlotData:
+    """The plots' values of a run, or of a run whose registry has answered, in ``lang``."""
     scenario = run.scenario
     return plot_data(
         scenario.run.start,
@@ -101,6 +102,7 @@ def run_plot_data(run: FleetRun | RegistryDone) -> PlotData:
         run.backlog_times,
         run.backlog,
         run.backlog_max,
+        lang,
     )
 
 
@@ -110,11 +112,13 @@ def write_report(
     plots: bool = True,
     library: ReportLibraries | None = None,
     plotter: PlotProcess | None = None,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> ReportFiles:
     """Write metrics, plots (unless ``plots`` is false) and the HTML report of ``run`` into
-    ``out`` (created if needed). ``plotter``: the process drawing the plots, sent the run's
-    values already; without it they are drawn here, with ``library`` (the libraries being
-    imported already) when given."""
+    ``out`` (created if needed), their words in ``lang``. ``plotter``: the process drawing the
+    plots, sent the run's values already; without it they are drawn here, with ``library``
+    (the libraries being imported already) when given."""
+    words = texts("simulation", lang)
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     out.mkdir(parents=True, exist_ok=True)
@@ -126,7 +130,7 @@ def write_report(
         plot_paths = plotter.finish()
     elif plots:
         plt = (library or ReportLibraries()).pyplot()
-        plot_paths = draw(plt, run_plot_data(run), out)
+        plot_paths = draw(plt, run_plot_data(run, lang), out)
     env = Environment(
         loader=FileSystemLoader(asset("templates", "simulation")),
         autoescape=select_autoescape(["html", "j2"]),
@@ -137,6 +141,13 @@ def write_report(
         m=figures,
         plots={key: path.name for key, path in plot_paths.items()},
         promise_hours=PROMISE_HOURS,
+        lang=lang,
+        t=words,
+        num=lambda value, digits=0: format_number(value, digits, lang),
+        capacity_months=", ".join(
+            f"{month}: {format_number(value, 0, lang)}"
+            for month, value in run.scenario.registry.capacity_by_month.items()
+        ),
     )
     html_path = out / "report.html"
     html_path.write_text(html, encoding="utf-8")

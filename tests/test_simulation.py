@@ -176,8 +176,27 @@ def test_simulate_command_writes_metrics_plots_and_report(tmp_path):
     html = (out / "report.html").read_text()
     for name in ("activation-cdf.png", "backlog.png", "share-within-72h-by-day.png"):
         assert f'src="{name}"' in html
+    assert f"{figures['codes_issued']:,}".replace(",", "\u202f") in html
+    assert '<html lang="fr">' in html and "actifs sous 72 h" in html and "small" in html
+    assert "codes émis" in result.output and "rapport :" in result.output
+
+
+def test_simulate_command_speaks_english_when_asked(tmp_path):
+    scenario = tmp_path / "small.toml"
+    scenario.write_text("[run]\nseed = 3\nstart = 2026-09-01\ndays = 5\n[fleet]\nbooths = 20\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["simulate", str(scenario), "--out", str(out), "--no-plots", "--lang", "en"]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads((out / "metrics.json").read_text())
+    html = (out / "report.html").read_text()
+    assert '<html lang="en">' in html and "active within 72 h of purchase" in html
     assert f"{figures['codes_issued']:,}" in html
-    assert "72 h" in html and "small" in html
+    assert "codes issued" in result.output and "report:" in result.output
+    assert not list(out.glob("*.png"))
+    refused = CliRunner().invoke(app, ["simulate", str(scenario), "--lang", "de"])
+    assert refused.exit_code == 2 and "--lang de" in refused.output
 
 
 @pytest.mark.parametrize(("days", "expired"), [(178, False), (182, True)])
@@ -258,5 +277,7 @@ def test_report_shows_its_plots_and_key_figures_in_chromium(tmp_path, browser):
     months = page.locator("#by-month tr").count()
     page.close()
     assert len(widths) == 3 and all(w >= 600 for w in widths)
-    assert f"{figures['codes_issued']:,}" in cards and "active within 72 h" in cards
+    # French by default: thousands split by a narrow no-break space.
+    codes = f"{figures['codes_issued']:,}".replace(",", "\u202f")
+    assert codes in cards and "actifs sous 72 h" in cards
     assert months == 1 + len(figures["by_month"])

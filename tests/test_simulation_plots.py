@@ -68,3 +68,11 @@ def test_leaving_without_finishing_stops_the_process(tmp_path):
     assert process.poll() is not None
     with pytest.raises(PlotError, match="never sent"):
         plotter.finish()
+
+
+def test_the_plots_speak_the_reports_language(run):
+    french = run_plot_data(run)
+    english = run_plot_data(run, "en")
+    assert french.lang == "fr" and french.labels["cdf_title"] == "Délai d'activation (cumulé)"
+    assert english.lang == "en" and english.labels["cdf_title"] == "Activation delay (cumulative)"
+    assert set(french.labels) == set(english.labels)

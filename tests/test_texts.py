@@ -26,3 +26,11 @@ def test_every_area_has_the_same_keys_and_placeholders_in_every_language(area):
 def test_unknown_language_is_refused_clearly():
     with pytest.raises(ValueError, match="choose one of fr, en"):
         texts("code", "de")
+
+
+def test_numbers_are_written_as_each_language_writes_them():
+    from ephoto.texts import format_number
+
+    assert format_number(2756317.25, 1, "en") == "2,756,317.2"
+    assert format_number(2756317.25, 1, "fr") == "2\u202f756\u202f317,2"
+    assert format_number(0.5, 0, "fr") == "0" and format_number(1500, 0, "fr") == "1\u202f500"
