@@ -1258,7 +1258,7 @@ def sweep(
             raise fail(str(exc)) from None
     keys = {run.key for run in plan.runs}
     rows = [row for row in read_results(out) if row["run"] in keys]
-    report = write_sweep_report(plan, rows, out)
+    report = write_sweep_report(plan, rows, out, lang)
     summary = Table(title=t.get("sweep.title", name=plan.name))
     for name in plan.parameters:
         summary.add_column(name)
@@ -1266,7 +1266,7 @@ def sweep(
     for figure in REPORT_FIGURES:
         summary.add_column(t.get(f"figure.{figure}"), justify="right")
     for params, estimates in group_estimates(rows, plan.parameters):
-        cells = [format_estimate(estimates[f], f) for f in REPORT_FIGURES]
+        cells = [format_estimate(estimates[f], f, lang) for f in REPORT_FIGURES]
         seeds = str(next(iter(estimates.values())).seeds)
         summary.add_row(*[str(params[p]) for p in plan.parameters], seeds, *cells)
     console.print(summary)

@@ -11,34 +11,33 @@ from typing import Any
 import numpy as np
 
 from ephoto.assets import asset
+from ephoto.texts import DEFAULT_LANGUAGE, Texts, format_number, texts
 from simulation.sweep import Estimate, Sweep, group_estimates
 
-# Every figure of the table, with its label: each is drawn against each parameter.
-FIGURE_LABELS = {
-    "codes_issued": "ePhoto numbers issued",
-    "share_active_within_72h": "share active within 72 h",
-    "activation_mean_hours": "mean activation (h)",
-    "activation_p50_hours": "median activation (h)",
-    "activation_p95_hours": "95th percentile of activation (h)",
-    "activation_p99_hours": "99th percentile of activation (h)",
-    "activation_max_hours": "longest activation (h)",
-    "registry_wait_mean_hours": "mean wait in the registry's queue (h)",
-    "backlog_max": "largest registry backlog (codes)",
-    "reports": "problem reports to support",
-    "refunds": "refunds",
-}
+# Every figure of the table, each drawn against each parameter; their labels are in
+# assets/text/sweep.*.toml ([figure_long] in the report, [figure] in the summary tables).
+FIGURES_DRAWN = (
+    "codes_issued",
+    "share_active_within_72h",
+    "activation_mean_hours",
+    "activation_p50_hours",
+    "activation_p95_hours",
+    "activation_p99_hours",
+    "activation_max_hours",
+    "registry_wait_mean_hours",
+    "backlog_max",
+    "reports",
+    "refunds",
+)
 # The figures of the summary table (terminal and report).
-REPORT_FIGURES = {
-    name: FIGURE_LABELS[name]
-    for name in (
-        "share_active_within_72h",
-        "activation_p50_hours",
-        "activation_p95_hours",
-        "registry_wait_mean_hours",
-        "backlog_max",
-        "refunds",
-    )
-}
+REPORT_FIGURES = (
+    "share_active_within_72h",
+    "activation_p50_hours",
+    "activation_p95_hours",
+    "registry_wait_mean_hours",
+    "backlog_max",
+    "refunds",
+)
 
 
 @dataclass(frozen=True)
@@ -47,23 +46,25 @@ class SweepReport:
     plots: list[Path]
 
 
-def format_estimate(value: Estimate, figure: str) -> str:
-    """``mean ± half-width`` (just the mean with one seed)."""
+def format_estimate(value: Estimate, figure: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """``mean ± half-width`` (just the mean with one seed), written as ``lang`` writes numbers."""
     share = figure.startswith("share")
     scale, digits, unit = (
         (100.0, 1, " %") if share else (1.0, 2 if abs(value.mean) < 100 else 0, "")
     )
-    mean = f"{value.mean * scale:,.{digits}f}"
+    mean = format_number(value.mean * scale, digits, lang)
     if math.isnan(value.half_width):
         return f"{mean}{unit}"
-    return f"{mean} ± {value.half_width * scale:,.{digits}f}{unit}"
+    return f"{mean} ± {format_number(value.half_width * scale, digits, lang)}{unit}"
 
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text).strip("-")
 
 
-def _plot(sweep: Sweep, rows: list[dict[str, Any]], parameter: str, figure: str, path: Path):  # type: ignore[no-untyped-def]
+def _plot(  # type: ignore[no-untyped-def]
+    sweep: Sweep, rows: list[dict[str, Any]], parameter: str, figure: str, path: Path, words: Texts
+):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -73,7 +74,7 @@ def _plot(sweep: Sweep, rows: list[dict[str, Any]], parameter: str, figure: str,
     groups = group_estimates(rows, sweep.parameters, [figure])
     lines: dict[str, list[tuple[Any, Estimate]]] = {}
     for params, estimates in groups:
-        label = ", ".join(f"{p} = {params[p]}" for p in others) or "all runs"
+        label = ", ".join(f"{p} = {params[p]}" for p in others) or words("report.all_runs")
         lines.setdefault(label, []).append((params[parameter], estimates[figure]))
     values = sorted({params[parameter] for params, _ in groups}, key=json.dumps)
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
@@ -88,8 +89,9 @@ def _plot(sweep: Sweep, rows: list[dict[str, Any]], parameter: str, figure: str,
     if not numeric:
         ax.set_xticks(range(len(values)), [str(v) for v in values])
     ax.set_xlabel(parameter)
-    ax.set_ylabel(FIGURE_LABELS[figure])
-    ax.set_title(f"{FIGURE_LABELS[figure]} against {parameter}")
+    label = words(f"figure_long.{figure}")
+    ax.set_ylabel(label)
+    ax.set_title(words("report.plot_title", figure=label, parameter=parameter))
     ax.grid(alpha=0.3)
     if len(lines) > 1:
         ax.legend(fontsize=8)
@@ -98,9 +100,13 @@ def _plot(sweep: Sweep, rows: list[dict[str, Any]], parameter: str, figure: str,
     plt.close(fig)
 
 
-def write_sweep_report(sweep: Sweep, rows: list[dict[str, Any]], out: Path) -> SweepReport:
+def write_sweep_report(
+    sweep: Sweep, rows: list[dict[str, Any]], out: Path, lang: str = DEFAULT_LANGUAGE
+) -> SweepReport:
     """``report.html`` and its plots in ``out``: each figure against each parameter, the mean
-    across seeds with its 95 % confidence band, and the table of every combination."""
+    across seeds with its 95 % confidence band, and the table of every combination; their
+    words in ``lang``."""
+    words = texts("sweep", lang)
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     plots_dir = out / "plots"
@@ -109,17 +115,17 @@ def write_sweep_report(sweep: Sweep, rows: list[dict[str, Any]], out: Path) -> S
     paths = []
     for parameter in sweep.parameters:
         figures = []
-        for figure in FIGURE_LABELS:
+        for figure in FIGURES_DRAWN:
             path = plots_dir / f"{_slug(figure)}-by-{_slug(parameter)}.png"
-            _plot(sweep, rows, parameter, figure, path)
+            _plot(sweep, rows, parameter, figure, path, words)
             paths.append(path)
-            figures.append({"label": FIGURE_LABELS[figure], "src": f"plots/{path.name}"})
+            figures.append({"label": words(f"figure_long.{figure}"), "src": f"plots/{path.name}"})
         sections.append({"parameter": parameter, "figures": figures})
     groups = [
         {
             "params": params,
             "seeds": next(iter(estimates.values())).seeds,
-            "cells": [format_estimate(estimates[f], f) for f in REPORT_FIGURES],
+            "cells": [format_estimate(estimates[f], f, lang) for f in REPORT_FIGURES],
         }
         for params, estimates in group_estimates(rows, sweep.parameters)
     ]
@@ -130,9 +136,12 @@ def write_sweep_report(sweep: Sweep, rows: list[dict[str, Any]], out: Path) -> S
     html = env.get_template("report.html.j2").render(
         sweep=sweep,
         runs=len(rows),
-        figure_labels=list(REPORT_FIGURES.values()),
+        figure_labels=[words(f"figure_long.{f}") for f in REPORT_FIGURES],
         groups=groups,
         sections=sections,
+        lang=lang,
+        t=words,
+        num=lambda value, digits=0: format_number(value, digits, lang),
     )
     html_path = out / "report.html"
     html_path.write_text(html, encoding="utf-8")

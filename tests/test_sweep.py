@@ -183,9 +183,9 @@ def test_a_sweep_on_a_real_scheduler_gives_the_local_runs_table(tmp_path, cluste
     # Both workers took part, and the report shows each figure against each parameter.
     html = (tmp_path / "remote" / "report.html").read_text()
     assert "registry.capacity_per_hour" in html and "booth.batch_window_minutes" in html
-    from simulation.sweep_report import FIGURE_LABELS
+    from simulation.sweep_report import FIGURES_DRAWN
 
-    assert set(FIGURE_LABELS) == set(FIGURES)  # every figure of the table is drawn
+    assert set(FIGURES_DRAWN) == set(FIGURES)  # every figure of the table is drawn
     assert len(list((tmp_path / "remote" / "plots").glob("*.png"))) == 2 * len(FIGURES)
     # Started again, the sweep finds every run in its table and runs none.
     again = CliRunner().invoke(
@@ -404,4 +404,12 @@ def test_the_issue_form_runs_as_written_on_the_default_local_cluster(tmp_path):
     share = {r["registry.capacity_per_hour"]: r["share_active_within_72h"] for r in rows}
     assert share[100.0] < 0.5 < 0.95 < share[250.0]
     assert "Sweep sweep: mean" in result.stdout and "250.0" in result.stdout
-    assert (out / "report.html").exists()
+    html = (out / "report.html").read_text()
+    assert '<html lang="en">' in html and "Against registry.capacity_per_hour" in html
+    # The same table again in French, the report's default language.
+    from simulation.sweep import load_sweep
+    from simulation.sweep_report import write_sweep_report
+
+    french = write_sweep_report(load_sweep(path), rows, tmp_path / "fr").html.read_text()
+    assert '<html lang="fr">' in french and "En fonction de registry.capacity_per_hour" in french
+    assert "numéros ePhoto émis" in french and "± " in french
