@@ -58,6 +58,7 @@ from ephoto.dbtypes import UTCDateTime
 from ephoto.dbtypes import configure_sqlite_durability as configure_sqlite_durability
 from ephoto.epfile import EphotoFile, FileMeta
 from ephoto.private import private_file
+from ephoto.validity import expires_at
 from transmitter.latency import DEFAULT_BATCH_WINDOW as DEFAULT_BATCH_WINDOW
 
 metadata = MetaData()
@@ -258,6 +259,48 @@ def read_file(engine: Engine, code: str) -> EphotoFile | None:
     """The file stored with ``code`` at issue, or None (read-only; support and the demo)."""
     with engine.connect() as conn:
         return files_of(conn, [code]).get(code)
+
+
+# Six calendar months are never shorter than 181 days: rows issued later than this before now
+# cannot have expired, and are not read.
+_SHORTEST_VALIDITY = timedelta(days=181)
+
+
+def clear_expired_images(engine: Engine, now: datetime, limit: int = 500) -> int:
+    """Clear the photo and signature the booth keeps of a file once the collector has it
+    (status sent) and the number's validity has ended (``ephoto.validity``): until then the
+    support desk may have it sent again after a confirmed fault, after that a new send would
+    only store an expired number. The images become empty; the metadata, with each image's
+    SHA-256, stays. On SQLite the freed pages are overwritten (``secure_delete``), so the
+    images do not linger in the file. Up to ``limit`` files per call; returns how many."""
+    now = ensure_utc(now)
+    with engine.begin() as conn:
+        candidates = conn.execute(
+            select(outbox.c.code, outbox.c.issued_at)
+            .select_from(outbox.join(outbox_files, outbox_files.c.code == outbox.c.code))
+            .where(
+                outbox.c.status == SENT,
+                outbox.c.issued_at <= now - _SHORTEST_VALIDITY,
+                func.length(outbox_files.c.photo_jpeg) > 0,
+            )
+            .order_by(outbox.c.issued_at)
+            .limit(limit)
+        ).all()
+        expired = [code for code, issued_at in candidates if expires_at(issued_at) <= now]
+        if not expired:
+            return 0
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA secure_delete=ON")
+        try:
+            conn.execute(
+                update(outbox_files)
+                .where(outbox_files.c.code.in_(expired))
+                .values(photo_jpeg=b"", signature_png=b"")
+            )
+        finally:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA secure_delete=OFF")
+    return len(expired)
 
 
 def requeue(conn: Connection, code: str, now: datetime) -> bool:

@@ -39,6 +39,7 @@ from transmitter.outbox import (
     Outbox,
     OutboxStatus,
     booth_db_url,
+    clear_expired_images,
     open_outbox_engine,
     read_status,
 )
@@ -49,6 +50,9 @@ log = logging.getLogger("cabine.transmitter")
 JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 DRAIN_JOB = "drain"
 WAKE_UP_JOB = "wake-up"
+IMAGES_JOB = "clear-expired-images"
+# Real seconds between looks for images the booth no longer needs (a cheap indexed query).
+IMAGES_SWEEP_SECONDS = 60.0
 
 
 class AnotherTransmitterRunning(RuntimeError):
@@ -269,6 +273,14 @@ class Transmitter:
         elif event.exception is not None:
             log.error("run of %s failed: %r", event.job_id, event.exception)
 
+    def clear_expired_images(self) -> int:
+        """Clear the images of files the collector has whose numbers have expired
+        (``transmitter.outbox.clear_expired_images``), on the booth's clock."""
+        cleared = clear_expired_images(self.engine, self.clock.now())
+        if cleared:
+            log.info("cleared the photo and signature of %d expired numbers", cleared)
+        return cleared
+
     def _scheduled_drain(self) -> None:
         try:
             self.drain_once()
@@ -305,6 +317,14 @@ class Transmitter:
             id=DRAIN_JOB,
             next_run_time=datetime.now(UTC),
         )
+        if self.config.sends_files:
+            scheduler.add_job(
+                self.clear_expired_images,
+                "interval",
+                seconds=IMAGES_SWEEP_SECONDS,
+                id=IMAGES_JOB,
+                next_run_time=datetime.now(UTC),
+            )
         self.scheduler = scheduler
         scheduler.start()
         if self.config.sends_files:
