@@ -107,5 +107,5 @@ def test_metrics_json_and_the_report_split_the_activation_delay_by_stage(tmp_pat
     assert set(stages) == {"booth", "collector", "state_queue", "base_delay"}
     assert set(stages["booth"]) == {"mean", "p50", "p95", "p99", "max", "share_of_mean"}
     html = (out / "report.html").read_text()
-    assert 'id="stages"' in html and "registration window" in html
+    assert 'id="stages"' in html and "serveur du photographe" in html  # French by default
     assert not list(out.glob("*.png"))  # --no-plots
