@@ -12,23 +12,11 @@ import numpy as np
 
 from ephoto.assets import asset
 from ephoto.texts import DEFAULT_LANGUAGE, Texts, format_number, texts
-from simulation.sweep import Estimate, Sweep, group_estimates
+from simulation.sweep import FIGURES, Estimate, Sweep, group_estimates
 
-# Every figure of the table, each drawn against each parameter; their labels are in
-# assets/text/sweep.*.toml ([figure_long] in the report, [figure] in the summary tables).
-FIGURES_DRAWN = (
-    "codes_issued",
-    "share_active_within_72h",
-    "activation_mean_hours",
-    "activation_p50_hours",
-    "activation_p95_hours",
-    "activation_p99_hours",
-    "activation_max_hours",
-    "registry_wait_mean_hours",
-    "backlog_max",
-    "reports",
-    "refunds",
-)
+# Every figure of the table (``simulation.sweep.FIGURES``) is drawn against each parameter;
+# their labels are in assets/text/sweep.*.toml ([figure_long] in the report, [figure] in the
+# summary tables).
 # The figures of the summary table (terminal and report).
 REPORT_FIGURES = (
     "share_active_within_72h",
@@ -115,7 +103,7 @@ def write_sweep_report(
     paths = []
     for parameter in sweep.parameters:
         figures = []
-        for figure in FIGURES_DRAWN:
+        for figure in FIGURES:
             path = plots_dir / f"{_slug(figure)}-by-{_slug(parameter)}.png"
             _plot(sweep, rows, parameter, figure, path, words)
             paths.append(path)

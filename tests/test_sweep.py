@@ -183,9 +183,10 @@ def test_a_sweep_on_a_real_scheduler_gives_the_local_runs_table(tmp_path, cluste
     # Both workers took part, and the report shows each figure against each parameter.
     html = (tmp_path / "remote" / "report.html").read_text()
     assert "registry.capacity_per_hour" in html and "booth.batch_window_minutes" in html
-    from simulation.sweep_report import FIGURES_DRAWN
+    from ephoto.texts import LANGUAGES, texts
 
-    assert set(FIGURES_DRAWN) == set(FIGURES)  # every figure of the table is drawn
+    for lang in LANGUAGES:  # every figure of the table has its label, in every language
+        assert {f"figure_long.{f}" for f in FIGURES} <= texts("sweep", lang).keys()
     assert len(list((tmp_path / "remote" / "plots").glob("*.png"))) == 2 * len(FIGURES)
     # Started again, the sweep finds every run in its table and runs none.
     again = CliRunner().invoke(
