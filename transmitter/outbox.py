@@ -261,9 +261,10 @@ def read_file(engine: Engine, code: str) -> EphotoFile | None:
         return files_of(conn, [code]).get(code)
 
 
-# Six calendar months are never shorter than 181 days: rows issued later than this before now
-# cannot have expired, and are not read.
-_SHORTEST_VALIDITY = timedelta(days=181)
+# Six calendar months are never shorter than 180 days and 23 hours (the end of August to the
+# end of February, across a clock change): rows issued less than 180 days before now cannot
+# have expired, and are not read.
+_SHORTEST_VALIDITY = timedelta(days=180)
 
 
 def clear_expired_images(engine: Engine, now: datetime, limit: int = 500) -> int:
