@@ -32,9 +32,7 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +48,8 @@ from PIL import Image, ImageDraw, ImageFilter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cabine.testing.chain import CollectorProcess  # noqa: E402
+from cabine.testing.pgcluster import free_port  # noqa: E402
 from ephoto.clock import SystemClock  # noqa: E402
 from ephoto.code import SeededCodeGeneratorForSimulation  # noqa: E402
 from ephoto.epfile import (  # noqa: E402
@@ -69,12 +69,6 @@ PHOTO_BYTES = (40_000, 60_000)
 SIGNATURE_BYTES = (5_000, 10_000)
 DISTINCT_IMAGES = 24
 WALL_LIMIT_SECONDS = 300
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- realistic files -------------------------------------------------------------------------
@@ -170,55 +164,27 @@ def make_files(count: int, booth_id: str, issued_at: datetime) -> list[EphotoFil
 
 def start_collector(
     work: Path, db_url: str | None, state_pem: bytes
-) -> tuple[subprocess.Popen[bytes], str, BoothKey]:
+) -> tuple[CollectorProcess, BoothKey]:
     data = work / "collector"
     data.mkdir()
     add_booth_key(data / "keys.toml", "collector-9PMT", "9PMT")
     booth = add_booth_key(data / "keys.toml", "booth-001", "9PMT")
     (data / "state-fetch.pub.pem").write_bytes(state_pem)
-    port = free_port()
-    env = {
-        **os.environ,
-        # Nothing is registered during the bench: registration is another process's work.
-        "CABINE_COLLECTOR__REGISTRATION_WINDOW_MINUTES": "100000",
-        "CABINE_COLLECTOR__REGISTRATION_POLL_SECONDS": "3600",
-        "CABINE_COLLECTOR__RETENTION_SWEEP_SECONDS": "3600",
-    }
-    argv = [
-        sys.executable,
-        "-m",
-        "cabine.cli",
-        "collector",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--data",
-        str(data),
-        "--registry",
+    collector = CollectorProcess(
+        data,
+        free_port(),
         f"http://127.0.0.1:{free_port()}",
-    ]
-    if db_url:
-        argv += ["--db", db_url]
-    log = work / "collector.log"
-    process = subprocess.Popen(
-        argv, cwd=work, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        # Nothing is registered during the bench: registration is another process's work.
+        settings={
+            "CABINE_COLLECTOR__REGISTRATION_WINDOW_MINUTES": "100000",
+            "CABINE_COLLECTOR__REGISTRATION_POLL_SECONDS": "3600",
+            "CABINE_COLLECTOR__RETENTION_SWEEP_SECONDS": "3600",
+        },
+        args=["--workers", "1", *(["--db", db_url] if db_url else [])],
+        log=work / "collector.log",
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"collector exited:\n{log.read_text()}")
-        try:
-            if httpx.get(url + "/openapi.json", timeout=1).status_code == 200:
-                return process, url, booth
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"collector did not start:\n{log.read_text()}")
-        time.sleep(0.1)
+    collector.start()
+    return collector, booth
 
 
 def raw_write(folder: Path, chunk: list[EphotoFile], n: int) -> None:
@@ -291,7 +257,8 @@ def run(args: argparse.Namespace) -> None:
     process = None
     try:
         state_key = generate_key()
-        process, url, booth = start_collector(work, args.db, public_pem(state_key))
+        process, booth = start_collector(work, args.db, public_pem(state_key))
+        url = process.url
         total = args.uploads * args.files_per_upload
         print(f"making {total} files ({DISTINCT_IMAGES} distinct photos and signatures)...")
         files = make_files(total, "booth-001", clock.now().astimezone(UTC))
@@ -388,12 +355,8 @@ def run(args: argparse.Namespace) -> None:
         )
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        if process is not None:
+            process.stop(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
 
 

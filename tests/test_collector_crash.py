@@ -5,10 +5,6 @@ the restart store each remaining file once."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -17,6 +13,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, func, select
 
+from cabine.testing.chain import CollectorProcess
 from collector.store import files
 from ephoto.clock import SystemClock
 from ephoto.epfile import FILES_PATH
@@ -27,37 +24,15 @@ from tests.pgcluster import free_port
 from transmitter.outbox import outbox
 
 
-def start(data: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CABINE_COLLECTOR__REGISTRATION_WINDOW_MINUTES": "100000"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cabine.cli",
-            "collector",
-            "serve",
-            "--port",
-            str(port),
-            "--data",
-            str(data),
-            "--registry",
-            f"http://127.0.0.1:{free_port()}",
-        ],
-        cwd=data,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
+def collector(data: Path, port: int, log: Path) -> CollectorProcess:
+    """The collector on ``data``, registering nothing (another process's work)."""
+    return CollectorProcess(
+        data,
+        port,
+        f"http://127.0.0.1:{free_port()}",
+        settings={"CABINE_COLLECTOR__REGISTRATION_WINDOW_MINUTES": "100000"},
+        log=log,
     )
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.1)
 
 
 def test_sigkill_during_uploads_loses_nothing_answered_and_keeps_no_half_file(tmp_path):
@@ -98,13 +73,13 @@ def test_sigkill_during_uploads_loses_nothing_answered_and_keeps_no_half_file(tm
                 except httpx.HTTPError:
                     return
 
-    process = start(data, port, log)
+    process = collector(data, port, log)
+    process.start()
     sender = threading.Thread(target=booth_loop)
     sender.start()
     while len(answered) < 5 and sender.is_alive():
         time.sleep(0.02)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    process.kill()
     sender.join(timeout=30)
     assert 5 <= len(answered) < len(uploads), "the kill should land mid-way"
 
@@ -121,7 +96,8 @@ def test_sigkill_during_uploads_loses_nothing_answered_and_keeps_no_half_file(tm
     for row in stored.values():
         check_sealed_file(row.seal, row.photo, row.signature, seal_key, row.code)
 
-    process = start(data, port, log)
+    process = collector(data, port, log)
+    process.start()
     try:
         accepted = duplicates = 0
         with httpx.Client(timeout=30) as client:
@@ -138,5 +114,4 @@ def test_sigkill_during_uploads_loses_nothing_answered_and_keeps_no_half_file(tm
             assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == 96
         engine.dispose()
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        process.stop(timeout=30)

@@ -6,10 +6,6 @@ registration reaching a real registry."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -19,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cabine.testing.chain import CollectorProcess
 from collector.store import CollectorStore, NumberTaken
 from ephoto.clock import SystemClock
 from ephoto.epfile import FILES_PATH
@@ -107,22 +104,6 @@ def test_two_stores_racing_for_one_number_keep_one_file(tmp_path, postgres_url):
         world.store.dispose()
 
 
-def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"collector exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(url + "/openapi.json", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"collector did not answer within 60 s:\n{log.read_text()}")
-        time.sleep(0.2)
-
-
 def test_two_workers_on_postgres_serve_as_one_collector(tmp_path, postgres_url):
     (tmp_path / "registry").mkdir()
     registry = start_process(f"sqlite:///{tmp_path / 'registry.sqlite'}", tmp_path / "registry")
@@ -134,41 +115,24 @@ def test_two_workers_on_postgres_serve_as_one_collector(tmp_path, postgres_url):
     (data / "state-fetch.pub.pem").write_bytes(public_pem(state_key))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "CABINE_COLLECTOR__ADMIN_ENABLED": "true",
-        "CABINE_COLLECTOR__ADMIN_TOKEN": ADMIN,
-        "CABINE_COLLECTOR__KEYS_FILE": str(registry.keys_file),
-        "CABINE_COLLECTOR__REGISTRATION_WINDOW_MINUTES": "0",
-        "CABINE_COLLECTOR__REGISTRATION_POLL_SECONDS": "0.5",
-    }
     log = tmp_path / "collector.log"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cabine.cli",
-            "collector",
-            "serve",
-            "--port",
-            str(port),
-            "--db",
-            postgres_url,
-            "--workers",
-            "2",
-            "--data",
-            str(data),
-            "--registry",
-            registry.url,
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
+    process = CollectorProcess(
+        data,
+        port,
+        registry.url,
+        settings={
+            "CABINE_COLLECTOR__ADMIN_ENABLED": "true",
+            "CABINE_COLLECTOR__ADMIN_TOKEN": ADMIN,
+            "CABINE_COLLECTOR__KEYS_FILE": str(registry.keys_file),
+            "CABINE_COLLECTOR__REGISTRATION_WINDOW_MINUTES": "0",
+            "CABINE_COLLECTOR__REGISTRATION_POLL_SECONDS": "0.5",
+        },
+        args=("--db", postgres_url, "--workers", "2"),
+        log=log,
     )
     clock = SystemClock()
     try:
-        _wait(url, process, log)
+        process.start()
         files = [booth_file(seed=i, issued_at=clock.now()) for i in range(12)]
 
         def upload(chunk, client: httpx.Client) -> httpx.Response:
@@ -241,11 +205,6 @@ def test_two_workers_on_postgres_serve_as_one_collector(tmp_path, postgres_url):
         assert stats["files_received"] == 12 and stats["registered"] == 12
         admin.close()
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process.stop(timeout=30)
         registry.stop()
     assert process.returncode == 0, log.read_text()

@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,30 +98,54 @@ class ChainResult:
         )
 
 
-class CollectorProcess:
-    """``cabine collector serve`` on a fixed port and data folder; killed and started again."""
+# The chain's collector: its admin API on, numbers registered as soon as possible.
+CHAIN_COLLECTOR_SETTINGS = {
+    "CABINE_COLLECTOR__ADMIN_ENABLED": "true",
+    "CABINE_COLLECTOR__ADMIN_TOKEN": ADMIN_TOKEN,
+    "CABINE_COLLECTOR__REGISTRATION_WINDOW_MINUTES": "0",
+    "CABINE_COLLECTOR__REGISTRATION_POLL_SECONDS": "0.2",
+    "CABINE_COLLECTOR__REGISTRATION_BATCH_SIZE": "500",
+    "CABINE_COLLECTOR__REQUEST_TIMEOUT_SECONDS": "5",
+}
 
-    def __init__(self, data: Path, port: int, registry_url: str):
+
+class CollectorProcess:
+    """``cabine collector serve`` on a fixed port and data folder; killed and started again.
+
+    ``settings``: ``CABINE_COLLECTOR__*`` variables (default: the chain's); ``args``: more
+    options (``--db URL``, ``--workers N``); ``log``: where its output goes (default
+    ``collector.log`` in the data folder)."""
+
+    def __init__(
+        self,
+        data: Path,
+        port: int,
+        registry_url: str,
+        *,
+        settings: Mapping[str, str] | None = None,
+        args: Sequence[str] = (),
+        log: Path | None = None,
+    ):
         self.data = data
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self.log = data / "collector.log"
+        self.log = log if log is not None else data / "collector.log"
         self.env = {
             **os.environ,
-            "CABINE_COLLECTOR__ADMIN_ENABLED": "true",
-            "CABINE_COLLECTOR__ADMIN_TOKEN": ADMIN_TOKEN,
-            "CABINE_COLLECTOR__REGISTRATION_WINDOW_MINUTES": "0",
-            "CABINE_COLLECTOR__REGISTRATION_POLL_SECONDS": "0.2",
-            "CABINE_COLLECTOR__REGISTRATION_BATCH_SIZE": "500",
-            "CABINE_COLLECTOR__REQUEST_TIMEOUT_SECONDS": "5",
+            **(CHAIN_COLLECTOR_SETTINGS if settings is None else settings),
         }
         self.registry_url = registry_url
+        self.args = tuple(args)
         self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.process is None else self.process.returncode
 
     def start(self, timeout: float = 60.0) -> None:
         command = [sys.executable, "-m", "cabine.cli", "collector", "serve"]
         command += ["--data", str(self.data), "--port", str(self.port)]
-        command += ["--registry", self.registry_url]
+        command += ["--registry", self.registry_url, *self.args]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 command, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
@@ -144,11 +169,12 @@ class CollectorProcess:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM, and SIGKILL if it has not exited within ``timeout`` seconds."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
 
