@@ -327,20 +327,18 @@ def simulate(
     other_sales = int(demand_rng.poisson(float(booth_days.sum()) * demand.other_per_booth_day))
     wrong_product = int(demand_rng.binomial(other_sales, demand.wrong_product_share))
     # Work that needs only the sales, done on threads while the stages below run here: the
-    # citizens' codes (plain Python: code rules, check characters) on one; on another, the
+    # citizens' codes (plain Python: code rules, check characters) on one; on the other, the
     # draws of the registry's base delays, of how and when each buyer first types the number,
     # and each number's expiry (numpy fills them without holding the interpreter). Each stage
-    # has its own random stream, drawn in the same order whichever thread draws it.
+    # has its own random stream, drawn in the same order whichever thread draws it. The same
+    # two threads work out the delay figures once the registry has answered.
     pool_size = max(1, min(n, CODE_POOL))
-    forms_pool = ThreadPoolExecutor(1, thread_name_prefix="typed-forms")
-    forms_ready = forms_pool.submit(typed_forms, scenario.run.seed, pool_size)
-    forms_pool.shutdown(wait=False)
-    draws_pool = ThreadPoolExecutor(1, thread_name_prefix="early-draws")
+    helpers = ThreadPoolExecutor(2, thread_name_prefix="fleet-helper")
+    forms_ready = helpers.submit(typed_forms, scenario.run.seed, pool_size)
     model = scenario.registry.ingestion_model()
-    base_delays = draws_pool.submit(model.base_delay.sample_hours, registry_rng, n)
-    first_draws = draws_pool.submit(_first_attempts, scenario, citizen_rng, issued, pool_size)
-    expiry = draws_pool.submit(_expiries, scenario, hours, day, issued)
-    draws_pool.shutdown(wait=False)
+    base_delays = helpers.submit(model.base_delay.sample_hours, registry_rng, n)
+    first_draws = helpers.submit(_first_attempts, scenario, citizen_rng, issued, pool_size)
+    expiry = helpers.submit(_expiries, scenario, hours, day, issued)
     del slot
     done("demand")
 
@@ -386,11 +384,10 @@ def simulate(
     del starts, ends, by_arrival, waited, active_sorted
     delay_figures = None
     if figures:
-        figures_pool = ThreadPoolExecutor(1, thread_name_prefix="delay-figures")
-        delay_figures = figures_pool.submit(
+        delay_figures = helpers.submit(
             _delay_figures, scenario, issued, uploaded, received, processed, active, wait, day
         )
-        figures_pool.shutdown(wait=False)
+    helpers.shutdown(wait=False)  # nothing more to hand over: the threads end with their work
     if on_registry is not None:
         on_registry(
             RegistryDone(scenario, day, issued, active, backlog_times, backlog, backlog_max)
