@@ -134,6 +134,19 @@ class FleetRun:
     def activation_hours(self) -> np.ndarray:
         return self.active_hours - self.issued_hours
 
+    def stage_times(self) -> tuple[np.ndarray, ...] | None:
+        """When each code was issued, uploaded, received, processed and active: the bounds of
+        the stages of :meth:`stage_hours`; None in runs made by hand."""
+        if self.uploaded_hours is None or self.processed_hours is None:
+            return None
+        return (
+            self.issued_hours,
+            self.uploaded_hours,
+            self.received_hours,
+            self.processed_hours,
+            self.active_hours,
+        )
+
     def stage_hours(self) -> dict[str, np.ndarray]:
         """The activation delay of each code split by stage (``simulation.figures.stage_split``)."""
         assert self.uploaded_hours is not None and self.processed_hours is not None
@@ -158,10 +171,7 @@ class RegistryDone:
     backlog_times: np.ndarray
     backlog: np.ndarray
     backlog_max: int
-
-    @property
-    def activation_hours(self) -> np.ndarray:
-        return self.active_hours - self.issued_hours
+    activation_hours: np.ndarray  # active_hours - issued_hours
 
 
 @dataclass(frozen=True)
@@ -383,14 +393,25 @@ def simulate(
         processed[by_arrival] = ends
     del starts, ends, by_arrival, waited, active_sorted
     delay_figures = None
+    # One array of activation delays for the figures and the plots, when either is wanted.
+    activation = active - issued if figures or on_registry is not None else None
     if figures:
+        assert activation is not None
         delay_figures = helpers.submit(
-            _delay_figures, scenario, issued, uploaded, received, processed, active, wait, day
+            _delay_figures,
+            scenario,
+            activation,
+            (issued, uploaded, received, processed, active),
+            wait,
+            day,
         )
     helpers.shutdown(wait=False)  # nothing more to hand over: the threads end with their work
     if on_registry is not None:
+        assert activation is not None
         on_registry(
-            RegistryDone(scenario, day, issued, active, backlog_times, backlog, backlog_max)
+            RegistryDone(
+                scenario, day, issued, active, backlog_times, backlog, backlog_max, activation
+            )
         )
     done("registry")
 
@@ -480,21 +501,13 @@ def uploaded_hours(
 
 def _delay_figures(
     scenario: Scenario,
-    issued: np.ndarray,
-    uploaded: np.ndarray,
-    received: np.ndarray,
-    processed: np.ndarray,
-    active: np.ndarray,
+    activation: np.ndarray,
+    times: tuple[np.ndarray, ...],
     wait: np.ndarray,
     day: np.ndarray,
 ) -> dict[str, Any]:
     return work_out_delay_figures(
-        scenario.run.start,
-        scenario.run.days,
-        active - issued,
-        wait,
-        stage_split(issued, uploaded, received, processed, active),
-        day,
+        scenario.run.start, scenario.run.days, activation, wait, times, day
     )
 
 
@@ -514,21 +527,35 @@ def _apply_outages(
     return departure_hours(ready, booth, outages)
 
 
-def longest_queue(arrivals: np.ndarray, ends: np.ndarray, block: int = 1 << 16) -> int:
+def longest_queue(arrivals: np.ndarray, ends: np.ndarray, per_window: int = 512) -> int:
     """The most codes in a FIFO at once (service included): the queue is longest just after an
     arrival, when it holds the codes received so far less those whose service has ended.
 
-    ``arrivals`` and ``ends`` are sorted, one per code in FIFO order, so a code has ended by the
-    i-th arrival only if it came before it (index < i) and the codes ended by then only grow:
-    each block of arrivals looks among the ends from where the previous block stood to its own
-    last index, with temporaries the size of a block."""
+    ``arrivals`` and ``ends`` are sorted, one per code in FIFO order. Counting at every arrival
+    is a search among millions of ends for each of millions of arrivals; instead the time is
+    cut into windows of about ``per_window`` arrivals, and the queue during a window is at most
+    the arrivals before its end less the codes ended by its start. Windows are counted exactly,
+    largest bound first, until no bound left can beat the longest queue found: a few windows
+    around the peak."""
     n = arrivals.size
-    longest, ended = 0, 0
-    for lo in range(0, n, block):
-        hi = min(lo + block, n)
-        counted = ended + np.searchsorted(ends[ended:hi], arrivals[lo:hi], side="right")
+    if n == 0:
+        return 0
+    low, high = float(arrivals[0]), float(arrivals[-1])
+    count = max(1, min(n // max(1, per_window), 1 << 20))
+    edges = np.linspace(low, high, count + 1)
+    edges[-1] = np.inf  # the last window takes the last arrival
+    first = np.searchsorted(arrivals, edges[:-1], side="left")
+    stop = np.searchsorted(arrivals, edges[1:], side="left")
+    bound = stop - np.searchsorted(ends, edges[:-1], side="right")
+    longest = 0
+    for window in np.argsort(-bound, kind="stable"):
+        if bound[window] <= longest:
+            break
+        lo, hi = int(first[window]), int(stop[window])
+        if hi == lo:
+            continue
+        counted = np.searchsorted(ends, arrivals[lo:hi], side="right")
         longest = max(longest, int((np.arange(lo + 1, hi + 1) - counted).max()))
-        ended = int(counted[-1])
     return longest
 
 

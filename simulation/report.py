@@ -28,7 +28,7 @@ def metrics(run: FleetRun) -> dict[str, Any]:
             scenario.run.days,
             run.activation_hours,
             run.registry_wait_hours,
-            run.stage_hours() if run.uploaded_hours is not None else None,
+            run.stage_times(),
             run.day,
             threads=2,
         )

@@ -46,9 +46,9 @@ def test_poisson_arrivals_of_nothing_and_of_a_large_total():
 @given(
     gaps=st.lists(st.floats(0.0, 3.0), min_size=0, max_size=300),
     service=st.floats(0.01, 2.0),
-    block=st.integers(1, 40),
+    per_window=st.integers(1, 40),
 )
-def test_longest_queue_equals_counting_at_every_arrival(gaps, service, block):
+def test_longest_queue_equals_counting_at_every_arrival(gaps, service, per_window):
     arrivals = np.cumsum(np.array(gaps, dtype=float))
     n = arrivals.size
     slots = np.arange(n) * service
@@ -57,7 +57,7 @@ def test_longest_queue_equals_counting_at_every_arrival(gaps, service, block):
         (i + 1 - int((ends <= arrivals[i]).sum()) for i in range(n)),
         default=0,
     )
-    assert longest_queue(arrivals, ends, block) == expected
+    assert longest_queue(arrivals, ends, per_window) == expected
 
 
 def test_metrics_by_month_are_the_same_whether_codes_are_in_order_or_not():
