@@ -15,7 +15,8 @@ from cabine import __version__
 from ephoto import code as codes
 
 if TYPE_CHECKING:
-    from simulation.plots import PlotProcess
+    from concurrent.futures import Future
+
     from simulation.report import ReportFiles
     from simulation.scenario import Scenario
 
@@ -1057,16 +1058,8 @@ def simulate(
         words = texts("simulation", check_language(lang))
     except ValueError as exc:
         raise fail(f"--lang {lang}: {exc}") from None
-    # The plots are drawn by a process of their own, started first so that matplotlib's
-    # import runs on another core while this one loads the scenario and simulates; it is
-    # handed the run's values once the registry has answered.
-    from simulation.plots import PlotProcess
-
     with contextlib.ExitStack() as stack:
-        plotter = stack.enter_context(PlotProcess()) if plots else None
-        files, scenario = _simulate_and_report(
-            scenario_file, out, seed, plots, plotter, stack, lang
-        )
+        files, scenario = _simulate_and_report(scenario_file, out, seed, plots, stack, lang)
     m = json.loads(files.metrics.read_text())
 
     def number(value: float, digits: int = 0) -> str:
@@ -1092,18 +1085,17 @@ def _simulate_and_report(
     out: Path | None,
     seed: int | None,
     plots: bool,
-    plotter: PlotProcess | None,
     stack: contextlib.ExitStack,
     lang: str,
 ) -> tuple[ReportFiles, Scenario]:
-    """The simulate command's work once its plotting process runs: the scenario, the run and
-    its report; raises :func:`fail` for a scenario or an output folder it refuses."""
+    """The simulate command's work: the scenario, the run and its report; raises
+    :func:`fail` for a scenario or an output folder it refuses."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from simulation.budget import memory_problem
     from simulation.fleet import STAGES, RegistryDone
     from simulation.fleet import simulate as run_fleet
-    from simulation.plots import PlotError
+    from simulation.plots import draw_on_thread
     from simulation.report import ReportLibraries, run_plot_data, write_report
     from simulation.scenario import ScenarioError, load_scenario
 
@@ -1121,8 +1113,8 @@ def _simulate_and_report(
         raise fail(exc) from None
     if problem is not None:  # refused before the arrays are allocated
         raise fail(problem)
-    # Jinja2 is imported beside the simulation rather than after it.
-    library = ReportLibraries(plots=False)
+    # Jinja2 and Pillow are imported beside the simulation rather than after it.
+    library = ReportLibraries(plots=plots)
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     progress = stack.enter_context(Progress(*columns, console=err_console, transient=False))
     task = progress.add_task(f"{scenario.name}: demand", total=len(STAGES) + 1)
@@ -1131,15 +1123,18 @@ def _simulate_and_report(
         following = STAGES[STAGES.index(stage) + 1] if stage != STAGES[-1] else "report"
         progress.update(task, advance=1, description=f"{scenario.name}: {following}")
 
+    # The plots need only what the registry stage gives: they are drawn on a thread while
+    # the citizens and the support desk are simulated.
+    drawn: list[Future[dict[str, Path]]] = []
+
     def plot(done: RegistryDone) -> None:
-        if plotter is not None:
-            plotter.send(out, lambda: run_plot_data(done, lang))
+        if plots:
+            drawn.append(draw_on_thread(out, lambda: run_plot_data(done, lang)))
 
     run = run_fleet(scenario, on_stage=advance, figures=True, on_registry=plot)
-    try:
-        files = write_report(run, out, plots=plots, library=library, plotter=plotter, lang=lang)
-    except PlotError as exc:
-        raise fail(exc) from None
+    files = write_report(
+        run, out, plots=plots, library=library, drawn=drawn[0] if drawn else None, lang=lang
+    )
     progress.update(task, advance=1, description=f"{scenario.name}: done")
     return files, scenario
 

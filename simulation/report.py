@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from ephoto.assets import asset
 from ephoto.texts import DEFAULT_LANGUAGE, format_number, texts
 from simulation.figures import PROMISE_HOURS, delay_figures
 from simulation.fleet import FleetRun, RegistryDone
-from simulation.plots import PlotData, PlotProcess, draw, import_pyplot, plot_data
+from simulation.plots import PlotData, draw, plot_data
 
 
 def metrics(run: FleetRun) -> dict[str, Any]:
@@ -62,12 +63,8 @@ class ReportFiles:
 
 
 class ReportLibraries:
-    """Jinja2 and, for a run that plots, matplotlib, imported on a thread as soon as a run
-    knows it will write its report.
-
-    Their imports are mostly Python work (matplotlib's about 0.4 s, Jinja2's 0.04 s); the
-    simulation's numpy work releases the interpreter for most of its time, so the imports and
-    the run share the machine's cores."""
+    """Jinja2 and, for a run that plots, Pillow, imported on a thread as soon as a run knows it
+    will write its report, while the run's numpy work leaves the interpreter free."""
 
     def __init__(self, plots: bool = True) -> None:
         self._plots = plots
@@ -80,15 +77,16 @@ class ReportLibraries:
             import jinja2  # noqa: F401
 
             if self._plots:
-                import_pyplot()
-        except BaseException as exc:  # re-raised in the caller's thread by pyplot()
+                import PIL.PngImagePlugin  # noqa: F401
+
+                import simulation.chart  # noqa: F401
+        except BaseException as exc:  # re-raised in the caller's thread by ready()
             self._error = exc
 
-    def pyplot(self):  # type: ignore[no-untyped-def]
+    def ready(self) -> None:
         self._thread.join()
         if self._error is not None:
             raise self._error
-        return import_pyplot()
 
 
 def run_plot_data(run: FleetRun | RegistryDone, lang: str = DEFAULT_LANGUAGE) -> PlotData:
@@ -111,14 +109,16 @@ def write_report(
     out: Path,
     plots: bool = True,
     library: ReportLibraries | None = None,
-    plotter: PlotProcess | None = None,
+    drawn: Future[dict[str, Path]] | None = None,
     lang: str = DEFAULT_LANGUAGE,
 ) -> ReportFiles:
     """Write metrics, plots (unless ``plots`` is false) and the HTML report of ``run`` into
-    ``out`` (created if needed), their words in ``lang``. ``plotter``: the process drawing the
-    plots, sent the run's values already; without it they are drawn here, with ``library``
-    (the libraries being imported already) when given."""
+    ``out`` (created if needed), their words in ``lang``. ``drawn``: the plots being drawn
+    already (:func:`simulation.plots.draw_on_thread`); without it they are drawn here.
+    ``library``: the libraries being imported already, when given."""
     words = texts("simulation", lang)
+    if library is not None:
+        library.ready()
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     out.mkdir(parents=True, exist_ok=True)
@@ -126,11 +126,10 @@ def write_report(
     metrics_path = out / "metrics.json"
     metrics_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     plot_paths: dict[str, Path] = {}
-    if plots and plotter is not None:
-        plot_paths = plotter.finish()
+    if plots and drawn is not None:
+        plot_paths = drawn.result()
     elif plots:
-        plt = (library or ReportLibraries()).pyplot()
-        plot_paths = draw(plt, run_plot_data(run, lang), out)
+        plot_paths = draw(run_plot_data(run, lang), out)
     env = Environment(
         loader=FileSystemLoader(asset("templates", "simulation")),
         autoescape=select_autoescape(["html", "j2"]),
