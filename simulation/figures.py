@@ -116,7 +116,9 @@ def hours_summary(values: np.ndarray) -> dict[str, float]:
     if values.size == 0:
         return {k: 0.0 for k in ("mean", "p50", "p95", "p99", "max")}
     low, high = float(values.min()), float(values.max())
-    if low == high:  # a stage every code spends the same time in: nothing to select
+    if round(low, 3) == round(high, 3):
+        # Every value, so every percentile, is written the same to the 3 decimals kept (a
+        # stage every code spends the same time in, up to rounding): nothing to select.
         p50 = p95 = p99 = low
     else:
         p50, p95, p99 = percentiles(values, [50, 95, 99])

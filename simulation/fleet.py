@@ -9,6 +9,7 @@ and the code rules (``ephoto.code``). The same seed gives the same run.
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
 from collections.abc import Callable
@@ -345,6 +346,8 @@ def simulate(
     pool_size = max(1, min(n, CODE_POOL))
     helpers = ThreadPoolExecutor(2, thread_name_prefix="fleet-helper")
     forms_ready = helpers.submit(typed_forms, scenario.run.seed, pool_size)
+    # The support desk's rules (the catalogue, the refund rules) are loaded beside the run.
+    helpers.submit(importlib.import_module, "simulation.claims")
     model = scenario.registry.ingestion_model()
     base_delays = helpers.submit(model.base_delay.sample_hours, registry_rng, n)
     first_draws = helpers.submit(_first_attempts, scenario, citizen_rng, issued, pool_size)
@@ -387,11 +390,15 @@ def simulate(
     if by_arrival is None:
         active, wait, processed = active_sorted, waited, ends
     else:
-        active, wait, processed = np.empty(n), np.empty(n), np.empty(n)
-        active[by_arrival] = active_sorted
-        wait[by_arrival] = waited
+        # Back in order of issue, each into a buffer of this stage that its values have left
+        # (arrivals here are a reordered copy): no new memory for millions of values.
+        processed = arrivals
         processed[by_arrival] = ends
-    del starts, ends, by_arrival, waited, active_sorted
+        wait = ends
+        wait[by_arrival] = waited
+        active = waited
+        active[by_arrival] = active_sorted
+    del starts, ends, arrivals, by_arrival, waited, active_sorted
     delay_figures = None
     # One array of activation delays for the figures and the plots, when either is wanted.
     activation = active - issued if figures or on_registry is not None else None
@@ -507,7 +514,7 @@ def _delay_figures(
     day: np.ndarray,
 ) -> dict[str, Any]:
     return work_out_delay_figures(
-        scenario.run.start, scenario.run.days, activation, wait, times, day
+        scenario.run.start, scenario.run.days, activation, wait, times, day, threads=2
     )
 
 

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from simulation import figures
 from simulation.figures import order_statistics, percentiles
 
-
 values_strategy = st.lists(
     st.one_of(st.floats(0.0, 2000.0), st.sampled_from([0.0, 72.0, 1e-9, 1999.5])),
     min_size=1,
