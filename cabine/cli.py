@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -1828,6 +1829,10 @@ def main() -> None:
             raise
         typer.echo(" ".join(line.split()), err=True)
         sys.exit(2)
+    # The command is done and its files are closed: the interpreter need not search the
+    # objects of every module it loaded for cycles on the way out (0.06 s of `cabine simulate`,
+    # the same for every command); the system takes the memory back.
+    gc.freeze()
     sys.exit(code if isinstance(code, int) else 0)
 
 
