@@ -118,7 +118,7 @@ def draw(data: PlotData, out: Path) -> dict[str, Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     paths = {key: out / name for key, name in PLOTS.items()}
-    since = f"{data.first_day:%d/%m/%Y}"
+    since = f"{data.first_day:%d/%m/%Y}" if data.lang == "fr" else data.first_day.isoformat()
     words = data.labels
     share = format_number(100 * data.share_within, 1, data.lang) + "\u00a0%"
 
