@@ -1048,7 +1048,7 @@ def simulate(
         int | None, typer.Option(min=0, help="Seed instead of the scenario's [run] seed.")
     ] = None,
     plots: Annotated[
-        bool, typer.Option("--plots/--no-plots", help="Draw the PNG plots (matplotlib).")
+        bool, typer.Option("--plots/--no-plots", help="Draw the PNG plots.")
     ] = True,
     lang: LangOption = "fr",
 ) -> None:

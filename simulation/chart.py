@@ -83,6 +83,15 @@ class _Series:
 
 
 @dataclass
+class _Band:
+    x: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    color: str
+    alpha: float
+
+
+@dataclass
 class _Rule:
     """A line across the plot at ``value`` on the x axis (vertical) or the y axis."""
 
@@ -108,7 +117,8 @@ class _Note:
 class Chart:
     """One line chart of ``size`` pixels: add series, rules and notes, then :meth:`save`.
 
-    Axis limits not given are the data's, widened by 5 % on each side."""
+    Axis limits not given are the data's, widened by 5 % on each side. ``xticks``: the x
+    axis's ticks as (position, label) instead of round values, as for categories."""
 
     title: str
     xlabel: str
@@ -117,7 +127,9 @@ class Chart:
     size: tuple[int, int] = (880, 495)
     xlim: tuple[float, float] | None = None
     ylim: tuple[float, float] | None = None
+    xticks: list[tuple[float, str]] | None = None
     _series: list[_Series] = field(default_factory=list, init=False)
+    _bands: list[_Band] = field(default_factory=list, init=False)
     _rules: list[_Rule] = field(default_factory=list, init=False)
     _notes: list[_Note] = field(default_factory=list, init=False)
 
@@ -137,6 +149,15 @@ class Chart:
         if x.shape != y.shape or x.ndim != 1:
             raise ValueError(f"x and y must be two arrays of one size, not {x.shape}, {y.shape}")
         self._series.append(_Series(x, y, color, width, marker, fill, label))
+
+    def band(
+        self, x: np.ndarray, low: np.ndarray, high: np.ndarray, color: str, alpha: float = 0.2
+    ) -> None:
+        """The area between the lines through (x, low) and (x, high), at opacity ``alpha``."""
+        x, low, high = (np.asarray(a, dtype=float) for a in (x, low, high))
+        if not x.shape == low.shape == high.shape or x.ndim != 1:
+            raise ValueError("x, low and high must be three arrays of one size")
+        self._bands.append(_Band(x, low, high, color, alpha))
 
     def rule(
         self,
@@ -171,6 +192,8 @@ class Chart:
 
     def _data_range(self, axis: int) -> tuple[float, float]:
         values = [s.x if axis == 0 else s.y for s in self._series]
+        for band in self._bands:
+            values += [band.x] if axis == 0 else [band.low, band.high]
         values += [np.array([r.value]) for r in self._rules if r.vertical == (axis == 0)]
         if axis == 1 and any(s.fill for s in self._series):
             values.append(np.zeros(1))
@@ -187,9 +210,13 @@ class Chart:
         s = SUPERSAMPLE
         width, height = self.size
         (x0, x1), (y0, y1) = self.limits()
-        xticks = nice_ticks(x0, x1)
+        if self.xticks is not None:
+            xticks = np.array([position for position, _ in self.xticks], dtype=float)
+            xlabels = [label for _, label in self.xticks]
+        else:
+            xticks = nice_ticks(x0, x1)
+            xlabels = _tick_labels(xticks, self.lang)
         yticks = nice_ticks(y0, y1, most=6)
-        xlabels = _tick_labels(xticks, self.lang)
         ylabels = _tick_labels(yticks, self.lang)
         tick_font, label_font = _font(TICK_SIZE * s), _font(LABEL_SIZE * s)
         title_font = _font(TITLE_SIZE * s)
@@ -197,10 +224,15 @@ class Chart:
         label_height = _text_height(label_font)
         tick_length, gap, pad = 4 * s, 5 * s, 8 * s
         widest = max((tick_font.getlength(text) for text in ylabels), default=0.0)
-        left = round(pad + label_height + 2 * gap + widest + tick_length)
-        right = round(width * s - pad - max(0.0, tick_font.getlength(xlabels[-1]) / 2 - pad))
-        top = round(pad + _text_height(title_font) + 2 * gap)
-        bottom = round(height * s - pad - label_height - 2 * gap - tick_height - tick_length)
+        # The plot area's edges on whole pixels of the final image: a crisp frame.
+        left = math.ceil((pad + label_height + 2 * gap + widest + tick_length) / s) * s
+        last = tick_font.getlength(xlabels[-1]) if xlabels else 0.0
+        right = math.floor((width * s - pad - max(0.0, last / 2 - pad)) / s) * s
+        top = math.ceil((pad + _text_height(title_font) + 2 * gap) / s) * s
+        bottom = (
+            math.floor((height * s - pad - label_height - 2 * gap - tick_height - tick_length) / s)
+            * s
+        )
         area = (right - left, bottom - top)
 
         def px(values: np.ndarray | float) -> np.ndarray:
@@ -215,8 +247,18 @@ class Chart:
             draw.line([(x, 0), (x, area[1])], fill=GRID, width=s)
         for y in py(yticks):
             draw.line([(0, y), (area[0], y)], fill=GRID, width=s)
+        for band in self._bands:
+            rgba = (*ImageColor.getrgb(band.color)[:3], round(255 * band.alpha))
+            xs = px(band.x)
+            outline = np.concatenate(
+                (np.column_stack((xs, py(band.low))), np.column_stack((xs, py(band.high)))[::-1])
+            )
+            draw.polygon(outline.ravel().tolist(), fill=rgba)
+        points = []
         for series in self._series:
-            _draw_series(plot, draw, series, px(series.x), py(series.y), float(py(0.0)), s)
+            xs, ys = px(series.x), py(series.y)
+            _draw_series(plot, draw, series, xs, ys, float(py(0.0)), s)
+            points.append(np.column_stack((xs, ys)))
         for rule in self._rules:
             _draw_rule(
                 draw, rule, area, float(px(rule.value) if rule.vertical else py(rule.value)), s
@@ -225,7 +267,7 @@ class Chart:
         canvas = Image.new("RGB", (width * s, height * s), "white")
         canvas.paste(plot, (left, top))
         ink = ImageDraw.Draw(canvas)
-        ink.rectangle([left - s, top - s, right, bottom], outline=INK, width=s)
+        ink.rectangle([left - s, top - s, right + s - 1, bottom + s - 1], outline=INK, width=s)
         for value, text in zip(px(xticks) + left, xlabels, strict=True):
             ink.line([(value, bottom), (value, bottom + tick_length)], fill=INK, width=s)
             ink.text(
@@ -249,33 +291,86 @@ class Chart:
                 top + float(py(note.y)) + note.offset[1] * s,
             )
             ink.text(where, note.text, fill=note.color, font=tick_font, anchor="la")
-        self._legend(ink, (right, bottom), tick_font, s)
+        self._legend(ink, (left, top, right, bottom), points, tick_font, s)
         return canvas.reduce(s)
 
     def _legend(
         self,
         ink: ImageDraw.ImageDraw,
-        corner: tuple[int, int],
+        frame: tuple[int, int, int, int],
+        points: list[np.ndarray],
         font: ImageFont.FreeTypeFont,
         s: int,
     ) -> None:
-        """The labelled series and rules, in a box at the plot's lower right corner."""
-        entries = [(r.label, r.color, r.dashed) for r in self._rules if r.label]
-        entries += [(e.label, e.color, False) for e in self._series if e.label]
+        """The labelled rules and series, in a box in the corner of the plot that hides the
+        least of the series' lines (``points``: their pixels within the plot area)."""
+        entries = [(r.label, r.color, r.dashed, 0.0) for r in self._rules if r.label]
+        entries += [(e.label, e.color, False, e.marker) for e in self._series if e.label]
         if not entries:
             return
         sample, gap, row = 24 * s, 6 * s, round(_text_height(font) * 1.6)
-        inner = sample + gap + max(font.getlength(label) for label, _, _ in entries)
-        box_right, box_bottom = corner[0] - 8 * s, corner[1] - 8 * s
-        box_left = box_right - inner - 2 * gap
-        box_top = box_bottom - row * len(entries) - gap
-        ink.rectangle(
-            [box_left, box_top, box_right, box_bottom], fill="white", outline="#bbbbbb", width=s
+        box_width = sample + 3 * gap + max(font.getlength(label) for label, *_ in entries)
+        box_height = row * len(entries) + gap
+        left, top, right, bottom = frame
+        margin = 8 * s
+        # Plot-area coordinates of each candidate box's top left corner: the four corners,
+        # then the middles of the sides and the centre.
+        xs = (
+            float(right - left - margin - box_width),
+            float(margin),
+            (right - left - box_width) / 2,
         )
-        for index, (label, color, dashed) in enumerate(entries):
+        ys = (
+            float(bottom - top - margin - box_height),
+            float(margin),
+            (bottom - top - box_height) / 2,
+        )
+        corners: list[tuple[float, float]] = [
+            (xs[0], ys[0]),
+            (xs[0], ys[1]),
+            (xs[1], ys[1]),
+            (xs[1], ys[0]),
+        ]
+        corners += [(xs[0], ys[2]), (xs[1], ys[2]), (xs[2], ys[1]), (xs[2], ys[0]), (xs[2], ys[2])]
+        # Where the lines go, on a grid of 8 by 8 pixel cells.
+        cell = 8 * s
+        lines = Image.new("L", ((right - left) // cell + 1, (bottom - top) // cell + 1), 0)
+        sketch = ImageDraw.Draw(lines)
+        for xy in points:
+            for run in _runs(np.isfinite(xy).all(axis=1)):
+                cells = (xy[run] / cell).ravel().tolist()
+                if len(cells) >= 4:
+                    sketch.line(cells, fill=1, width=1)
+                elif cells:
+                    sketch.point(cells, fill=1)
+        occupied = np.asarray(lines)
+
+        def covered(corner: tuple[float, float]) -> int:
+            x, y = (max(0, int(v // cell)) for v in corner)
+            return int(
+                occupied[
+                    y : y + int(box_height // cell) + 1, x : x + int(box_width // cell) + 1
+                ].sum()
+            )
+
+        box_left, box_top = min(corners, key=covered)  # the first of the least covered
+        box_left, box_top = box_left + left, box_top + top
+        ink.rectangle(
+            [box_left, box_top, box_left + box_width, box_top + box_height],
+            fill="white",
+            outline="#bbbbbb",
+            width=s,
+        )
+        for index, (label, color, dashed, marker) in enumerate(entries):
             middle = box_top + gap / 2 + row * (index + 0.5)
             start = box_left + gap
             _dashes(ink, (start, middle), (start + sample, middle), color, round(1.5 * s), dashed)
+            if marker:
+                radius = marker * s / 2
+                centre = start + sample / 2
+                ink.ellipse(
+                    [centre - radius, middle - radius, centre + radius, middle + radius], fill=color
+                )
             ink.text((start + sample + gap, middle), label, fill=INK, font=font, anchor="lm")
 
     def save(self, path: Path) -> Path:

@@ -50,13 +50,31 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text).strip("-")
 
 
-def _plot(  # type: ignore[no-untyped-def]
-    sweep: Sweep, rows: list[dict[str, Any]], parameter: str, figure: str, path: Path, words: Texts
-):
-    import matplotlib
+# One colour per line (matplotlib's ten, which readers of plots know).
+COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def _plot(
+    sweep: Sweep,
+    rows: list[dict[str, Any]],
+    parameter: str,
+    figure: str,
+    path: Path,
+    words: Texts,
+    lang: str,
+) -> None:
+    from simulation.chart import Chart
 
     others = [p for p in sweep.parameters if p != parameter]
     groups = group_estimates(rows, sweep.parameters, [figure])
@@ -66,26 +84,24 @@ def _plot(  # type: ignore[no-untyped-def]
         lines.setdefault(label, []).append((params[parameter], estimates[figure]))
     values = sorted({params[parameter] for params, _ in groups}, key=json.dumps)
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    for label, points in lines.items():
+    label = words(f"figure_long.{figure}")
+    chart = Chart(
+        words("report.plot_title", figure=label, parameter=parameter),
+        parameter,
+        label,
+        lang,
+        size=(700, 400),
+        xticks=None if numeric else [(float(i), str(v)) for i, v in enumerate(values)],
+    )
+    for index, (name, points) in enumerate(lines.items()):
         points.sort(key=lambda item: item[0] if numeric else values.index(item[0]))
         x = np.array([p if numeric else values.index(p) for p, _ in points], dtype=float)
         mean = np.array([e.mean for _, e in points])
         half = np.array([0.0 if math.isnan(e.half_width) else e.half_width for _, e in points])
-        (line,) = ax.plot(x, mean, marker="o", lw=1.8, label=label)
-        ax.fill_between(x, mean - half, mean + half, color=line.get_color(), alpha=0.2)
-    if not numeric:
-        ax.set_xticks(range(len(values)), [str(v) for v in values])
-    ax.set_xlabel(parameter)
-    label = words(f"figure_long.{figure}")
-    ax.set_ylabel(label)
-    ax.set_title(words("report.plot_title", figure=label, parameter=parameter))
-    ax.grid(alpha=0.3)
-    if len(lines) > 1:
-        ax.legend(fontsize=8)
-    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.14, top=0.9)
-    fig.savefig(path)
-    plt.close(fig)
+        colour = COLOURS[index % len(COLOURS)]
+        chart.band(x, mean - half, mean + half, colour, alpha=0.2)
+        chart.line(x, mean, colour, width=2.5, marker=8, label=name if len(lines) > 1 else None)
+    chart.save(path)
 
 
 def write_sweep_report(
@@ -105,7 +121,7 @@ def write_sweep_report(
         figures = []
         for figure in FIGURES:
             path = plots_dir / f"{_slug(figure)}-by-{_slug(parameter)}.png"
-            _plot(sweep, rows, parameter, figure, path, words)
+            _plot(sweep, rows, parameter, figure, path, words, lang)
             paths.append(path)
             figures.append({"label": words(f"figure_long.{figure}"), "src": f"plots/{path.name}"})
         sections.append({"parameter": parameter, "figures": figures})

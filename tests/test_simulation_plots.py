@@ -200,3 +200,31 @@ def test_plot_values_per_day_are_the_same_in_order_or_not(run):
     )
     np.testing.assert_array_equal(shuffled.share_by_day, data.share_by_day)
     np.testing.assert_array_equal(shuffled.cdf_share, data.cdf_share)
+
+
+def test_the_legend_goes_where_it_hides_no_line():
+    # Lines along the top and the bottom: every corner would hide one.
+    chart = Chart("t", "x", "y", xlim=(0.0, 1.0), ylim=(0.0, 1.0))
+    chart.line(np.array([0.0, 1.0]), np.array([0.97, 0.97]), color=RED, width=2, label="top")
+    chart.line(np.array([0.0, 1.0]), np.array([0.03, 0.03]), color=RED, width=2, label="bottom")
+    image = chart.render()
+    left, top, right, bottom = plot_frame(image)
+    red = red_pixels(image)
+    for fraction in (0.97, 0.03):
+        row = round(top + (bottom - top) * (1 - fraction))
+        line = red[row - 2 : row + 3, left + 2 : right - 2].any(axis=0)
+        assert line.all(), f"the line at {fraction} is hidden over {np.count_nonzero(~line)} px"
+
+
+def test_a_band_tints_between_its_bounds_and_categories_label_the_axis():
+    chart = Chart("t", "x", "y", ylim=(0.0, 1.0), xticks=[(0.0, "mardi"), (1.0, "mercredi")])
+    chart.band(np.array([0.0, 1.0]), np.array([0.2, 0.2]), np.array([0.4, 0.4]), "#0000ff", 0.5)
+    image = chart.render()
+    left, top, right, bottom = plot_frame(image)
+    pixels = np.asarray(image.convert("RGB")).astype(int)
+    x = round(left + (right - left) * 0.55)
+    inside = pixels[round(top + (bottom - top) * 0.7), x]
+    outside = pixels[round(top + (bottom - top) * 0.3), x]
+    assert inside[2] == 255 and inside[0] < 160 and tuple(outside) == (255, 255, 255)
+    with pytest.raises(ValueError, match="three arrays"):
+        chart.band(np.arange(3.0), np.zeros(2), np.ones(3), "#0000ff")
