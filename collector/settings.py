@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from collector.timing import REGISTRATION_WINDOW_MINUTES
 from ephoto.code import DEFAULT_PREFIX
 from ephoto.settings import ClockSettings
 
@@ -50,7 +51,7 @@ class CollectorSettings(BaseModel):
         description="Base URL of the state registry the collector registers numbers with.",
     )
     registration_window_minutes: float = Field(
-        default=5.0,
+        default=REGISTRATION_WINDOW_MINUTES,
         ge=0,
         description="Numbers wait this long after receipt so they leave for the state in batches.",
     )

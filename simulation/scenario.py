@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from collector.settings import CollectorSettings
+from collector.timing import REGISTRATION_WINDOW_MINUTES
 from ephoto.clock import PARIS
 from registry.ingestion import BaseDelay, Capacity, IngestionModel
 
@@ -168,7 +168,7 @@ class BoothSection(_Section):
 
 class CollectorSection(_Section):
     registration_window_minutes: float = Field(
-        default=CollectorSettings.model_fields["registration_window_minutes"].default,
+        default=REGISTRATION_WINDOW_MINUTES,
         ge=0,
         description="Numbers wait this long at the collector after receipt, then leave for "
         "the state in its registration batches (the collector's own setting).",

@@ -4,6 +4,8 @@ figures, plots and report QA reads."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
 
 import numpy as np
@@ -281,3 +283,19 @@ def test_report_shows_its_plots_and_key_figures_in_chromium(tmp_path, browser):
     codes = f"{figures['codes_issued']:,}".replace(",", "\u202f")
     assert codes in cards and "actifs sous 72 h" in cards
     assert months == 1 + len(figures["by_month"])
+
+
+def test_a_simulation_does_not_load_what_it_does_not_use():
+    # What `cabine simulate` imports is most of its start-up time: no database layer, no
+    # service settings models, no plotting library beyond Pillow.
+    code = (
+        "import sys, cabine.cli, simulation.fleet, simulation.report, simulation.scenario;"
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    loaded = set(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    unwanted = {"sqlalchemy", "collector.settings", "ephoto.settings", "matplotlib", "fastapi"}
+    assert not unwanted & loaded
