@@ -423,9 +423,10 @@ def _draw_series(
         if series.fill and len(points) > 1:
             _fill_to(image, draw, points, zero, (*rgb, round(255 * series.fill)))
         if len(points) > 1:
-            draw.line(
-                points.ravel().tolist(), fill=rgb, width=round(series.width * s), joint="curve"
-            )
+            # Round joints show on a line of a few long segments; Pillow draws them one by one
+            # in Python, and along thousands of short ones they are not seen.
+            joint = "curve" if len(points) <= 200 else None
+            draw.line(points.ravel().tolist(), fill=rgb, width=round(series.width * s), joint=joint)
     if series.marker:
         radius = series.marker * s / 2
         for x, y in zip(xs[finite], ys[finite], strict=True):
