@@ -1,9 +1,9 @@
-"""Line charts for the simulation report, drawn with Pillow.
+"""Line charts for the simulation and sweep reports, drawn with Pillow.
 
-The report's three plots are plain line charts: a few thousand points, a band, a dashed
-marker line, a legend. Pillow (already the booth's image library) draws them in a few tens of
-milliseconds, where matplotlib needs about 0.45 s of mostly Python work just to be imported,
-as long as the whole simulated season's numpy work. A :class:`Chart` is drawn at
+Their plots are plain line charts: a few thousand points at most, a filled area or a
+confidence band, a dashed marker line, a legend. Pillow (already the booth's image library)
+draws one in about 20 ms, where matplotlib needs about 0.45 s of mostly Python work just to be
+imported, as long as the whole simulated season's numpy work. A :class:`Chart` is drawn at
 :data:`SUPERSAMPLE` times its size and reduced by averaging, so lines and text are smooth.
 Tick labels are written as the report's language writes numbers (``0,8`` in French).
 """
