@@ -325,13 +325,8 @@ class Chart:
             float(margin),
             (bottom - top - box_height) / 2,
         )
-        corners: list[tuple[float, float]] = [
-            (xs[0], ys[0]),
-            (xs[0], ys[1]),
-            (xs[1], ys[1]),
-            (xs[1], ys[0]),
-        ]
-        corners += [(xs[0], ys[2]), (xs[1], ys[2]), (xs[2], ys[1]), (xs[2], ys[0]), (xs[2], ys[2])]
+        order = ((0, 0), (0, 1), (1, 1), (1, 0), (0, 2), (1, 2), (2, 1), (2, 0), (2, 2))
+        corners = [(xs[i], ys[j]) for i, j in order]
         # Where the lines go, on a grid of 8 by 8 pixel cells.
         cell = 8 * s
         lines = Image.new("L", ((right - left) // cell + 1, (bottom - top) // cell + 1), 0)

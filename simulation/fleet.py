@@ -167,12 +167,10 @@ class RegistryDone:
 
     scenario: Scenario
     day: np.ndarray
-    issued_hours: np.ndarray
-    active_hours: np.ndarray
+    activation_hours: np.ndarray
     backlog_times: np.ndarray
     backlog: np.ndarray
     backlog_max: int
-    activation_hours: np.ndarray  # active_hours - issued_hours
 
 
 @dataclass(frozen=True)
@@ -415,11 +413,7 @@ def simulate(
     helpers.shutdown(wait=False)  # nothing more to hand over: the threads end with their work
     if on_registry is not None:
         assert activation is not None
-        on_registry(
-            RegistryDone(
-                scenario, day, issued, active, backlog_times, backlog, backlog_max, activation
-            )
-        )
+        on_registry(RegistryDone(scenario, day, activation, backlog_times, backlog, backlog_max))
     done("registry")
 
     expires = expiry.result()
