@@ -87,10 +87,24 @@ def check_sqlite_file(path: Path, what: str) -> None:
         raise fail(f"{what} {path} is not an SQLite database (damaged or another kind of file)")
 
 
+def folder_problem(path: Path, what: str) -> str | None:
+    """Why ``path`` cannot be a folder, or None: it is a file, or a file stands where one of
+    the folders above it would be created."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.is_dir():
+        return None
+    if probe == path:
+        return f"{what} {path} is a file, not a folder"
+    return f"{what} {path} cannot be created: {probe} is a file"
+
+
 def check_data_folder(path: Path) -> None:
     """Refuse a data folder that is a file, before anything is created."""
-    if path.exists() and not path.is_dir():
-        raise fail(f"data folder {path} is a file, not a folder")
+    problem = folder_problem(path, "data folder")
+    if problem is not None:
+        raise fail(problem)
 
 
 def writable_problem(path: Path, what: str) -> str | None:
@@ -1047,9 +1061,7 @@ def simulate(
     seed: Annotated[
         int | None, typer.Option(min=0, help="Seed instead of the scenario's [run] seed.")
     ] = None,
-    plots: Annotated[
-        bool, typer.Option("--plots/--no-plots", help="Draw the PNG plots.")
-    ] = True,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNG plots.")] = True,
     lang: LangOption = "fr",
 ) -> None:
     """Simulate a fleet over a season on a virtual clock; write metrics, plots and a report."""
@@ -1107,7 +1119,9 @@ def _simulate_and_report(
     except UnicodeDecodeError:
         raise fail(f"scenario {scenario_file} is not UTF-8 text") from None
     out = out if out is not None else Path("simulation-out") / scenario.name
-    check_writable(out, "output folder")
+    problem = folder_problem(out, "output folder") or writable_problem(out, "output folder")
+    if problem is not None:  # refused before the run, not when its report is written
+        raise fail(problem)
     try:
         problem = memory_problem(scenario, str(scenario_file))
     except ValueError as exc:
@@ -1202,9 +1216,7 @@ def sweep(
         raise fail("--workers: only for the local cluster; not with --scheduler") from None
     try:
         plan = load_sweep(sweep_file)
-        if out.exists() and not out.is_dir():
-            raise SweepError(f"--out {out}: not a folder")
-        problem = writable_problem(out, "--out")
+        problem = folder_problem(out, "--out") or writable_problem(out, "--out")
         if problem is not None:
             raise SweepError(problem)
         problem = largest_run_memory_problem(plan.runs, str(sweep_file))

@@ -391,6 +391,12 @@ CASES: list[Case] = [
         "not-a-folder",
         "a sweep, --out a file",
     ),
+    Case(("simulate", "off-season", "--out", FILE), "not-a-folder", "data is a file"),
+    Case(
+        ("simulate", "off-season", "--out", FILE + "/out"),
+        "not-a-folder is a file",
+        "data is a file",
+    ),
     Case(("sweep", "{tmp}/missing.toml", "--out", "{tmp}/out", "--workers", "0"), "--workers"),
     Case(("sweep", "{tmp}/missing.toml", "--out", "{tmp}/out", "--lang", "xx"), "xx"),
     Case(("plan", "capacity", "off-season", "--target", "p95=72"), "p95=72"),
