@@ -296,6 +296,7 @@ class Booth:
         """
         from kiosk.devices import choose
 
+        choose.require_printer_library(settings)
         booth = cls(
             settings,
             data_dir,

@@ -3,6 +3,8 @@ leaves a screenshot per state and a sale in the ledger."""
 
 from __future__ import annotations
 
+import sys
+
 from typer.testing import CliRunner
 
 from cabine.cli import app
@@ -125,3 +127,18 @@ def test_a_short_headless_session_ends_cleanly_while_the_detector_still_loads(tm
         )
         assert done.returncode == 0, done.stderr[-400:]
         assert "terminate called" not in done.stderr
+
+
+def test_a_cups_printer_without_pycups_is_refused_in_one_line_naming_the_extra(
+    tmp_path, monkeypatch
+):
+    """pycups has no wheel, so it is the ``cups`` extra: a booth configured for a CUPS queue on
+    a machine without it is told which extra to install, before anything starts."""
+    monkeypatch.setitem(sys.modules, "cups", None)  # `import cups` now raises ImportError
+    monkeypatch.setenv("CABINE_KIOSK__PRINTER", "cups:Selphy")
+    result = runner.invoke(app, ["kiosk", "--data", str(tmp_path / "data"), "--headless"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert "cabine[cups]" in lines[0] and "cups:Selphy" in lines[0]
+    assert not (tmp_path / "data" / "booth.db").exists()

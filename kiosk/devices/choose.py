@@ -20,6 +20,24 @@ from kiosk.settings import KioskSettings
 log = logging.getLogger(__name__)
 
 
+CUPS_MISSING = (
+    "kiosk.printer = {printer!r} needs pycups, which is not installed: "
+    "pip install 'cabine[cups]' (it builds against libcups: apt-get install libcups2-dev gcc "
+    "python3-dev)"
+)
+"""pycups has no wheel, so it is an extra: the booth's default file printer does without it."""
+
+
+def require_printer_library(settings: KioskSettings) -> None:
+    """Raises ``ValueError`` naming the extra when the configured printer needs a library that
+    is not installed; checked before the booth creates anything."""
+    if settings.printer.startswith("cups:"):
+        try:
+            import cups  # noqa: F401
+        except ImportError:
+            raise ValueError(CUPS_MISSING.format(printer=settings.printer)) from None
+
+
 def open_printer(settings: KioskSettings, prints: Path, paper_left: Callable[[], int]) -> Printer:
     """The configured printer. ``file``: sheets written to ``prints`` (the embedded default);
     ``cups:QUEUE``: that CUPS queue, on ``cups_server`` with ``printer_options``. The sale flow
@@ -30,6 +48,7 @@ def open_printer(settings: KioskSettings, prints: Path, paper_left: Callable[[],
 
         return FolderPrinter(prints, paper_left, seconds=settings.print_seconds)
     if kind.startswith("cups:"):
+        require_printer_library(settings)
         from kiosk.devices.printer import CupsPrinter
 
         return CupsPrinter(
