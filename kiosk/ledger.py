@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 from sqlalchemy import (
@@ -723,33 +724,54 @@ class Ledger:
                 conn.execute(update(counters).where(counters.c.name == name).values(value=value))
 
     def today(self) -> DayCounters:
-        """Today's counters, "today" being the Paris calendar day."""
+        """Today's counters, "today" being the Paris calendar day of the booth's clock.
+
+        Each sale counts on the day its outcome happened, as a till counts it: a paid sale on
+        the day of its approved payment, a cancelled one or a refund due on the day it closed,
+        a declined payment on its own day. On a scaled session clock a sale opened before
+        midnight and paid after it is today's takings (counted by its opening, it fell on a day
+        the operator no longer sees).
+        """
         local = self.clock.now().astimezone(PARIS)
         start = local.replace(hour=0, minute=0, second=0, microsecond=0)
         start_utc, end_utc = ensure_utc(start), ensure_utc(start + timedelta(days=1))
+
+        def within(column: Any) -> Any:
+            return (column >= start_utc) & (column < end_utc)
+
+        paid_at = (
+            select(payments.c.sale_id, func.max(payments.c.at).label("at"))
+            .where(payments.c.status == APPROVED)
+            .group_by(payments.c.sale_id)
+            .subquery()
+        )
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(sales.c.status, sales.c.ephoto, sales.c.price_cents).where(
-                    sales.c.opened_at >= start_utc, sales.c.opened_at < end_utc
-                )
+            opened = conn.execute(
+                select(func.count()).select_from(sales).where(within(sales.c.opened_at))
+            ).scalar_one()
+            paid = conn.execute(
+                select(sales.c.ephoto, sales.c.price_cents)
+                .join(paid_at, paid_at.c.sale_id == sales.c.id)
+                .where(sales.c.status.in_((PAID, PRINTED)), within(paid_at.c.at))
+            ).all()
+            closed = conn.execute(
+                select(sales.c.status, func.count())
+                .where(sales.c.status.in_((CANCELLED, REFUND_DUE)), within(sales.c.closed_at))
+                .group_by(sales.c.status)
             ).all()
             declined = conn.execute(
                 select(func.count())
                 .select_from(payments)
-                .where(
-                    payments.c.status == DECLINED,
-                    payments.c.at >= start_utc,
-                    payments.c.at < end_utc,
-                )
+                .where(payments.c.status == DECLINED, within(payments.c.at))
             ).scalar_one()
-        paid = [r for r in rows if r.status in (PAID, PRINTED)]
+        by_status = {status: int(n) for status, n in closed}
         return DayCounters(
             day=start.date().isoformat(),
-            opened=len(rows),
-            cancelled=sum(1 for r in rows if r.status == CANCELLED),
+            opened=int(opened),
+            cancelled=by_status.get(CANCELLED, 0),
             paid=len(paid),
             ephoto=sum(1 for r in paid if r.ephoto),
-            refund_due=sum(1 for r in rows if r.status == REFUND_DUE),
+            refund_due=by_status.get(REFUND_DUE, 0),
             takings_cents=sum(r.price_cents for r in paid),
             declined=int(declined),
         )

@@ -261,3 +261,22 @@ def test_print_job_ids_are_kept_and_an_older_ledger_gains_the_column(tmp_path):
     reopened = Ledger(db, clock, booth_id="booth-jobs")
     assert reopened.print_jobs(sale_id) == [None]
     reopened.dispose()
+
+
+def test_a_sale_paid_after_midnight_is_todays_takings_on_a_scaled_clock(ledger, clock):
+    """A live session runs an hour a second: a sale opened at 23:50 in Paris is paid some
+    simulated minutes later, on the next day, and the operator who opens the menu right after
+    must see it among today's sales (counted by its opening, it fell on a day already gone)."""
+    paris_midnight = datetime(2026, 12, 8, 23, 0, tzinfo=UTC)  # 00:00 in Paris (UTC+1)
+    clock.set(paris_midnight - timedelta(minutes=10))
+    sale_id = ledger.open_sale(load_catalog().get("ephoto-permis"), "fr")
+    cancelled = ledger.open_sale(load_catalog().get("fun"), "fr")
+    before = ledger.today()
+    assert (before.day, before.opened, before.paid) == ("2026-12-08", 2, 0)
+    clock.set(paris_midnight + timedelta(minutes=20))
+    pay(ledger, sale_id, "card", 800)
+    ledger.cancel_sale(cancelled, "timeout")
+    day = ledger.today()
+    assert day.day == "2026-12-09"
+    assert (day.paid, day.ephoto, day.takings_cents, day.cancelled) == (1, 1, 800, 1)
+    assert day.opened == 0  # both were opened the day before
