@@ -128,6 +128,28 @@ def _write_fields(model: BaseModel, lines: list[str]) -> list[tuple[str, BaseMod
     return sections
 
 
+def settings_toml(settings: Settings) -> str:
+    """The whole of ``settings`` as a configuration file that loads back to the same values."""
+    lines = ["# cabine configuration of one process, written by its session (cabine.topology).", ""]
+    pending = _write_fields(settings, lines)
+    while pending:
+        name, section = pending.pop(0)
+        lines.append(f"[{name}]")
+        nested = _write_fields(section, lines)
+        pending[0:0] = [(f"{name}.{n}", s) for n, s in nested]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_settings(settings: Settings, path: Path) -> Path:
+    """Write ``settings`` to ``path`` (0600: it may hold admin tokens), through a temporary
+    file so that a process never reads half a file."""
+    from ephoto.private import write_private
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private(path, settings_toml(settings).encode())
+    return path
+
+
 def example_toml() -> str:
     """The documented example configuration, every key at its default."""
     defaults = Settings.model_construct()

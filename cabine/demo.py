@@ -17,13 +17,9 @@ numbers still pending are picked up, never seen going back in time.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import secrets
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from cabine.processes import ProcessFailed, ProcessGroup, ProcessSilent
+from cabine.processes import child_environment as processes_environment
+from cabine.topology import COLLECTOR, REGISTRY, SUPPORT, Topology
 from ephoto.clock import (
     SESSION_OFFSET_KEY,
     Clock,
@@ -50,6 +49,7 @@ from ephoto.texts import texts
 from ephoto.vocabulary import CodeState, Procedure
 
 if TYPE_CHECKING:
+    from cabine.config import Settings
     from transmitter.outbox import Delivery
 
 DEFAULT_SCALE = 3600.0
@@ -58,7 +58,6 @@ DEFAULT_SUPPORT_PORT = 8710
 DEFAULT_COLLECTOR_PORT = 8720
 HOST = "127.0.0.1"
 SESSION_FILE = "demo-session.json"
-STOP_GRACE_SECONDS = 10.0
 
 
 class DemoError(RuntimeError):
@@ -171,104 +170,26 @@ def scaled_base(clock: SessionClock) -> ScaledClock:
     return clock.base
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Ask Linux to stop the child if the demo itself dies, so nothing is left running."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-@dataclass
-class Child:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
 CHILD_ROLES = {
     "registry": "registry",
     "collector": "collector",
     "transmitter": "transmitter",
-    "support desk": "support",
+    "support": "support",
 }
 """Each child's name (its log file's) and the role its messages name."""
 
 
-@dataclass
-class Children:
-    """The demo's child processes; stopped in reverse order, gently then firmly."""
-
-    log_dir: Path
-    env: dict[str, str]
-    started: list[Child] = field(default_factory=list)
-
-    @property
-    def lang(self) -> str:
-        """The language the children were told to speak, that of the demo's messages too."""
-        return self.env.get("CABINE_LANG", "fr")
-
-    def start(self, name: str, *args: str) -> Child:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_dir / f"{name}.log"
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "cabine.cli", *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self.env,
-                start_new_session=True,  # Ctrl-C reaches the demo only; it stops them in order
-                preexec_fn=_die_with_parent,
-            )
-        child = Child(name, process, log)
-        self.started.append(child)
-        return child
-
-    def check_alive(self) -> None:
-        for child in self.started:
-            code = child.process.poll()
-            if code is not None:
-                t = texts("demo", self.lang)
-                role = t.get(f"run.error.role_{CHILD_ROLES.get(child.name, child.name)}")
-                stopped = t.get("run.error.child_stopped", role=role, code=code, log=child.log)
-                raise DemoError(f"{stopped}\n{tail(child.log)}")
-
-    def stop(self) -> None:
-        for child in reversed(self.started):
-            if child.process.poll() is None:
-                child.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for child in reversed(self.started):
-            remaining = max(0.1, deadline - time.monotonic())
-            try:
-                child.process.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                child.process.kill()
-                child.process.wait(timeout=5)
-
-
-def tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log)"
-
-
-def wait_until_serving(url: str, child: Child, children: Children, timeout: float = 30.0) -> None:
-    """Poll ``url`` until it answers, failing early if the child dies."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        children.check_alive()
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    t = texts("demo", children.lang)
-    role = t.get(f"run.error.role_{CHILD_ROLES.get(child.name, child.name)}")
-    silent = t.get("run.error.child_silent", role=role, url=url, seconds=f"{timeout:.0f}")
-    raise DemoError(f"{silent}\n{tail(child.log)}")
+def demo_error(failure: ProcessFailed, lang: str) -> DemoError:
+    """A child that ended or stayed silent, said in the demo's language with its log's end."""
+    t = texts("demo", lang)
+    role = t.get(f"run.error.role_{CHILD_ROLES.get(failure.role, failure.role)}")
+    if isinstance(failure, ProcessSilent):
+        said = t.get(
+            "run.error.child_silent", role=role, url=failure.url, seconds=f"{failure.seconds:.0f}"
+        )
+    else:
+        said = t.get("run.error.child_stopped", role=role, code=failure.code, log=failure.log)
+    return DemoError(f"{said}\n{failure.log_tail()}")
 
 
 @dataclass(frozen=True)
@@ -279,31 +200,40 @@ class Services:
     collector_url: str = ""
 
 
-@dataclass(frozen=True)
-class DemoKeys:
-    """Where the demo put each key the services need of each other (all in the data folder)."""
+def demo_topology(
+    data_dir: Path,
+    clock: SessionClock,
+    registry_port: int,
+    support_port: int,
+    admin_token: str,
+    lang: str,
+    collector_port: int = DEFAULT_COLLECTOR_PORT,
+    base: Settings | None = None,
+) -> Topology:
+    """The demo's session: the booth of ``base`` (the user's configuration) with the
+    registry, the collector and the support desk, all in the one data folder, on the demo's
+    scaled session clock."""
+    from cabine.config import load_settings
+    from ephoto.settings import ClockSettings
 
-    state_public: Path
-    collector_public: Path
-
-
-def wire_keys(data_dir: Path, prefix: str) -> DemoKeys:
-    """Make (first run) and exchange the keys: the state's fetch key, whose public half the
-    collector checks fetches with; the collector's seal key, whose public half the registry
-    checks seals with; the collector's registration key in the registry's keys file, as
-    ``cabine booth-key collector-PREFIX`` gives it."""
-    from collector.settings import SEAL_KEY_FILE, STATE_KEY_FILE, collector_id
-    from ephoto.seal import load_or_create_private_key, public_pem
-    from ephoto.wire import add_booth_key
-    from registry.settings import FETCH_KEY_FILE
-
-    state = load_or_create_private_key(data_dir / FETCH_KEY_FILE)
-    seal = load_or_create_private_key(data_dir / SEAL_KEY_FILE)
-    keys = DemoKeys(data_dir / STATE_KEY_FILE, data_dir / "collector-seal.pub.pem")
-    keys.state_public.write_bytes(public_pem(state))
-    keys.collector_public.write_bytes(public_pem(seal))
-    add_booth_key(data_dir / "keys.toml", collector_id(prefix), prefix)
-    return keys
+    base = base if base is not None else load_settings()
+    scaled = scaled_base(clock)
+    return Topology(
+        data_dir=data_dir,
+        clock=ClockSettings(
+            epoch=scaled.epoch,
+            origin=scaled.origin,
+            scale=scaled.scale,
+            session_file=clock.path.resolve(),
+        ),
+        admin_token=admin_token,
+        base=base.model_copy(update={"lang": lang}),
+        booths=(base.kiosk.booth_id,),
+        registry_port=registry_port,
+        collector_port=collector_port,
+        support_port=support_port,
+        shared=True,
+    )
 
 
 def child_environment(
@@ -314,60 +244,14 @@ def child_environment(
     admin_token: str,
     lang: str,
     collector_port: int = DEFAULT_COLLECTOR_PORT,
-    prefix: str = "9PMT",
 ) -> dict[str, str]:
-    """The configuration every child reads (environment overrides the TOML file)."""
-    import json
-
-    scaled = scaled_base(clock)
-    data = data_dir.resolve()
-    collector_url = f"http://{HOST}:{collector_port}"
-    # The services poll their outboxes this often (real seconds): at a high scale a slow poll
-    # would add hours of domain time the real booth does not have.
-    poll = repr(max(0.2, min(5.0, 900.0 / scaled.scale)))
-    env = dict(os.environ)
-    env.update(
-        {
-            "CABINE_DATA_DIR": str(data_dir.resolve()),
-            "CABINE_LANG": lang,
-            "CABINE_CLOCK__EPOCH": scaled.epoch.isoformat(),
-            "CABINE_CLOCK__ORIGIN": scaled.origin.isoformat(),
-            "CABINE_CLOCK__SCALE": repr(scaled.scale),
-            "CABINE_CLOCK__SESSION_FILE": str(clock.path.resolve()),
-            "CABINE_REGISTRY__HOST": HOST,
-            "CABINE_REGISTRY__PORT": str(registry_port),
-            "CABINE_REGISTRY__ADMIN_ENABLED": "true",
-            "CABINE_REGISTRY__ADMIN_TOKEN": admin_token,
-            # The state fetches each file from the operator's collector, checking its seal.
-            "CABINE_REGISTRY__COLLECTORS": json.dumps(
-                {
-                    prefix: {
-                        "url": collector_url,
-                        "public_key_file": str(data / "collector-seal.pub.pem"),
-                    }
-                }
-            ),
-            "CABINE_COLLECTOR__HOST": HOST,
-            "CABINE_COLLECTOR__PORT": str(collector_port),
-            "CABINE_COLLECTOR__ADMIN_ENABLED": "true",
-            "CABINE_COLLECTOR__ADMIN_TOKEN": admin_token,
-            "CABINE_COLLECTOR__REGISTRY_URL": f"http://{HOST}:{registry_port}",
-            "CABINE_COLLECTOR__REGISTRATION_POLL_SECONDS": poll,
-            # The booth sends files to the collector; the collector registers the numbers.
-            "CABINE_TRANSMITTER__DESTINATION": "collector",
-            "CABINE_TRANSMITTER__COLLECTOR_URL": collector_url,
-            "CABINE_TRANSMITTER__REGISTRY_URL": f"http://{HOST}:{registry_port}",
-            "CABINE_TRANSMITTER__POLL_SECONDS": poll,
-            "CABINE_SUPPORT__HOST": HOST,
-            "CABINE_SUPPORT__PORT": str(support_port),
-            "CABINE_SUPPORT__REGISTRY_URL": f"http://{HOST}:{registry_port}",
-            "CABINE_SUPPORT__REGISTRY_ADMIN_TOKEN": admin_token,
-            "CABINE_SUPPORT__COLLECTOR_URL": collector_url,
-            "CABINE_SUPPORT__COLLECTOR_ADMIN_TOKEN": admin_token,
-            "PYTHONUNBUFFERED": "1",
-        }
+    """The environment of a booth process started beside a running demo (tests start
+    ``cabine kiosk`` so): the booth's configuration file of the demo's topology."""
+    topology = demo_topology(
+        data_dir, clock, registry_port, support_port, admin_token, lang, collector_port
     )
-    return env
+    booth = topology.booths[0]
+    return processes_environment(topology.write()[booth])
 
 
 @contextlib.contextmanager
@@ -380,35 +264,50 @@ def running_services(
     lang: str,
     say: Callable[[str], None],
     collector_port: int = DEFAULT_COLLECTOR_PORT,
-    prefix: str = "9PMT",
+    base: Settings | None = None,
 ) -> Iterator[Services]:
-    """Start the registry, the collector, the transmitter and the support desk, their keys
-    wired; stop them all on exit."""
-    wire_keys(data_dir, prefix)
-    env = child_environment(
-        data_dir, clock, registry_port, support_port, admin_token, lang, collector_port, prefix
+    """Start the registry, the collector, the booth's transmitter and the support desk, their
+    keys wired and one configuration file each; stop them all on exit."""
+    topology = demo_topology(
+        data_dir, clock, registry_port, support_port, admin_token, lang, collector_port, base
     )
-    children = Children(data_dir / "logs", env)
-    registry_url = f"http://{HOST}:{registry_port}"
-    support_url = f"http://{HOST}:{support_port}"
-    collector_url = f"http://{HOST}:{collector_port}"
+    topology.wire()
+    files = topology.write()
+    group = ProcessGroup(data_dir / "logs")
+    t = texts("demo", lang)
     try:
-        registry = children.start("registry", "registry")
-        wait_until_serving(f"{registry_url}/", registry, children)
-        t = texts("demo", lang)
-        say(t.get("run.service_registry", url=registry_url))
-        collector = children.start("collector", "collector", "serve")
-        wait_until_serving(f"{collector_url}/openapi.json", collector, children)
-        say(t.get("run.service_collector", url=collector_url))
-        children.start("transmitter", "transmitter")
-        support = children.start("support desk", "support", "serve")
-        wait_until_serving(f"{support_url}/", support, children)
-        say(t.get("run.service_support", url=support_url))
-        children.check_alive()
-        yield Services(registry_url, support_url, admin_token, collector_url)
-        children.check_alive()
+        try:
+            registry = group.start(
+                "registry", ["registry"], config=files[REGISTRY], url=topology.url(REGISTRY)
+            )
+            registry.wait_serving()
+            say(t.get("run.service_registry", url=topology.url(REGISTRY)))
+            collector = group.start(
+                "collector",
+                ["collector", "serve"],
+                config=files[COLLECTOR],
+                url=topology.url(COLLECTOR),
+            )
+            collector.wait_serving(path="/openapi.json")
+            say(t.get("run.service_collector", url=topology.url(COLLECTOR)))
+            group.start("transmitter", ["transmitter"], config=files[topology.booths[0]])
+            support = group.start(
+                "support", ["support", "serve"], config=files[SUPPORT], url=topology.url(SUPPORT)
+            )
+            support.wait_serving()
+            say(t.get("run.service_support", url=topology.url(SUPPORT)))
+            group.check()
+        except ProcessFailed as failure:
+            raise demo_error(failure, lang) from None
+        yield Services(
+            topology.url(REGISTRY), topology.url(SUPPORT), admin_token, topology.url(COLLECTOR)
+        )
+        try:
+            group.check()
+        except ProcessFailed as failure:
+            raise demo_error(failure, lang) from None
     finally:
-        children.stop()
+        group.stop()
 
 
 def registry_admin(services: Services, code: str) -> dict[str, Any] | None:
@@ -819,9 +718,6 @@ def run_demo(
     clock = session.clock(scale)
     t = texts("demo", lang)
     say(t.get("run.data_folder", folder=data_dir.resolve(), seconds=f"{3600 / scale:g}"))
-    from ephoto.wire import add_booth_key  # the keys file shared by registry and transmitter
-
-    add_booth_key(data_dir / "keys.toml", settings.kiosk.booth_id, settings.operator.prefix)
     try:
         with running_services(
             data_dir,
@@ -832,7 +728,7 @@ def run_demo(
             lang,
             say,
             collector_port,
-            settings.operator.prefix,
+            base=settings,
         ) as services:
             if headless:
                 result = scripted_customer(settings, clock, services, say, show_table, lang)

@@ -301,12 +301,28 @@ def add_booth_key(path: Path, booth_id: str, operator: str) -> BoothKey:
             )
         return existing
     keys[booth_id] = BoothKey(booth_id, secrets.token_bytes(KEY_BYTES), operator)
+    _write_booth_keys(path, keys.values())
+    return keys[booth_id]
+
+
+def put_booth_keys(path: Path, given: Iterable[BoothKey]) -> None:
+    """Copy keys made elsewhere into a keys file (created if needed): a booth's own key into
+    its folder, the collector's registration key into the registry's file. A booth already in
+    the file gets the given key."""
+    path = Path(path)
+    keys = load_booth_keys(path) if path.exists() else {}
+    before = dict(keys)
+    keys.update({key.booth_id: key for key in given})
+    if keys != before or not path.exists():
+        _write_booth_keys(path, keys.values())
+
+
+def _write_booth_keys(path: Path, keys: Iterable[BoothKey]) -> None:
     lines = ["# Booth signing keys: keep this file secret (HMAC-SHA256, cabine wire protocol)."]
-    for key in keys.values():
+    for key in keys:
         lines += ["", f'[booths."{key.booth_id}"]', f'key = "{key.secret.hex()}"']
         lines.append(f'operator = "{key.operator}"')
     if not path.parent.exists():
         private_folder(path.parent)
     # 0600 whatever the umask, through a fresh temporary file that refuses a link left there.
     write_private(path, ("\n".join(lines) + "\n").encode())
-    return keys[booth_id]

@@ -252,18 +252,21 @@ def check_fetched_file(out: str, data: Path, lang: str = "fr") -> None:
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_a_child_that_stops_is_named_in_the_demos_language(tmp_path, lang):
-    from cabine.demo import Children
+    from cabine.demo import demo_error
+    from cabine.processes import ProcessFailed, ProcessGroup
 
-    env = {**os.environ, "CABINE_LANG": lang}
-    children = Children(tmp_path / "logs", env)
-    child = children.start("support desk", "no-such-command")
-    child.process.wait(timeout=60)
+    children = ProcessGroup(tmp_path / "logs")
+    child = children.start("support", ["no-such-command"], config=None)
+    child.popen.wait(timeout=60)
     t = texts("demo", lang)
     role = t.get("run.error.role_support")
     with pytest.raises(DemoError) as stopped:
-        children.check_alive()
+        try:
+            children.check()
+        except ProcessFailed as failure:
+            raise demo_error(failure, lang) from None
     first = str(stopped.value).splitlines()[0]
     assert first == t.get(
-        "run.error.child_stopped", role=role, code=child.process.returncode, log=child.log
+        "run.error.child_stopped", role=role, code=child.popen.returncode, log=child.log
     )
     children.stop()
