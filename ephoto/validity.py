@@ -1,11 +1,13 @@
 """How long an ePhoto number lives: active within 72 h (the operator's promise), usable once,
-for 6 calendar months after issue (Europe/Paris)."""
+for 6 calendar months after issue (Europe/Paris); and which issue times the state accepts at all
+(the collector refuses at upload what the state would refuse at registration)."""
 
 from __future__ import annotations
 
 import calendar
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Literal
 
 from ephoto.clock import PARIS, ensure_utc
 
@@ -14,6 +16,38 @@ ACTIVATION_PROMISE = timedelta(hours=72)
 It is also the support desk's threshold: no refund claim before it has passed."""
 
 VALIDITY_MONTHS = 6
+
+ISSUED_AT_MAX_AHEAD = timedelta(seconds=300)
+"""How far after the receiver's "now" an issue time may be: the drift two honest clocks may
+have (the same 300 s a request's signature is given). Further ahead, the booth's clock is wrong."""
+
+ISSUED_AT_MAX_AGE = timedelta(days=730)
+"""How long before the receiver's "now" an issue time may be: four times a number's 6-month
+validity, room for a booth offline for months and for QA clock jumps; anything older (year 1,
+1970) is a booth's clock gone wrong, refused rather than stored."""
+
+IssueTimeProblem = Literal["ahead", "behind"]
+
+
+def accepted_issue_times(now: datetime) -> tuple[datetime, datetime]:
+    """The earliest and the latest issue time the state accepts when its clock reads ``now``."""
+    now = ensure_utc(now)
+    return now - ISSUED_AT_MAX_AGE, now + ISSUED_AT_MAX_AHEAD
+
+
+def issue_time_problem(issued_at: datetime, now: datetime) -> IssueTimeProblem | None:
+    """Why the state refuses a number issued at ``issued_at`` when its clock reads ``now``:
+    ``ahead`` (more than :data:`ISSUED_AT_MAX_AHEAD` in its future), ``behind`` (more than
+    :data:`ISSUED_AT_MAX_AGE` in its past), or None when it accepts it. The registry judges
+    with it at registration, the collector at upload, so no file is sealed for a number the
+    state will refuse."""
+    earliest, latest = accepted_issue_times(now)
+    issued = ensure_utc(issued_at)
+    if issued > latest:
+        return "ahead"
+    if issued < earliest:
+        return "behind"
+    return None
 
 
 def add_calendar_months(local: datetime, months: int) -> datetime:

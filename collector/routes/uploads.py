@@ -34,7 +34,13 @@ from ephoto.epfile import (
     file_problems,
 )
 from ephoto.seal import seal_file
-from ephoto.validity import expires_at
+from ephoto.validity import (
+    ISSUED_AT_MAX_AGE,
+    ISSUED_AT_MAX_AHEAD,
+    IssueTimeProblem,
+    expires_at,
+    issue_time_problem,
+)
 from ephoto.wire import SIGNATURE_WINDOW, SignatureRejected, verify_request
 
 router = APIRouter()
@@ -57,10 +63,11 @@ class UploadOut(BaseModel):
 
 
 def check_one(
-    index: int, data: dict[str, Any], operator: str, signer: str
+    index: int, data: dict[str, Any], operator: str, signer: str, now: datetime
 ) -> JSONResponse | EphotoFile:
     """One file decoded and checked: the file, or the answer refusing the upload because of it
-    (403 for a number of another operator, else 422 naming ``files[i].field``)."""
+    (403 for a number of another operator, else 422 naming ``files[i].field``). ``now`` is the
+    collector's clock: a file issued at a time the state will refuse is refused here."""
     try:
         file = EphotoFile.from_wire(data)
     except FileRejected as exc:
@@ -82,17 +89,48 @@ def check_one(
                 f"{signer!r} belongs to operator {operator!r}",
             )
         return field_error(["files", index, first.field], first.message, first.rule)
+    off = issue_time_problem(file.meta.issued_at, now)
+    if off is not None:
+        return field_error(
+            ["files", index, "issued_at"], issue_time_message(file, now, off), "issue_time"
+        )
     return file
 
 
+def issue_time_message(file: EphotoFile, now: datetime, off: IssueTimeProblem) -> str:
+    """Why a file's issue time is refused: the booth's clock is far off, a fault to fix there."""
+    issued = file.meta.issued_at
+    if off == "ahead":
+        gap, bound = issued - now, f"more than {ISSUED_AT_MAX_AHEAD.total_seconds():.0f} s ahead"
+        where = "ahead of"
+    else:
+        gap, bound = now - issued, f"more than {ISSUED_AT_MAX_AGE.days} days behind"
+        where = "behind"
+    return (
+        f"issued_at {issued.isoformat()} of number {file.code} is {_span(gap)} {where} the "
+        f"collector's clock ({now.isoformat()}): booth {file.meta.booth_id!r} has a clock far "
+        f"off, set it right. The state refuses a number issued {bound} its clock, so this file "
+        "was not stored and will not be"
+    )
+
+
+def _span(gap: timedelta) -> str:
+    seconds = gap.total_seconds()
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.0f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.0f} hours"
+    return f"{seconds:.0f} s"
+
+
 def check_files(
-    upload: UploadIn, operator: str, signer: str
+    upload: UploadIn, operator: str, signer: str, now: datetime
 ) -> tuple[list[EphotoFile], JSONResponse | None]:
     """Every file decoded and checked, several at once (the image decoders release the GIL);
     the first refused file, in upload order, gives the answer."""
     items = upload.files
     if len(items) == 1:
-        outcomes = [check_one(0, items[0], operator, signer)]
+        outcomes = [check_one(0, items[0], operator, signer, now)]
     else:
         outcomes = list(
             _CHECKERS.map(
@@ -101,6 +139,7 @@ def check_files(
                 items,
                 [operator] * len(items),
                 [signer] * len(items),
+                [now] * len(items),
             )
         )
     checked: list[EphotoFile] = []
@@ -160,7 +199,7 @@ def receive_upload(
         )
     booth = keyring.get(verified.booth_id)
     assert booth is not None  # verify_request accepts known booths only
-    files, refusal = check_files(upload, booth.operator, verified.booth_id)
+    files, refusal = check_files(upload, booth.operator, verified.booth_id, now)
     if refusal is not None:
         return refuse(refusal)
     sealed = [seal_one(collector, file, now) for file in files]

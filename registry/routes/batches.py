@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect
 from ephoto.clock import clock_scale, ensure_utc
 from ephoto.code import normalize
 from ephoto.httpguard import error_entries
+from ephoto.validity import ISSUED_AT_MAX_AGE, accepted_issue_times, issue_time_problem
 from ephoto.wire import BATCH_PATH, SIGNATURE_WINDOW, BoothKey, SignatureRejected, verify_request
 from registry.citizen import code_problems, is_wire_code
 from registry.routes.shared import Detail, RegistryState, field_error, problem, registry_state
@@ -22,11 +23,6 @@ from registry.store import BatchIdReused, ControlChanged, Faults, IncomingCode, 
 
 router = APIRouter()
 log = logging.getLogger("registry.batches")
-
-ISSUED_AT_MAX_AGE = timedelta(days=730)
-"""How long before the registry's "now" an issue time may be: four times a number's 6-month
-validity, room for a booth offline for months and for QA clock jumps; anything older (year 1,
-1970) is a booth's clock gone wrong, refused rather than stored."""
 
 
 class CodeIn(BaseModel):
@@ -84,10 +80,13 @@ def code_refusal(
             ["codes", index, "issued_at"],
             f"issued_at {entry.issued_at.isoformat()} is outside the calendar once in UTC",
         )
-    if issued_at > now + SIGNATURE_WINDOW or issued_at < now - ISSUED_AT_MAX_AGE:
+    # The bounds are ephoto.validity's, shared with the collector, which refuses at upload the
+    # files whose numbers would be refused here.
+    too_far = issue_time_problem(issued_at, now)
+    if too_far is not None:
         if assumed_offset is not None:
             raise ControlChanged()  # judged on a clock not read afresh: read it, judge again
-        if issued_at > now:
+        if too_far == "ahead":
             return field_error(
                 ["codes", index, "issued_at"],
                 f"issued_at {issued_at.isoformat()} is in the future of the registry's "
@@ -155,8 +154,8 @@ def apply_batch(
     # Every code is checked; the usual one (canonical, the booth's prefix, a known product,
     # not from the future) passes one combined test, and only a refused one is looked at
     # again rule by rule to say what is wrong with it.
-    operator, latest = booth.operator, now + SIGNATURE_WINDOW
-    earliest = now - ISSUED_AT_MAX_AGE
+    operator = booth.operator
+    earliest, latest = accepted_issue_times(now)
     items: list[IncomingCode] = []
     for index, entry in enumerate(batch.codes):
         text = entry.code
