@@ -8,9 +8,11 @@ collector's own outbox sends bare numbers to the registry (``POST /v1/batches``,
 One ``drain`` claims due rows oldest first, uploads them and records each answer: 2xx marks the
 rows sent; 429, 5xx, timeouts and broken connections are retried with exponential backoff and
 full jitter (``Retry-After`` is a floor), measured on the monotonic clock; any other 4xx parks
-the rows as rejected with the reason (when the refusal names some files of an upload, only those
-are parked and the others leave again in a new upload). An upload id is derived from the booth
-and its numbers, so a retry of the same rows is the same request and is applied once.
+the rows as rejected with the reason (when the refusal names some items, ``files[i]`` of an
+upload or ``codes[i]`` of a batch, only those are parked and the others leave again at once in a
+new upload: one refused number must not sink the numbers beside it). An upload id is derived
+from the booth and its numbers, so a retry of the same rows is the same request and is applied
+once.
 """
 
 from __future__ import annotations
@@ -128,8 +130,8 @@ class UploadResult:
     retry_after_seconds: float | None = None
     resent_codes: tuple[str, ...] = ()
     resent_count: int = 0  # codes the registry already had (it may answer with a count only)
-    # The numbers a refusal names (a file of the upload, by index or by number); empty when it
-    # is about the whole upload.
+    # The numbers a refusal names (a file of the upload or a number of the batch, by index or
+    # by number); empty when it is about the whole upload.
     named_codes: tuple[str, ...] = ()
 
 
@@ -219,7 +221,7 @@ class Uploader:
             )
             return UploadResult("retry", detail, status, retry_after_seconds=wait)
         if 400 <= status < 500:
-            named = _named_codes(response, payload) if isinstance(payload, FileUpload) else ()
+            named = _named_codes(response, payload)
             return UploadResult("rejected", detail, status, named_codes=named)
         return UploadResult("retry", detail, status)
 
@@ -234,16 +236,18 @@ def _reason(response: httpx.Response) -> str:
     return str(data)[:300]
 
 
-_FILE_INDEX = re.compile(r"files\[(\d+)\]")
+_ITEM_INDEX = {kind: re.compile(rf"{kind}\[(\d+)\]") for kind in ("files", "codes")}
 
 
-def _named_codes(response: httpx.Response, upload: FileUpload) -> tuple[str, ...]:
-    """The files of ``upload`` a refusal is about: named as ``files[i]`` in its text, as
-    ``["files", i, ...]`` in a validation error's ``loc``, or by their number."""
-    codes = [f.code for f in upload.files]
+def _named_codes(response: httpx.Response, payload: Payload) -> tuple[str, ...]:
+    """The items of ``payload`` a refusal is about: named as ``files[i]`` (a file upload) or
+    ``codes[i]`` (a registration batch) in its text, as ``[..., "files", i, ...]`` or
+    ``[..., "codes", i, ...]`` in a validation error's ``loc``, or by their number."""
+    kind = "files" if isinstance(payload, FileUpload) else "codes"
+    codes = payload_codes(payload)
     text = response.text
     named: set[str] = set()
-    for match in _FILE_INDEX.finditer(text):
+    for match in _ITEM_INDEX[kind].finditer(text):
         index = int(match.group(1))
         if index < len(codes):
             named.add(codes[index])
@@ -254,8 +258,8 @@ def _named_codes(response: httpx.Response, upload: FileUpload) -> tuple[str, ...
     if isinstance(detail, list):
         for item in detail:
             loc = item.get("loc") if isinstance(item, dict) else None
-            if isinstance(loc, list) and "files" in loc:
-                at = loc.index("files") + 1
+            if isinstance(loc, list) and kind in loc:
+                at = loc.index(kind) + 1
                 if at < len(loc) and isinstance(loc[at], int) and loc[at] < len(codes):
                     named.add(codes[loc[at]])
     named.update(code for code in codes if code in text)
@@ -564,7 +568,7 @@ class Dispatcher:
                 self.outbox.mark_rejected(
                     parked, result.detail, attempted_at=now, batch_id=upload_id, conn=conn
                 )
-                if back:  # refused for another file: they leave again in a new upload
+                if back:  # refused for another item: they leave again at once, in a new upload
                     self.outbox.release(back, now, conn=conn, regroup=True)
 
             return park
