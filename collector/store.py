@@ -157,6 +157,21 @@ class FileRecord:
     photo_sha256: str
     signature_sha256: str
     size_bytes: int
+    registration: str | None = None
+    """Where its registration with the state stands: pending, sent or rejected (refused by the
+    state for good and parked: the operator must act); None when it has no outbox row."""
+    registration_refusal: str | None = None
+    """The state's refusal, when it refused the number."""
+    registration_refused_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RefusedNumber:
+    """A number the state refused to register, parked in the registration outbox."""
+
+    code: str
+    reason: str | None
+    refused_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -177,6 +192,12 @@ class Stats:
     rejected_registration: int
     deleted: int
     bytes_stored: int
+    refused: tuple[RefusedNumber, ...] = ()
+    """The numbers refused at registration, newest first (at most ``REFUSED_LISTED``)."""
+
+
+REFUSED_LISTED = 100
+"""How many refused numbers the stats list by name (all are counted)."""
 
 
 def meta_digest(meta: FileMeta) -> str:
@@ -440,8 +461,15 @@ class CollectorStore:
             if row is None:
                 return None
             delivery = registration.read_delivery(conn, code)
-        registered_at = delivery.sent_at if delivery is not None else None
-        return FileRecord(**row._mapping, registered_at=registered_at)
+        if delivery is None:
+            return FileRecord(**row._mapping, registered_at=None)
+        return FileRecord(
+            **row._mapping,
+            registered_at=delivery.sent_at,
+            registration=delivery.status,
+            registration_refusal=delivery.refusal,
+            registration_refused_at=delivery.refused_at,
+        )
 
     def images(self, code: str) -> StoredImages | None:
         with self.engine.connect() as conn:
@@ -467,6 +495,7 @@ class CollectorStore:
                     ),
                 )
             ).one()
+            refused = registration.read_refused(conn, REFUSED_LISTED)
         status = registration.read_status(self.engine, now)
         return Stats(
             files_received=int(received),
@@ -476,6 +505,7 @@ class CollectorStore:
             rejected_registration=status.counts.get(registration.REJECTED, 0),
             deleted=int(deleted),
             bytes_stored=int(stored_bytes),
+            refused=tuple(RefusedNumber(d.code, d.refusal, d.refused_at) for d in refused),
         )
 
     # --- retention -----------------------------------------------------------------------

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -40,6 +41,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Row,
     String,
     Table,
     Text,
@@ -339,6 +341,9 @@ class Delivery:
     """pending, sent or rejected."""
     issued_at: datetime
     sent_at: datetime | None
+    refusal: str | None = None
+    """Why the destination refused it for good, when it did (the rejected row's last error)."""
+    refused_at: datetime | None = None
 
     @property
     def sent(self) -> bool:
@@ -351,14 +356,43 @@ class Delivery:
         return self.status == REJECTED
 
 
+_DELIVERY = select(
+    outbox.c.code,
+    outbox.c.status,
+    outbox.c.issued_at,
+    outbox.c.sent_at,
+    outbox.c.last_error,
+    outbox.c.last_attempt_at,
+)
+
+
+def _delivery(row: Row[Any, Any, Any, Any, Any, Any]) -> Delivery:
+    rejected = row.status == REJECTED
+    return Delivery(
+        row.code,
+        row.status,
+        row.issued_at,
+        row.sent_at,
+        refusal=row.last_error if rejected else None,
+        refused_at=row.last_attempt_at if rejected else None,
+    )
+
+
 def read_delivery(conn: Connection, code: str) -> Delivery | None:
     """Where ``code`` stands, read in the caller's transaction; None when it has no row."""
-    row = conn.execute(
-        select(outbox.c.status, outbox.c.issued_at, outbox.c.sent_at).where(outbox.c.code == code)
-    ).one_or_none()
-    if row is None:
-        return None
-    return Delivery(code, row.status, row.issued_at, row.sent_at)
+    row = conn.execute(_DELIVERY.where(outbox.c.code == code)).one_or_none()
+    return None if row is None else _delivery(row)
+
+
+def read_refused(conn: Connection, limit: int = 100) -> list[Delivery]:
+    """The numbers parked as refused for good, most recently refused first, at most ``limit``:
+    what the operator must act on (they are never sent again on their own)."""
+    rows = conn.execute(
+        _DELIVERY.where(outbox.c.status == REJECTED)
+        .order_by(outbox.c.last_attempt_at.desc(), outbox.c.id.desc())
+        .limit(limit)
+    )
+    return [_delivery(row) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,11 @@ def admin_file(code: str, collector: Collector) -> dict[str, Any]:
         "issued_at": record.issued_at,
         "delete_after": record.delete_after,
         "size_bytes": record.size_bytes,
+        # pending, sent or rejected; rejected: the state refused the number for good, it is
+        # parked and never sent again on its own: the operator must act.
+        "registration": record.registration,
+        "registration_refusal": record.registration_refusal,
+        "registration_refused_at": record.registration_refused_at,
     }
 
 
@@ -89,6 +94,10 @@ def admin_stats(collector: Collector) -> dict[str, Any]:
         "registered": stats.registered,
         "pending_registration": stats.pending_registration,
         "rejected_registration": stats.rejected_registration,
+        # By name, newest first: each needs the operator (the state will not take it as it is).
+        "refused_registration": [
+            {"code": r.code, "reason": r.reason, "refused_at": r.refused_at} for r in stats.refused
+        ],
         "deleted": stats.deleted,
         "bytes_stored": stats.bytes_stored,
     }
