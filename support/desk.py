@@ -1,6 +1,7 @@
 """The support desk service: takes a problem report, checks the booth's ledger, the registry and
-(for an active number) the operator's collector, decides with ``support.rules``, and records
-the decision, the refund and the re-queue together.
+(for an active number, or one the booth sent that the state never got) the operator's
+collector, decides with ``support.rules``, and records the decision, the refund and the
+re-queue together.
 
 Where things live: the desk works on the booth's SQLite file (the kiosk's ledger and the
 transmitter's outbox), where it adds its own tables: every report received (``support_audit``),
@@ -14,7 +15,8 @@ made again inside the lock), as long as the facts it rests on are unchanged: the
 the registry and whether the sale is refunded (``Facts``, stored with the decision as they stand
 once it took effect). When they changed (the re-sent number became active, the number was used,
 the sale was refunded at the booth), the report is decided again; the audit log keeps both
-answers. A ``wait`` answer is also decided again once the time it gave has come.
+answers. A ``wait`` answer, or a refusal on the way given before 72 h, is also decided again
+once the time it gave has come.
 """
 
 from __future__ import annotations
@@ -59,7 +61,6 @@ from support.rules import (
     NOT_ASKED,
     CollectorView,
     Decision,
-    Outcome,
     ProductName,
     RegistryView,
     Report,
@@ -82,7 +83,8 @@ claims = Table(
     Column("outcome", String(24), nullable=False),
     Column("decision", Text, nullable=False),
     Column("decided_at", UTCDateTime, nullable=False),
-    # A wait answer may be decided again from this instant on; None for final answers.
+    # A wait answer (or a refusal on the way before 72 h) may be decided again from this
+    # instant on (Decision.decided_again_at); None for final answers.
     Column("recheck_after", UTCDateTime, nullable=True),
     # The facts the decision rests on, as JSON (see Facts); a repeat with other facts is decided
     # again. None on claims stored before facts were kept: those are decided again too.
@@ -145,6 +147,8 @@ class Facts:
     refunded: bool
     fetch_failures: tuple[str, ...] = ()
     collector_state: str = "not_asked"
+    booth_refused: bool = False
+    """The booth's outbox parked the number as refused (an operator's re-queue changes it)."""
 
     def to_json(self) -> str:
         facts: dict[str, object] = {
@@ -158,6 +162,8 @@ class Facts:
             facts["fetch_failures"] = list(self.fetch_failures)
         if self.collector_state != "not_asked":
             facts["collector"] = self.collector_state
+        if self.booth_refused:
+            facts["booth"] = "refused"
         return json.dumps(facts, sort_keys=True)
 
 
@@ -169,7 +175,10 @@ def facts_of(
 ) -> Facts:
     used_at = view.used_at.isoformat() if view.used_at is not None else None
     refunded = refunded_now or (sale is not None and sale.refunded_at is not None)
-    return Facts(view.state, used_at, refunded, view.fetch_failures, collector.state())
+    booth_refused = sale is not None and sale.refused is not None
+    return Facts(
+        view.state, used_at, refunded, view.fetch_failures, collector.state(), booth_refused
+    )
 
 
 def report_key(report: Report) -> str:
@@ -269,7 +278,7 @@ def registry_view(data: dict[str, Any]) -> RegistryView:
 
 class CollectorAdmin(AdminClient):
     """Reads a number's file record from the collector's admin API (bearer token): received,
-    sealed, registered with the state, deleted."""
+    sealed, registered with the state (or refused by it), deleted."""
 
     def file_state(self, code: str) -> CollectorView:
         try:
@@ -314,6 +323,7 @@ def collector_view(data: dict[str, Any]) -> CollectorView:
         sealed_at=when("sealed_at"),
         registered_at=when("registered_at"),
         deleted_at=when("deleted_at"),
+        registration_refused=data.get("registration") == "rejected",
     )
 
 
@@ -363,6 +373,7 @@ class BoothLedger:
             amount=Money(sale.paid_cents if sale.paid_cents is not None else sale.price_cents),
             refunded_at=refunded_at,
             transmitted=None if delivery is None else delivery.sent,
+            refused=(delivery.refusal or "refused") if delivery and delivery.rejected else None,
         )
 
     def sale_by_ref(self, conn: Connection, ref: str) -> SaleRecord | None:
@@ -556,7 +567,7 @@ class SupportDesk:
                 outcome=decision.outcome.value,
                 decision=json.dumps(decision.to_dict(), ensure_ascii=False),
                 decided_at=now,
-                recheck_after=decision.when if decision.outcome is Outcome.WAIT else None,
+                recheck_after=decision.decided_again_at(),
                 facts=facts_of(
                     sale, view, refunded_now=decision.refund, collector=file_view
                 ).to_json(),
@@ -578,11 +589,14 @@ class SupportDesk:
 
     def _collector_view(self, resolution: Resolution, view: RegistryView) -> CollectorView:
         """The collector's record of the sale's file, asked only where it can change the
-        answer: the number is active and unused at the state."""
+        answer: the number is active and unused at the state (can its file be fetched?), or
+        the booth sent it and the state never got it (did the state refuse it?)."""
         sale = resolution.sale
         if self.collector is None or sale is None or sale.code is None:
             return NOT_ASKED
-        if view.state != CodeState.ACTIVE or view.used_at is not None:
+        active = view.state == CodeState.ACTIVE and view.used_at is None
+        lost_on_the_way = view.state == "absent" and bool(sale.transmitted)
+        if not (active or lost_on_the_way):
             return NOT_ASKED
         return self.collector.file_state(sale.code)
 

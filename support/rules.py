@@ -23,13 +23,22 @@ When several rules could apply, the first in this order wins (the operator's rea
    retyping will not help, so this comes before ``typo`` and ``works``, and the 72 h rule does
    not hold it back (it is about activation, which has happened): refund and send the file
    again, only to the sheet's holder (else ``proof_needed``, as for ``refund``).
-5. ``typo``: the customer typed a near miss of their number, which works now or will within the
+5. ``refused``: the number never reached the state because a hop on its way refused it for good
+   and parked it: the booth's outbox (the collector or the registry refused the upload naming
+   it, e.g. a booth clock far off) or the collector's registration outbox (the state refused
+   it at registration). A parked number is never sent again on its own, so waiting will not
+   help and the operator must act: say so at once, before ``typo`` (whose "it works within the
+   72 h" would be wrong) and whatever the 72 h. Before 72 h no refund is opened (the operator's
+   rule), and the answer says from when one may be; from 72 h the fault is confirmed: refund,
+   only to the sheet's holder (else ``proof_needed``, as for ``refund``), and no re-send: the
+   same number sent again as it is would be refused again.
+6. ``typo``: the customer typed a near miss of their number, which works now or will within the
    72 h: give them the right number (and, if needed, from when it works). Only a near miss
    counts: a report that names the sale by its number but types something else gets the other
    answers with the number masked, since sale numbers are sequential and guessable.
-6. ``works``: the number is active and unused: the problem is the typing; give advice.
-7. ``wait``: not active yet and less than 72 h since purchase (exactly 72 h counts as passed).
-8. ``refund``: 72 h have passed and the number is still not active in the registry, or the booth
+7. ``works``: the number is active and unused: the problem is the typing; give advice.
+8. ``wait``: not active yet and less than 72 h since purchase (exactly 72 h counts as passed).
+9. ``refund``: 72 h have passed and the number is still not active in the registry, or the booth
    never transmitted it: the fault is the operator's. Refund the sale and send the number again,
    but only to the sheet's holder: a report that proves it (the ePhoto number typed, exactly or
    one typo away). A report that does not (a sale number alone, which is sequential and printed
@@ -65,6 +74,7 @@ class Outcome(StrEnum):
     UNKNOWN_CODE = "unknown_code"
     PROOF_NEEDED = "proof_needed"
     FILE_UNAVAILABLE = "file_unavailable"
+    REFUSED = "refused"
 
 
 SHOWN_WHEN_HIDDEN = 4
@@ -108,6 +118,9 @@ class SaleRecord:
     """When this sale was already refunded (by an earlier report or at the booth), if it was."""
     transmitted: bool | None = None
     """Whether the booth's outbox says the code was sent; None when there is no outbox row."""
+    refused: str | None = None
+    """Why the booth's outbox parked the code, refused for good where it was sent (the
+    collector or the registry); None when it was not."""
 
     def name(self, lang: str) -> str:
         return self.product_name_fr if lang == "fr" else self.product_name_en
@@ -152,6 +165,8 @@ class CollectorView:
     sealed_at: datetime | None = None
     registered_at: datetime | None = None
     deleted_at: datetime | None = None
+    registration_refused: bool = False
+    """The state refused to register the number and the collector parked it."""
 
     @property
     def known(self) -> bool:
@@ -171,12 +186,14 @@ class CollectorView:
 
     def state(self) -> str:
         """One word for the audit facts: not_asked, not_received, deleted, not_sealed,
-        registered or sealed."""
+        registration_refused, registered or sealed."""
         if not self.asked:
             return "not_asked"
         problem = self.file_problem()
         if problem is not None:
             return problem
+        if self.registration_refused:
+            return "registration_refused"
         return "registered" if self.registered_at is not None else "sealed"
 
 
@@ -310,6 +327,13 @@ class Decision:
             code_hidden=data.get("code_hidden", False),
         )
 
+    def decided_again_at(self) -> datetime | None:
+        """When the same facts get another answer: the end of the 72 h of a ``wait``, or of a
+        refusal on the way before 72 h (a refund may be claimed from then); None otherwise."""
+        if self.outcome is Outcome.WAIT or self.reason == "refused_in_transit":
+            return self.when
+        return None
+
     def shown_code(self) -> str | None:
         """The code as the customer may see it: grouped, masked but for its last 4 characters
         when ``code_hidden``."""
@@ -342,6 +366,14 @@ def file_unavailable(registry: RegistryView, collector: CollectorView) -> str | 
         return "file_refused_at_use"
     problem = collector.file_problem()
     return f"file_{problem}" if problem is not None else None
+
+
+def refused_on_the_way(sale: SaleRecord, registry: RegistryView, collector: CollectorView) -> bool:
+    """The number is not at the state because a hop on its way parked it as refused: the
+    booth's outbox, or the collector's registration."""
+    if registry.state != "absent":
+        return False
+    return sale.refused is not None or collector.registration_refused
 
 
 def decide(
@@ -439,6 +471,35 @@ def decide(
             reason=file_reason,
             refund=True,
             requeue=True,
+            notes=notes,
+        )
+
+    if refused_on_the_way(sale, registry, collector):
+        notes = ("note.right_code",) if corrected else ()
+        if sale.refunded_at is not None:
+            return replace(
+                base,
+                outcome=Outcome.REFUSED,
+                reason="refund_already",
+                when=ensure_utc(sale.refunded_at),
+                notes=notes,
+            )
+        if not promise_passed:
+            # The operator must act; no refund before 72 h, but no "wait" either.
+            return replace(
+                base,
+                outcome=Outcome.REFUSED,
+                reason="refused_in_transit",
+                when=retry_at,
+                notes=notes,
+            )
+        if not proven:
+            return replace(base, outcome=Outcome.PROOF_NEEDED, reason="proof_needed")
+        return replace(
+            base,
+            outcome=Outcome.REFUSED,
+            reason="refund_refused_in_transit",
+            refund=True,
             notes=notes,
         )
 

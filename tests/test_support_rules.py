@@ -351,3 +351,42 @@ def test_a_used_number_is_used_whatever_the_collector_says():
     )
     decision = run_with_collector(Report(CODE), CollectorView(asked=True), registry)
     assert decision.outcome is Outcome.USED and not decision.refund
+
+
+# "Refused on its way to the state": parked by the booth's outbox or the collector's
+# registration, never sent again on its own; the operator must act.
+
+REFUSED_AT_REGISTRATION = replace(SEALED, registered_at=None, registration_refused=True)
+PARKED_AT_THE_BOOTH = "HTTP 422: files[0].issued_at is 24 hours ahead of the collector's clock"
+
+
+@pytest.mark.parametrize(
+    ("collector", "refused"),
+    [(NOT_ASKED, PARKED_AT_THE_BOOTH), (REFUSED_AT_REGISTRATION, None)],
+    ids=["parked by the booth", "parked by the collector"],
+)
+def test_a_number_refused_on_its_way_says_the_operator_must_act_not_wait(collector, refused):
+    early = run_with_collector(Report(CODE), collector, ABSENT, hours=2, refused=refused)
+    assert early.outcome is Outcome.REFUSED and early.reason == "refused_in_transit"
+    assert not early.refund and not early.requeue
+    assert early.when == BOUGHT + timedelta(hours=72)  # from when a refund may be claimed
+    assert early.decided_again_at() == early.when
+    assert "waiting will not help" in explain(early, "en")
+    assert "attendre n'y changera rien" in explain(early, "fr")
+    late = run_with_collector(Report(CODE), collector, ABSENT, hours=72, refused=refused)
+    assert late.outcome is Outcome.REFUSED and late.reason == "refund_refused_in_transit"
+    assert late.refund and not late.requeue  # the same number again would be refused again
+    assert late.decided_again_at() is None
+
+
+def test_the_refused_rule_comes_before_the_typo_and_pays_only_the_sheets_holder():
+    typo = run_with_collector(Report(CODE.lower()), REFUSED_AT_REGISTRATION, ABSENT, hours=2)
+    assert typo.outcome is Outcome.REFUSED and typo.code == CODE
+    assert typo.notes == ("note.right_code",)
+    by_sale = run_with_collector(Report(sale_id="S-0001"), REFUSED_AT_REGISTRATION, ABSENT)
+    assert by_sale.outcome is Outcome.PROOF_NEEDED and not by_sale.refund
+    # A number the state has, pending or active, was not refused on its way.
+    pending = run_with_collector(
+        Report(CODE), REFUSED_AT_REGISTRATION, RegistryView("pending"), hours=2
+    )
+    assert pending.outcome is Outcome.WAIT
