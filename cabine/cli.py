@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cabine import __version__
+from cabine.fleet_cli import fleet_app
 from ephoto import code as codes
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ clock_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(clock_app, name="clock")
+app.add_typer(fleet_app, name="fleet")
 
 console = Console()
 err_console = Console(stderr=True)

@@ -243,6 +243,21 @@ def booth_engine(path: Path) -> Engine:
     return engine
 
 
+def issued_count(path: Path) -> int:
+    """How many numbers the booth database at ``path`` has issued (0 before its first sale);
+    read only, for a fleet watching many booths."""
+    if not Path(path).exists():
+        return 0
+    engine = create_engine(f"sqlite:///file:{Path(path).resolve()}?mode=ro&uri=true")
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(issued_codes)).scalar_one())
+    except SQLAlchemyError:
+        return 0
+    finally:
+        engine.dispose()
+
+
 class Ledger:
     """The booth's durable record. One ``engine.begin()`` per unit of work."""
 
@@ -642,6 +657,22 @@ class Ledger:
         with self.engine.connect() as conn:
             rows = conn.execute(self._sale_query().order_by(sales.c.id.desc()).limit(limit)).all()
         return [self._sale(r) for r in rows]
+
+    def all_sales(self) -> list[Sale]:
+        """Every sale in the order it opened, with its number if it has one."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._sale_query().order_by(sales.c.id)).all()
+        return [self._sale(r) for r in rows]
+
+    def money_by_status(self) -> dict[str, int]:
+        """Cents per payment status (approved, change, returned, refund_due, ...), over the
+        booth's whole life: what a reconciliation of its takings starts from."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(payments.c.status, func.coalesce(func.sum(payments.c.amount_cents), 0))
+                .group_by(payments.c.status)
+            ).all()
+        return {status: int(cents) for status, cents in rows}
 
     def paid_not_printed(self) -> list[Sale]:
         """Sales a crash interrupted after payment: they must be finished, never issued again."""

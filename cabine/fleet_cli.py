@@ -1,0 +1,126 @@
+"""`cabine fleet`: the live fleet (many real booths, the real collector, registry and support
+desk on one session clock) and the reconciliation of its record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+fleet_app = typer.Typer(
+    help="The live fleet: real booths and services on one clock, reconciled number by number.",
+    no_args_is_help=True,
+)
+
+
+def _fail(message: object) -> typer.Exit:
+    typer.echo(" ".join(str(message).split()), err=True)
+    return typer.Exit(2)
+
+
+@fleet_app.command("run")
+def fleet_run(
+    scenario_file: Annotated[
+        Path, typer.Argument(help="Scenario TOML file, or the name of a bundled scenario.")
+    ],
+    booths: Annotated[int, typer.Option("--booths", help="Real booths in the fleet.")] = 3,
+    days: Annotated[
+        int, typer.Option("--days", help="Days of sales, from the scenario's start.")
+    ] = 1,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the run (must be new or empty).")
+    ] = Path("fleet-out"),
+    scale: Annotated[
+        float | None,
+        typer.Option(help="Domain seconds per real second; default: the fastest that keeps up."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed instead of the scenario's.")] = None,
+    booths_per_worker: Annotated[
+        int | None, typer.Option(min=1, help="Booths per worker process (default: by cores).")
+    ] = None,
+) -> None:
+    """Run the fleet: sales as the scenario's demand draws them, every number followed to the
+    state; then the record (numbers.csv, money.csv) and its reconciliation (check.json)."""
+    from rich.console import Console
+    from rich.live import Live
+
+    from cabine.processes import ProcessFailed
+    from simulation.live import FleetError, FleetOptions, check_options, run_fleet
+    from simulation.scenario import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(scenario_file)
+    except ScenarioError as exc:
+        raise _fail(exc) from None
+    options = FleetOptions(
+        scenario, booths, days, out, scale=scale, seed=seed, booths_per_worker=booths_per_worker
+    )
+    try:
+        check_options(options)
+    except FleetError as exc:
+        raise _fail(exc) from None
+    console = Console(stderr=True)
+    with Live(console=console, refresh_per_second=2, transient=False) as live:
+
+        def show(progress: dict[str, Any]) -> None:
+            live.update(_progress_line(progress))
+
+        try:
+            result = run_fleet(options, console.print, show)
+        except ProcessFailed as failure:
+            live.stop()
+            typer.echo(f"{failure}\n{failure.log_tail()}", err=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            live.stop()
+            typer.echo(
+                f"stopped; every process ended. `cabine fleet check {out}` reconciles what was "
+                "sold so far.",
+                err=True,
+            )
+            raise typer.Exit(130) from None
+    _report(result, out)
+
+
+def _progress_line(p: dict[str, Any]) -> str:
+    now = p.get("now")
+    when = now.strftime("%Y-%m-%d %H:%M") if now is not None else "-"
+    return (
+        f"{when}  sales {p['sales_done']}/{p['sales_planned']}  issued {p.get('issued', 0)}  "
+        f"collector {p.get('at_collector', 0)}  state {p.get('at_state', 0)}  "
+        f"active {p.get('active', 0)}  used {p.get('used', 0)}  "
+        f"lag p99 {p['lag_p99_seconds'] / 60:.1f} min"
+    )
+
+
+def _report(result: Any, out: Path) -> None:
+    for breach in result.breaches:
+        typer.echo(breach.line())
+    verdict = "reconciled" if result.ok else f"{len(result.breaches)} breaches"
+    typer.echo(
+        f"{result.numbers} numbers from {result.booths} booths: {verdict}; record in "
+        f"{out / 'numbers.csv'}, {out / 'money.csv'}, {out / 'check.json'}"
+    )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@fleet_app.command("check")
+def fleet_check(
+    run_dir: Annotated[Path, typer.Argument(help="A fleet run's folder (its --out).")],
+) -> None:
+    """Reconcile a fleet run again from the components' own records: the collector and the
+    registry are started from the run's configuration to be asked."""
+    from cabine.processes import ProcessFailed
+    from simulation.live_record import RUN_FILE, reconcile, services_of
+
+    if not (run_dir / RUN_FILE).is_file():
+        raise _fail(f"{run_dir} is not a fleet run's folder (no {RUN_FILE})")
+    try:
+        with services_of(run_dir) as services:
+            result = reconcile(run_dir, services)
+    except ProcessFailed as failure:
+        typer.echo(f"{failure}\n{failure.log_tail()}", err=True)
+        raise typer.Exit(1) from None
+    _report(result, run_dir)

@@ -1,0 +1,352 @@
+"""The live fleet: many real booths and the real collector and registry on one session clock
+(``cabine fleet run``).
+
+The fleet is a :class:`cabine.topology.Topology` with a folder per process: the registry and
+the collector run as service processes, the booths in worker processes
+(:mod:`simulation.live_worker`, several booths each). Sales are drawn from the scenario's demand
+as the simulator draws them (the same hourly profile, season, opening hours, ePhoto and other
+sales per booth-day, wrong-product share), from the seed, and each worker makes its booths'
+sales when the session clock reaches them. When the last day is sold, the fleet lets the chain
+run until every number has reached the state (or a settling time has passed), then writes the
+record and reconciles it (:mod:`simulation.live_record`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from simulation.live_record import RUN_FILE, CheckResult, Services, reconcile
+from simulation.live_worker import PlannedSale
+from simulation.scenario import Scenario
+
+SETTLE_DAYS = 6.0
+"""After the last sale, the chain runs until every number is active, at most this long (domain
+time): beyond the FAQ's 72 h, so that a busy registry's backlog is seen to clear."""
+SALE_CPU_SECONDS = 0.25
+"""A sale's work (photo check, number and file, sheet) on this machine, for the default scale."""
+EN_SHARE = 0.1
+"""Customers who choose English at the booth."""
+
+
+class FleetError(ValueError):
+    """The fleet cannot start: one line, nothing started."""
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    scenario: Scenario
+    booths: int
+    days: int
+    out: Path
+    scale: float | None = None
+    seed: int | None = None
+    booths_per_worker: int | None = None
+
+
+def booth_ids(count: int) -> tuple[str, ...]:
+    return tuple(f"booth-{i:03d}" for i in range(1, count + 1))
+
+
+def plan_sales(scenario: Scenario, booths: tuple[str, ...]) -> list[PlannedSale]:
+    """Every sale of the run, in time order: ePhoto and other sales at each booth drawn as the
+    simulator draws them (Poisson in each real hour of each day, DST-exact), the product drawn
+    among the catalogue's of that kind; a wrong-product sale is an ID-card sheet bought by a
+    customer who needed an ePhoto."""
+    import numpy as np
+
+    from kiosk.catalog import load_catalog
+    from simulation.fleet import _hourly_weights, _slot_rates, local_hours, poisson_arrivals
+
+    rng = np.random.default_rng(np.random.SeedSequence(scenario.run.seed).spawn(6)[5])
+    catalog = load_catalog()
+    ephoto = sorted(p.id for p in catalog.products if p.ephoto)
+    other = sorted(p.id for p in catalog.products if not p.ephoto)
+    hours = local_hours(scenario)
+    season = np.array([scenario.demand.season_factor(m) for m in hours.months])
+    rates = _slot_rates(hours, _hourly_weights(scenario), season).ravel()
+    starts = np.nan_to_num(hours.start).ravel()
+    origin = scenario.origin
+    sales: list[PlannedSale] = []
+    for booth in booths:
+        for per_day, products in (
+            (scenario.demand.ephoto_per_booth_day, ephoto),
+            (scenario.demand.other_per_booth_day, other),
+        ):
+            times, _ = poisson_arrivals(rng, starts, rates * per_day)
+            wrong = rng.random(times.size) < (
+                scenario.demand.wrong_product_share if products is other else 0.0
+            )
+            chosen = rng.integers(0, len(products), times.size)
+            english = rng.random(times.size) < EN_SHARE
+            for hour, is_wrong, pick, en in zip(times, wrong, chosen, english, strict=True):
+                product = "id-card-adult" if is_wrong else products[int(pick)]
+                at = origin + timedelta(hours=float(hour))
+                sales.append(PlannedSale(booth, at, product, "en" if en else "fr"))
+    sales.sort(key=lambda s: (s.at, s.booth))
+    return sales
+
+
+def default_scale(scenario: Scenario, booths: int, cores: int) -> float:
+    """The fastest scale at which the booths keep up: the busiest hour's sales must take at
+    most half the machine's cores, so that the services and the transmitters have the rest."""
+    demand = scenario.demand
+    weights = _profile_peak(scenario)
+    season = max([1.0, *demand.season.values()])
+    peak_per_hour = booths * (demand.ephoto_per_booth_day + demand.other_per_booth_day)
+    peak_per_hour *= season * weights
+    if peak_per_hour <= 0:
+        return 3600.0
+    real_seconds_per_hour = peak_per_hour * SALE_CPU_SECONDS / (0.5 * cores)
+    return float(min(3600.0, max(30.0, 3600.0 / real_seconds_per_hour)))
+
+
+def _profile_peak(scenario: Scenario) -> float:
+    profile = scenario.demand.hourly_profile
+    total = sum(profile.values())
+    return max(profile.values()) / total if total else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def check_options(options: FleetOptions, resume: bool = False) -> None:
+    if options.booths < 1:
+        raise FleetError(f"--booths {options.booths}: a fleet has at least one booth")
+    if options.days < 1:
+        raise FleetError(f"--days {options.days}: at least one day")
+    if options.scale is not None and not (0 < options.scale <= 86_400):
+        raise FleetError(f"--scale {options.scale:g}: between 0 and 86400 domain seconds a second")
+    out = options.out
+    if out.exists() and not out.is_dir():
+        raise FleetError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not resume:
+        raise FleetError(f"--out {out} is not empty: choose a new folder")
+
+
+@dataclass
+class FleetRun:
+    """A started fleet: its topology, its processes, its record folder."""
+
+    options: FleetOptions
+    scenario: Scenario
+    topology: Any
+    group: Any
+    workers: list[Any]
+    progress_files: list[Path]
+    sales: int
+
+    def progress(self) -> dict[str, Any]:
+        done, lags, cpu, finished = 0, [], 0.0, 0
+        for path in self.progress_files:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (FileNotFoundError, ValueError):
+                continue
+            done += int(data["done"])
+            lags.extend(data["lag_seconds"])
+            cpu += float(data["cpu_sales_seconds"])
+            finished += bool(data["finished"])
+        lags.sort()
+        return {
+            "sales_done": done,
+            "sales_planned": self.sales,
+            "workers_finished": finished,
+            "lag_p99_seconds": lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else 0.0,
+            "lag_max_seconds": lags[-1] if lags else 0.0,
+            "sales_cpu_seconds": cpu,
+        }
+
+
+def start_fleet(options: FleetOptions, say: Callable[[str], None]) -> FleetRun:
+    """Wire and start the services and the booth workers; returns once all serve."""
+    from cabine.config import Settings
+    from cabine.processes import ProcessGroup
+    from cabine.topology import COLLECTOR, REGISTRY, Topology
+    from ephoto.settings import ClockSettings
+
+    scenario = options.scenario.with_seed(options.seed)
+    scenario = scenario.model_copy(
+        update={"run": scenario.run.model_copy(update={"days": options.days})}
+    )
+    booths = booth_ids(options.booths)
+    cores = os.cpu_count() or 2
+    scale = options.scale or default_scale(scenario, options.booths, cores)
+    sales = plan_sales(scenario, booths)
+    out = options.out
+    out.mkdir(parents=True, exist_ok=True)
+    # The session starts a moment from now so that every process is up before its first sale.
+    epoch = datetime.now(UTC) + timedelta(seconds=8)
+    origin = scenario.origin - timedelta(minutes=30)
+    model = scenario.registry
+    topology = Topology(
+        data_dir=out,
+        clock=ClockSettings(epoch=epoch, origin=origin, scale=scale),
+        admin_token=secrets.token_urlsafe(24),
+        base=Settings(),
+        booths=booths,
+        registry_port=free_port(),
+        collector_port=free_port(),
+        support_port=free_port(),
+        shared=False,
+        overrides={
+            "registry": {
+                "capacity_per_hour": model.capacity_per_hour,
+                "base_delay_median_hours": model.base_delay.median_hours,
+                "base_delay_p95_hours": model.base_delay.p95_hours,
+            },
+            "collector": {
+                "registration_window_minutes": scenario.collector.registration_window_minutes
+            },
+            "transmitter": {"batch_window_minutes": scenario.booth.batch_window_minutes},
+        },
+    )
+    topology.wire()
+    files = topology.write()
+    per_worker = options.booths_per_worker or max(1, math.ceil(options.booths / max(2, cores)))
+    groups = [booths[i : i + per_worker] for i in range(0, len(booths), per_worker)]
+    (out / RUN_FILE).write_text(
+        json.dumps(
+            {
+                "scenario": scenario.name,
+                "seed": scenario.run.seed,
+                "start": scenario.run.start.isoformat(),
+                "days": options.days,
+                "booths": list(booths),
+                "scale": scale,
+                "epoch": epoch.isoformat(),
+                "origin": origin.isoformat(),
+                "sales_planned": len(sales),
+                "workers": [list(g) for g in groups],
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+    group = ProcessGroup(out / "logs")
+    try:
+        group.start("registry", ["registry"], config=files[REGISTRY], url=topology.url(REGISTRY))
+        group.start(
+            "collector",
+            ["collector", "serve"],
+            config=files[COLLECTOR],
+            url=topology.url(COLLECTOR),
+        )
+        group.get("registry").wait_serving()
+        group.get("collector").wait_serving(path="/openapi.json")
+        workers, progress_files = [], []
+        for index, members in enumerate(groups, start=1):
+            plan = out / "plans" / f"worker-{index:02d}.json"
+            plan.parent.mkdir(exist_ok=True)
+            progress = out / "plans" / f"worker-{index:02d}.progress.json"
+            plan.write_text(
+                json.dumps(
+                    {
+                        "booths": {b: str(files[b]) for b in members},
+                        "sales": [
+                            {
+                                "booth": s.booth,
+                                "at": s.at.isoformat(),
+                                "product": s.product,
+                                "lang": s.lang,
+                            }
+                            for s in sales
+                            if s.booth in members
+                        ],
+                        "progress": str(progress),
+                    }
+                ),
+                encoding="utf-8",
+            )
+            workers.append(
+                group.start(
+                    f"worker-{index:02d}",
+                    ["-m", "simulation.live_worker", str(plan)],
+                    config=None,
+                    module=None,
+                )
+            )
+            progress_files.append(progress)
+    except BaseException:
+        group.stop()
+        raise
+    say(
+        f"fleet: {options.booths} booths in {len(groups)} workers, {len(sales)} sales over "
+        f"{options.days} days, scale {scale:g} (one simulated hour every {3600 / scale:.1f} s)"
+    )
+    return FleetRun(options, scenario, topology, group, workers, progress_files, len(sales))
+
+
+def chain_settled(services: Services, sold: int) -> bool:
+    """Every number the booths sold has reached the state and none waits there."""
+    stats = services.registry_stats()
+    by_state = stats.get("by_state", {})
+    return sum(int(n) for n in by_state.values()) >= sold and not int(by_state.get("pending", 0))
+
+
+def run_fleet(
+    options: FleetOptions,
+    say: Callable[[str], None],
+    show: Callable[[dict[str, Any]], None],
+    poll_seconds: float = 1.0,
+) -> CheckResult:
+    """Start the fleet, make every sale, let the chain settle, write the record and check it."""
+    from cabine.topology import COLLECTOR, REGISTRY
+    from kiosk.ledger import issued_count
+
+    fleet = start_fleet(options, say)
+    topology = fleet.topology
+    clock = topology.clock.make()
+    services = Services(topology.url(COLLECTOR), topology.url(REGISTRY), topology.admin_token)
+    try:
+        selling_ends = fleet.scenario.end
+        settle_by = selling_ends + timedelta(days=SETTLE_DAYS)
+        while True:
+            fleet.group.check()
+            progress = fleet.progress()
+            now = clock.now()
+            progress["now"] = now
+            progress.update(_stage_counts(services))
+            progress["issued"] = sum(
+                issued_count(topology.folder(b) / "booth.db") for b in topology.booths
+            )
+            show(progress)
+            if progress["workers_finished"] == len(fleet.workers) and now >= selling_ends:
+                if chain_settled(services, progress["issued"]) or now >= settle_by:
+                    break
+            time.sleep(poll_seconds)
+        for worker in fleet.workers:  # the transmitters stop with their booths
+            worker.stop(grace=30)
+        result = reconcile(options.out, services)
+    finally:
+        services.close()
+        fleet.group.stop()
+    return result
+
+
+def _stage_counts(services: Services) -> dict[str, int]:
+    try:
+        collector = services.collector.get("/admin/stats").json()
+        registry = services.registry_stats()
+    except Exception:  # a service restarting: counts come back at the next look
+        return {}
+    by_state = registry.get("by_state", {})
+    return {
+        "at_collector": int(collector.get("files_received", 0)),
+        "registered": int(collector.get("registered", 0)),
+        "at_state": sum(int(n) for n in by_state.values()),
+        "active": int(by_state.get("active", 0)),
+        "used": int(by_state.get("used", 0)),
+    }

@@ -1,0 +1,338 @@
+"""The live fleet's record and its reconciliation, from each component's own records.
+
+The record (``numbers.csv``, a row per ePhoto number) is read from the booths' ledgers and
+outboxes, the collector's admin API (``/admin/files/{number}``) and the registry's
+(``/admin/codes/{code}``); the harness's own bookkeeping plays no part. The check holds every
+number and every euro to these rules, each breach named with its number:
+
+1. every number in a booth's ledger is at the collector exactly once, from that booth, with the
+   booth's bytes (photo and signature digests) and sealed;
+2. it is at the state, from the operator's collector, for the booth's product;
+3. a used number's fetched file is the booth's (the digests the state recorded at use);
+4. the state holds no number that no booth sold, and no booth sold a number twice;
+5. each booth's approved payments equal the price of its paid sales (card and coins); its
+   change, coins returned and refunds due are written beside them in ``money.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+RECORD_FILE = "numbers.csv"
+MONEY_FILE = "money.csv"
+CHECK_FILE = "check.json"
+RUN_FILE = "run.json"
+
+COLUMNS = (
+    "code",
+    "booth",
+    "product",
+    "sale",
+    "issued_at",
+    "collector_received_at",
+    "collector_sealed_at",
+    "collector_registration",
+    "registered_at",
+    "active_at",
+    "state",
+    "used_at",
+    "booth_photo_sha256",
+    "collector_photo_sha256",
+    "fetched_photo_sha256",
+)
+
+
+@dataclass
+class Breach:
+    rule: str
+    subject: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.rule}: {self.subject}: {self.detail}"
+
+
+@dataclass
+class CheckResult:
+    numbers: int = 0
+    booths: int = 0
+    breaches: list[Breach] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaches
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "numbers": self.numbers,
+            "booths": self.booths,
+            "breaches": [b.__dict__ for b in self.breaches],
+        }
+
+
+def _iso(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+@dataclass(frozen=True)
+class BoothBook:
+    """What one booth's own records say: its sales, numbers, files and money."""
+
+    booth: str
+    sales: list[Any]
+    files: dict[str, Any]
+    money: dict[str, int]
+
+
+def read_booth(folder: Path, booth_id: str) -> BoothBook:
+    """A booth's ledger and outbox, read only, through their owners' read functions."""
+    from ephoto.clock import ManualClock
+    from kiosk.ledger import Ledger
+    from transmitter.outbox import read_file
+
+    ledger = Ledger(folder / "booth.db", ManualClock(), booth_id=booth_id)
+    try:
+        sales = ledger.all_sales()
+        files = {s.code: read_file(ledger.engine, s.code) for s in sales if s.code}
+        return BoothBook(booth_id, sales, files, ledger.money_by_status())
+    finally:
+        ledger.engine.dispose()
+
+
+class Services:
+    """Admin clients of the collector and the registry of a run."""
+
+    def __init__(self, collector_url: str, registry_url: str, token: str):
+        headers = {"Authorization": f"Bearer {token}"}
+        self.collector = httpx.Client(base_url=collector_url, headers=headers, timeout=30)
+        self.registry = httpx.Client(base_url=registry_url, headers=headers, timeout=30)
+
+    def collector_file(self, code: str) -> dict[str, Any] | None:
+        return _json_or_none(self.collector.get(f"/admin/files/{code}"))
+
+    def registry_code(self, code: str) -> dict[str, Any] | None:
+        return _json_or_none(self.registry.get(f"/admin/codes/{code}"))
+
+    def registry_stats(self) -> dict[str, Any]:
+        response = self.registry.get("/admin/stats")
+        response.raise_for_status()
+        return dict(response.json())
+
+    def close(self) -> None:
+        self.collector.close()
+        self.registry.close()
+
+
+def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def booth_folders(run_dir: Path) -> dict[str, Path]:
+    run = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    return {booth: run_dir / "booths" / booth for booth in run["booths"]}
+
+
+def reconcile(run_dir: Path, services: Services) -> CheckResult:
+    """Write ``numbers.csv`` and ``money.csv`` from the components' records and check them."""
+    result = CheckResult()
+    rows: list[dict[str, str]] = []
+    money_rows: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for booth_id, folder in booth_folders(run_dir).items():
+        book = read_booth(folder, booth_id)
+        result.booths += 1
+        money_rows.append(_money(book, result))
+        for sale in book.sales:
+            if not sale.code:
+                continue
+            result.numbers += 1
+            code = sale.code
+            if code in seen:
+                result.breaches.append(
+                    Breach("sold_twice", code, f"sold by {seen[code]} and by {booth_id}")
+                )
+            seen[code] = booth_id
+            rows.append(_number_row(book, sale, services, result))
+    _nothing_unsold(len(seen), services, result)
+    _write_csv(run_dir / RECORD_FILE, COLUMNS, rows)
+    money_columns = (
+        "booth",
+        "paid_sales_cents",
+        "approved_cents",
+        "change_cents",
+        "returned_cents",
+        "refund_due_cents",
+        "refund_due_sales",
+    )
+    _write_csv(run_dir / MONEY_FILE, money_columns, money_rows)
+    (run_dir / CHECK_FILE).write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
+    return result
+
+
+def _number_row(book: BoothBook, sale: Any, services: Services, result: CheckResult) -> dict:
+    code = sale.code
+    breaches = result.breaches
+    file = book.files.get(code)
+    booth_photo = file.meta.photo_sha256 if file is not None else ""
+    booth_signature = file.meta.signature_sha256 if file is not None else ""
+    if file is None:
+        breaches.append(Breach("booth_file", code, "the booth's outbox holds no file for it"))
+    at_collector = services.collector_file(code)
+    at_state = services.registry_code(code)
+    if at_collector is None:
+        breaches.append(Breach("collector", code, "not at the collector"))
+    else:
+        if at_collector.get("booth_id") != book.booth:
+            breaches.append(
+                Breach("collector", code, f"from {at_collector.get('booth_id')}, not {book.booth}")
+            )
+        if file is not None and (
+            at_collector.get("photo_sha256") != booth_photo
+            or at_collector.get("signature_sha256") != booth_signature
+        ):
+            breaches.append(Breach("collector", code, "its bytes differ from the booth's"))
+        if not at_collector.get("sealed_at"):
+            breaches.append(Breach("collector", code, "received but not sealed"))
+    if at_state is None:
+        breaches.append(Breach("state", code, "not registered at the state"))
+    elif at_state.get("product") != sale.product:
+        breaches.append(
+            Breach("state", code, f"registered for {at_state.get('product')}, sold {sale.product}")
+        )
+    fetched = (at_state or {}).get("redeemed_photo_sha256") or ""
+    if at_state is not None and at_state.get("redeemed_at"):
+        if fetched != booth_photo or (at_state.get("redeemed_signature_sha256") != booth_signature):
+            breaches.append(Breach("fetch", code, "the state used a file that is not the booth's"))
+    collector = at_collector or {}
+    state = at_state or {}
+    return {
+        "code": code,
+        "booth": book.booth,
+        "product": sale.product,
+        "sale": sale.display_id(),
+        "issued_at": _iso(file.meta.issued_at if file is not None else None),
+        "collector_received_at": _iso(collector.get("received_at")),
+        "collector_sealed_at": _iso(collector.get("sealed_at")),
+        "collector_registration": _iso(collector.get("registration")),
+        "registered_at": _iso(state.get("received_at")),
+        "active_at": _iso(state.get("active_at")),
+        "state": _iso(state.get("state")),
+        "used_at": _iso(state.get("redeemed_at")),
+        "booth_photo_sha256": booth_photo,
+        "collector_photo_sha256": _iso(collector.get("photo_sha256")),
+        "fetched_photo_sha256": fetched,
+    }
+
+
+def _money(book: BoothBook, result: CheckResult) -> dict[str, Any]:
+    from kiosk.ledger import (
+        APPROVED,
+        CHANGE,
+        PAID,
+        PRINTED,
+        REFUND_DUE,
+        REFUND_DUE_PAYMENT,
+        RETURNED,
+    )
+
+    paid = sum(s.price_cents for s in book.sales if s.status in (PAID, PRINTED))
+    approved = book.money.get(APPROVED, 0)
+    if approved != paid:
+        result.breaches.append(
+            Breach(
+                "money",
+                book.booth,
+                f"approved payments {approved} cents, paid sales {paid} cents",
+            )
+        )
+    return {
+        "booth": book.booth,
+        "paid_sales_cents": paid,
+        "approved_cents": approved,
+        "change_cents": book.money.get(CHANGE, 0),
+        "returned_cents": book.money.get(RETURNED, 0),
+        "refund_due_cents": book.money.get(REFUND_DUE_PAYMENT, 0),
+        "refund_due_sales": sum(1 for s in book.sales if s.status == REFUND_DUE),
+    }
+
+
+def _nothing_unsold(sold: int, services: Services, result: CheckResult) -> None:
+    """The state holds exactly the numbers the booths sold: each sold one was found above, so
+    a count above theirs is a number no booth sold."""
+    stats = services.registry_stats()
+    held = sum(int(n) for n in stats.get("by_state", {}).values())
+    if held > sold:
+        result.breaches.append(
+            Breach("state", "registry", f"holds {held} numbers, the booths sold {sold}")
+        )
+
+
+def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=list(columns))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@contextmanager
+def services_of(run_dir: Path) -> Iterator[Services]:
+    """The run's collector and registry, started again on the stores in ``run_dir`` (a run's
+    folder may have been moved or copied: its files are taken from where it is now) and on
+    their own ports, for a check after the run; stopped after."""
+    from cabine.config import load_settings, write_settings
+    from cabine.processes import ProcessGroup
+    from cabine.topology import COLLECTOR_SEAL_PUBLIC
+
+    run_dir = run_dir.resolve()
+    config = run_dir / "config"
+    registry = load_settings(config / "registry.toml")
+    registry = registry.model_copy(
+        update={
+            "data_dir": run_dir / "registry",
+            "registry": registry.registry.model_copy(
+                update={
+                    "collectors": {
+                        prefix: link.model_copy(
+                            update={"public_key_file": run_dir / "registry" / COLLECTOR_SEAL_PUBLIC}
+                        )
+                        for prefix, link in registry.registry.collectors.items()
+                    }
+                }
+            ),
+        }
+    )
+    collector = load_settings(config / "collector.toml")
+    collector = collector.model_copy(update={"data_dir": run_dir / "collector"})
+    checking = run_dir / "logs" / "check"
+    registry_file = write_settings(registry, checking / "registry.toml")
+    collector_file = write_settings(collector, checking / "collector.toml")
+    registry_url = f"http://{registry.registry.host}:{registry.registry.port}"
+    collector_url = f"http://{collector.collector.host}:{collector.collector.port}"
+    token = registry.registry.admin_token or ""
+    with ProcessGroup(checking) as group:
+        group.start("registry", ["registry"], config=registry_file, url=registry_url)
+        group.start("collector", ["collector", "serve"], config=collector_file, url=collector_url)
+        group.get("registry").wait_serving()
+        group.get("collector").wait_serving(path="/openapi.json")
+        services = Services(collector_url, registry_url, token)
+        try:
+            yield services
+        finally:
+            services.close()

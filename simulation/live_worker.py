@@ -1,0 +1,214 @@
+"""A worker of the live fleet: several real booths in one process, each without a screen.
+
+Each booth is the one ``cabine kiosk`` runs (``Booth.from_settings``, its devices, its own
+``booth.db``) with its own transmitter (``transmitter.service.Transmitter``, APScheduler) to
+the collector; sales go through the booth's sale flow (``kiosk.flow``) as the touchscreen
+drives it: photo and its check, signature, card, the number issued with its file, the sheet
+rendered and printed to files. The sales come from the plan the fleet drew from the scenario;
+each is made when the session clock reaches its time. The worker keeps no record of its own
+beyond its progress file: what happened is in each booth's ledger.
+
+Run as ``python -m simulation.live_worker PLAN.json``; SIGTERM ends it after the sale in hand.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ephoto.clock import Clock, parse_utc
+
+log = logging.getLogger("cabine.fleet.worker")
+
+BOOTH_TIMINGS = {
+    "countdown_seconds": 0,
+    "payment_seconds": 0,
+    "print_seconds": 0,
+    "render_in_process": False,
+}
+"""No waits a customer would see: the fleet's clock runs fast, the work is real."""
+PROGRESS_EVERY_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class PlannedSale:
+    booth: str
+    at: datetime
+    product: str
+    lang: str
+
+
+def load_plan(path: Path) -> tuple[dict[str, Path], list[PlannedSale], Path]:
+    """Booth configs by id, the sales in time order, and where to write progress."""
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    configs = {booth: Path(config) for booth, config in raw["booths"].items()}
+    sales = [
+        PlannedSale(s["booth"], parse_utc(s["at"]), s["product"], s["lang"]) for s in raw["sales"]
+    ]
+    sales.sort(key=lambda s: s.at)
+    return configs, sales, Path(raw["progress"])
+
+
+def sell(booth: Any, product_id: str, lang: str) -> str:
+    """One customer through the booth's sale flow; the state it ended in."""
+    from kiosk.flow import InlineExecutor, SaleFlow, drawn_signature
+    from kiosk.sale import State
+
+    machine = booth.machine()
+    flow = SaleFlow(booth, machine, InlineExecutor())
+    product = booth.catalog.get(product_id)
+    machine.fire("start")
+    machine.choose_language(lang)
+    machine.choose_category(product.category)
+    machine.choose_product(product_id)
+    machine.fire("accept")
+    flow.settle()
+    if machine.state is State.REVIEW:
+        flow.keep_photo()
+        flow.settle()
+    if machine.state is State.SIGNATURE:
+        flow.sign(*drawn_signature())
+        flow.settle()
+    if machine.state is State.PAYMENT:
+        flow.pay_card()
+        flow.settle()
+    ended = machine.state.value
+    if machine.state is State.DONE:
+        machine.fire("finish")
+    return ended
+
+
+class Worker:
+    """The booths of one worker process, their transmitters, and the sales to make."""
+
+    def __init__(self, configs: dict[str, Path], sales: list[PlannedSale], progress: Path):
+        self.configs = configs
+        self.sales = sales
+        self.progress = progress
+        self.stop = threading.Event()
+        self.booths: dict[str, Any] = {}
+        self.transmitters: dict[str, Any] = {}
+        self.clock: Clock | None = None
+        self.done = 0
+        self.ended: dict[str, int] = {}
+        self.lags: list[float] = []
+        self.cpu_by_part = {"sales": 0.0}
+
+    def open(self) -> None:
+        from cabine.config import load_settings
+        from kiosk.booth import Booth
+        from transmitter.service import Transmitter, config_from_settings
+
+        for index, (booth_id, config) in enumerate(sorted(self.configs.items())):
+            settings = load_settings(config)
+            clock = settings.clock.make()
+            self.clock = self.clock or clock
+            booth = Booth.from_settings(
+                settings.kiosk.model_copy(update=BOOTH_TIMINGS),
+                settings.data_dir,
+                clock,
+                operator_prefix=settings.operator.prefix,
+                batch_window=timedelta(minutes=settings.transmitter.batch_window_minutes),
+                default_lang=settings.lang,
+                headless=True,
+                camera_seed=index + 1,
+            )
+            self.booths[booth_id] = booth
+            transmitter = Transmitter(
+                config_from_settings(settings.transmitter, settings.data_dir, None, None), clock
+            )
+            transmitter.start()
+            self.transmitters[booth_id] = transmitter
+
+    def run(self) -> None:
+        assert self.clock is not None
+        clock = self.clock
+        last_progress = 0.0
+        for sale in self.sales:
+            while not self.stop.is_set():
+                ahead = (sale.at - clock.now()).total_seconds()
+                if ahead <= 0:
+                    break
+                scale = getattr(getattr(clock, "base", clock), "scale", 1.0)
+                self.stop.wait(min(ahead / scale, PROGRESS_EVERY_SECONDS))
+                if time.monotonic() - last_progress >= PROGRESS_EVERY_SECONDS:
+                    self.write_progress()
+                    last_progress = time.monotonic()
+            if self.stop.is_set():
+                break
+            self.lags.append((clock.now() - sale.at).total_seconds())
+            started = time.process_time()
+            try:
+                ended = sell(self.booths[sale.booth], sale.product, sale.lang)
+            except Exception:  # one sale's failure is the booth's, not the fleet's
+                log.exception("sale of %s at %s failed", sale.product, sale.booth)
+                ended = "error"
+            self.cpu_by_part["sales"] += time.process_time() - started
+            self.ended[ended] = self.ended.get(ended, 0) + 1
+            self.done += 1
+            if time.monotonic() - last_progress >= PROGRESS_EVERY_SECONDS:
+                self.write_progress()
+                last_progress = time.monotonic()
+        self.write_progress(finished=not self.stop.is_set())
+
+    def write_progress(self, finished: bool = False) -> None:
+        from ephoto.private import write_private
+
+        lags = sorted(self.lags)
+        data = {
+            "pid": os.getpid(),
+            "booths": sorted(self.booths),
+            "planned": len(self.sales),
+            "done": self.done,
+            "ended": self.ended,
+            "finished": finished,
+            "lag_seconds": lags,
+            "cpu_seconds": time.process_time(),
+            "cpu_sales_seconds": self.cpu_by_part["sales"],
+        }
+        write_private(self.progress, json.dumps(data).encode(), durable=False)
+
+    def drain(self, idle: threading.Event) -> None:
+        """Keep the transmitters running until told to stop (the fleet waits for the chain)."""
+        idle.wait()
+
+    def close(self) -> None:
+        for transmitter in self.transmitters.values():
+            transmitter.stop()
+        for booth in self.booths.values():
+            booth.close()
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    configs, sales, progress = load_plan(Path(argv[0]))
+    worker = Worker(configs, sales, progress)
+    stopped = threading.Event()
+
+    def ask_stop(_signum: int, _frame: object) -> None:
+        worker.stop.set()
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, ask_stop)
+    signal.signal(signal.SIGINT, ask_stop)
+    worker.open()
+    try:
+        worker.run()
+        # The sales are made; the transmitters go on until the fleet says the run is over.
+        worker.drain(stopped)
+    finally:
+        worker.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

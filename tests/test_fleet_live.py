@@ -1,0 +1,158 @@
+"""The live fleet: real booths (worker processes, each booth with its ledger and transmitter),
+the real collector and registry on one session clock; every number reconciled from the
+components' own records, and a reconciliation that fails when a record is wrong."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cabine.cli import app
+from ephoto.clock import ManualClock
+from kiosk.ledger import Ledger
+from simulation.live import FleetError, FleetOptions, booth_ids, check_options, plan_sales
+from simulation.scenario import load_scenario, parse_scenario
+
+runner = CliRunner()
+
+SMALL = """
+name = "small-fleet"
+[run]
+seed = 5
+start = 2026-11-02
+days = 2
+[fleet]
+booths = 3
+[demand]
+ephoto_per_booth_day = 4.0
+other_per_booth_day = 2.0
+wrong_product_share = 0.5
+[booth]
+batch_window_minutes = 15.0
+[registry]
+capacity_per_hour = 150.0
+[registry.base_delay]
+median_hours = 2.0
+p95_hours = 6.0
+"""
+
+
+@pytest.fixture(scope="module")
+def fleet_run(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("fleet")
+    scenario = folder / "small.toml"
+    scenario.write_text(SMALL, encoding="utf-8")
+    out = folder / "run"
+    result = runner.invoke(
+        app,
+        [
+            "fleet",
+            "run",
+            str(scenario),
+            "--booths",
+            "3",
+            "--days",
+            "2",
+            "--out",
+            str(out),
+            "--scale",
+            "3600",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "reconciled" in result.output
+    return out
+
+
+def test_every_number_a_booth_sold_reached_the_state_once_with_the_booths_file(fleet_run):
+    check = json.loads((fleet_run / "check.json").read_text())
+    assert check["ok"] and check["booths"] == 3 and check["breaches"] == []
+    rows = list(csv.DictReader((fleet_run / "numbers.csv").open()))
+    assert len(rows) == check["numbers"] > 0
+    sold = []
+    for booth in booth_ids(3):
+        ledger = Ledger(fleet_run / "booths" / booth / "booth.db", ManualClock(), booth_id=booth)
+        try:
+            sold += [(s.code, booth) for s in ledger.all_sales() if s.code]
+        finally:
+            ledger.engine.dispose()
+    assert sorted((r["code"], r["booth"]) for r in rows) == sorted(sold)
+    for row in rows:
+        assert row["code"].startswith("9PMT") and len(row["code"]) == 22
+        assert row["booth_photo_sha256"] == row["collector_photo_sha256"] != ""
+        assert row["collector_sealed_at"] and row["registered_at"]
+        assert row["issued_at"] < row["collector_received_at"] < row["registered_at"]
+    money = list(csv.DictReader((fleet_run / "money.csv").open()))
+    assert [m["booth"] for m in money] == list(booth_ids(3))
+    assert all(m["paid_sales_cents"] == m["approved_cents"] != "0" for m in money)
+
+
+def test_each_booth_keeps_its_own_ledger_key_and_sheets(fleet_run):
+    for booth in booth_ids(3):
+        folder = fleet_run / "booths" / booth
+        assert (folder / "booth.db").is_file()
+        assert list((folder / "prints").glob("*.png")), f"{booth} printed no sheet"
+        assert "[booths" in (folder / "keys.toml").read_text()
+    assert (fleet_run / "logs" / "collector.log").is_file()
+
+
+def test_a_number_missing_at_the_state_is_a_breach_named_by_its_number(fleet_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(fleet_run, copy)
+    rows = list(csv.DictReader((copy / "numbers.csv").open()))
+    lost = rows[0]["code"]
+    with sqlite3.connect(copy / "registry" / "registry.sqlite") as db:
+        assert db.execute("DELETE FROM codes WHERE code = ?", (lost,)).rowcount == 1
+    result = runner.invoke(app, ["fleet", "check", str(copy)])
+    assert result.exit_code == 1, result.output
+    assert f"state: {lost}: not registered at the state" in result.output
+    assert not json.loads((copy / "check.json").read_text())["ok"]
+
+
+def test_the_sales_are_drawn_from_the_scenario_and_the_seed():
+    scenario = parse_scenario({"run": {"seed": 3, "days": 2, "start": "2026-11-02"}})
+    first = plan_sales(scenario, booth_ids(4))
+    assert first == plan_sales(scenario, booth_ids(4))
+    assert first != plan_sales(scenario.with_seed(4), booth_ids(4))
+    assert {s.booth for s in first} == set(booth_ids(4))
+    assert all(scenario.origin <= s.at < scenario.end for s in first)
+    assert [s.at for s in first] == sorted(s.at for s in first)
+    # 15 ePhoto and 20 other sales per booth-day by default: 4 booths x 2 days.
+    assert 200 < len(first) < 360
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"booths": 0}, "at least one booth"),
+        ({"days": 0}, "at least one day"),
+        ({"scale": -1.0}, "--scale"),
+    ],
+)
+def test_bad_fleet_options_are_refused_in_one_line(tmp_path, change, message):
+    options = {
+        "scenario": load_scenario("off-season"),
+        "booths": 2,
+        "days": 1,
+        "out": tmp_path / "out",
+        **change,
+    }
+    with pytest.raises(FleetError, match=message):
+        check_options(FleetOptions(**options))
+
+
+def test_a_fleet_refuses_an_output_folder_that_is_not_empty(tmp_path):
+    (tmp_path / "leftover").write_text("x")
+    result = runner.invoke(
+        app, ["fleet", "run", "off-season", "--booths", "2", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "is not empty" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leftover"]
