@@ -442,9 +442,8 @@ def kiosk(
         )
     except ValueError as exc:
         raise fail(exc) from None
-    err_console.print(
-        f"printer {booth.printer.name}: {booth.printer.status().detail}", markup=False
-    )
+    # The printer's status names the printer itself (``cups:QUEUE: idle``, ``file:PATH``).
+    err_console.print(f"printer {booth.printer.status().detail}", markup=False, soft_wrap=True)
     if booth.device_problem is not None:
         err_console.print(f"maintenance: {booth.device_problem.detail}", markup=False)
     try:

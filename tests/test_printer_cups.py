@@ -235,3 +235,28 @@ def test_the_booth_sells_an_ephoto_through_a_cups_queue_and_refuses_when_it_stop
     finally:
         app.close()
         booth.close()
+
+
+def test_the_kiosk_start_line_names_the_printer_once(cups_server, tmp_path, monkeypatch):
+    """``cabine kiosk`` says which printer it uses and its state, the queue named once."""
+    from typer.testing import CliRunner
+
+    from cabine.cli import app
+
+    queue = cups_server.add_pdf_queue()
+    script = tmp_path / "idle.toml"
+    script.write_text('[[step]]\nexpect = "attract"\n')
+    monkeypatch.delenv("CABINE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    for printer, data in ((f"cups:{queue}", "cups"), ("file", "file")):
+        monkeypatch.setenv("CABINE_KIOSK__PRINTER", printer)
+        monkeypatch.setenv("CABINE_KIOSK__CUPS_SERVER", cups_server.server)
+        result = CliRunner().invoke(
+            app, ["kiosk", "--data", str(tmp_path / data), "--script", str(script)]
+        )
+        assert result.exit_code == 0, result.output
+        [line] = [x for x in result.output.splitlines() if x.startswith("printer ")]
+        if printer == "file":
+            assert line == f"printer file:{tmp_path / data / 'prints'}"
+        else:
+            assert line == f"printer cups:{queue}: idle"
