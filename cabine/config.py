@@ -130,7 +130,12 @@ def _write_fields(model: BaseModel, lines: list[str]) -> list[tuple[str, BaseMod
 
 def settings_toml(settings: Settings) -> str:
     """The whole of ``settings`` as a configuration file that loads back to the same values."""
-    lines = ["# cabine configuration of one process, written by its session (cabine.topology).", ""]
+    header = "# cabine configuration of one process, written by its session (cabine.topology)."
+    return _document(settings, [header, ""])
+
+
+def _document(settings: BaseModel, lines: list[str]) -> str:
+    """``lines`` followed by every field of ``settings``, a TOML table per section."""
     pending = _write_fields(settings, lines)
     while pending:
         name, section = pending.pop(0)
@@ -161,10 +166,4 @@ def example_toml() -> str:
         "# Environment variables override it: CABINE_SECTION__KEY (e.g. CABINE_REGISTRY__PORT).",
         "",
     ]
-    pending = _write_fields(defaults, lines)
-    while pending:
-        name, section = pending.pop(0)
-        lines.append(f"[{name}]")
-        nested = _write_fields(section, lines)
-        pending[0:0] = [(f"{name}.{n}", s) for n, s in nested]
-    return "\n".join(lines).rstrip() + "\n"
+    return _document(defaults, lines)
