@@ -3,7 +3,8 @@
 Each method here is one piece of work the sale flow (``kiosk.flow``) starts, usually on its
 executor; the guards the sale machine checks before side effects live here too, each with its
 own message. Crash recovery runs at start: a sale left open is closed (its coins owed back as a
-refund), and a sale paid but not printed is printed once, with the number it already has.
+refund), and a sale paid but not printed is printed once, with the number it already has. The
+same recovery prints the sales a stopped printer left unprinted, once the booth can open again.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from kiosk.devices import (
     CameraUnavailable,
     PhotoCheck,
     Printer,
+    PrintFailed,
     PrintJob,
+    PrintResult,
     RuleFailure,
     SilentVoice,
     Voice,
@@ -57,6 +60,10 @@ from kiosk.sale import SaleMachine
 from kiosk.settings import DEFAULT_PIN, KioskSettings
 
 log = logging.getLogger(__name__)
+
+PRINT_ATTEMPTS = 2
+"""A failed print job is sent once more, a sale's and a recovery's alike, if the printer is
+still ready; otherwise (or if it fails again) the sale stays paid and unprinted for recovery."""
 
 
 @dataclass(frozen=True)
@@ -507,32 +514,78 @@ class Booth:
         """Print a sale's sheet; None if it was printed meanwhile (a sale prints once).
 
         Printing is serialised and the sale's status checked under the lock, so the sale
-        screen and crash recovery can never both print the same sale.
+        screen and crash recovery can never both print the same sale. Raises
+        :class:`PrintFailed` when the sheet did not come out (see :meth:`_send`).
         """
         with self._print_lock:
             if kind != "reprint" and self.ledger.sale(sale_id).status != PAID:
                 log.info("sale %s already printed: not printing it again", sale_id)
                 return None
-            printed = self.printer.print_sheet(PrintJob(sale_id, sheet.png, sheet.pdf, kind))
+            printed = self._send(PrintJob(sale_id, sheet.png, sheet.pdf, kind))
             left = self.ledger.record_print(sale_id, printed.job_id, kind)
             return PrintOutcome(sale_id, sheet, printed.job_id, left)
+
+    def _send(self, job: PrintJob) -> PrintResult:
+        """The one retry rule, whoever prints: a failed job is sent again (up to
+        :data:`PRINT_ATTEMPTS` in all) only while the printer is ready; a job sent to a
+        stopped queue would only wait again, so the sale is left to recovery at once."""
+        for attempt in range(1, PRINT_ATTEMPTS + 1):
+            try:
+                return self.printer.print_sheet(job)
+            except PrintFailed as exc:
+                log.error(
+                    "sale %s: %s print attempt %s failed: %s", job.sale_id, job.kind, attempt, exc
+                )
+                if attempt == PRINT_ATTEMPTS:
+                    raise
+                problem = self.printer_ready()
+                if problem is not None:
+                    log.error(
+                        "sale %s: not sent again, the printer is not ready (%s)",
+                        job.sale_id,
+                        problem,
+                    )
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def render_and_print(self, sale_id: int, issued: Issued | None, kind: str = "sale"):  # noqa: ANN201
         return self.print_sheet(sale_id, self.render(sale_id, issued), kind)
 
     def recover(self) -> list[int]:
-        """Finish every sale a crash left paid but unprinted: print it once, with its number."""
+        """Finish every sale left paid but unprinted (by a crash, or by a printer that failed or
+        stopped): print it once, with its number. Stops at the first sale the printer is not
+        ready for; a sale whose print fails with the printer still ready stays paid for the next
+        recovery, and the sales after it are still printed."""
         finished = []
         for sale in self.ledger.paid_not_printed():
-            if self.printer_ready() is not None:
-                log.warning("sale %s waits for paper to be finished", sale.id)
+            problem = self.printer_ready()
+            if problem is not None:
+                log.warning("sale %s waits for the printer to be ready (%s)", sale.id, problem)
                 break
             with self._print_lock:
                 if self.ledger.sale(sale.id).status != PAID:
                     continue  # the sale screen printed it meanwhile
-                if self.render_and_print(sale.id, None, kind="recovery") is not None:
+                try:
+                    outcome = self.render_and_print(sale.id, None, kind="recovery")
+                except PrintFailed as exc:
+                    log.error(
+                        "sale %s: recovery print failed, kept for the next one: %s", sale.id, exc
+                    )
+                    continue
+                if outcome is not None:
                     finished.append(sale.id)
         return finished
+
+    def reopen(self) -> bool:
+        """In maintenance: whether the booth may sell again, nothing keeping it closed any more
+        (a stopped queue resumed). The sales left paid but unprinted meanwhile are printed first,
+        so the next customer's sheet never comes out before them."""
+        if self.booth_open() is not None:
+            return False
+        recovered = self.recover()
+        if recovered:
+            log.warning("printed after maintenance: sales %s", recovered)
+        return self.booth_open() is None
 
     def reprint_last(self) -> PrintOutcome | None:
         last = self.ledger.last_print()

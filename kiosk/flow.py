@@ -4,7 +4,9 @@
 when the customer accepts a product, takes and checks the photo after the countdown, keeps the
 photo and the signature, takes payment (each coin in the ledger as it goes in), issues, renders
 and prints, closes an unpaid sale (giving its coins back or recording a refund due), and at
-start closes what a crash left open and prints what was paid but not printed.
+start closes what a crash left open and prints what was paid but not printed. In maintenance
+it checks now and then whether what closed the booth is fixed (a stopped queue resumed): then
+the sales left unprinted are printed and the booth opens again by itself.
 
 Slow work runs on an injected executor (threads on the touchscreen, inline in the FAQ library
 and tests); each result comes back on a queue and :meth:`SaleFlow.pump`, called on the host's
@@ -25,7 +27,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from ephoto.money import Money
-from kiosk.booth import Booth, PrintOutcome, RenderedSheet
+from kiosk.booth import Booth, RenderedSheet
 from kiosk.devices import PrintFailed, RuleFailure
 from kiosk.ledger import Issued, IssueFailed, MoneyBack
 from kiosk.payment import CARD, COINS, CoinBox, PaymentResult
@@ -33,8 +35,8 @@ from kiosk.sale import SaleMachine, State
 
 log = logging.getLogger(__name__)
 
-PRINT_ATTEMPTS = 2
-"""A failed print job is tried once more; then the sale waits for the operator's reprint."""
+REOPEN_CHECK_SECONDS = 2.0
+"""How often a booth in maintenance asks whether it may open again (monotonic seconds)."""
 
 
 class InlineExecutor(Executor):
@@ -109,6 +111,7 @@ class SaleFlow:
     _listeners: list[Callable[[str], None]] = field(default_factory=list, init=False)
     _entered_at: float = field(default=0.0, init=False)
     _said: set[str] = field(default_factory=set, init=False)
+    _reopen_check_at: float | None = field(default=None, init=False)  # None: one is running
 
     def __post_init__(self) -> None:
         self.machine.on_enter(self._entered)
@@ -171,6 +174,8 @@ class SaleFlow:
         elif target is State.FAILSAFE:
             # A paid sale interrupted by the error is finished now, not lost.
             self._submit("recover", self.booth.recover, bound=False)
+        elif target is State.MAINTENANCE:
+            self._reopen_check_at = self._entered_at + REOPEN_CHECK_SECONDS
 
     # -- the host's frame ---------------------------------------------------------------------
     def tick(self) -> None:
@@ -184,6 +189,11 @@ class SaleFlow:
             if left == 0 and not self.progress.shooting:
                 self.progress.shooting = True
                 self._submit("photo", self._shoot)
+        elif self.machine.state is State.MAINTENANCE:
+            due = self._reopen_check_at
+            if due is not None and self.booth.monotonic() >= due:
+                self._reopen_check_at = None
+                self._submit("reopen", self.booth.reopen)
         self.pump()
 
     def countdown_left(self) -> int:
@@ -242,16 +252,6 @@ class SaleFlow:
         sheet = self.booth.render(sale_id, issued)
         return sheet, fitted(sheet.preview, self.previews.sheet)
 
-    def _print(self, sale_id: int, sheet: RenderedSheet) -> PrintOutcome | None:
-        for attempt in range(1, PRINT_ATTEMPTS + 1):
-            try:
-                return self.booth.print_sheet(sale_id, sheet)
-            except PrintFailed as exc:
-                log.error("sale %s: print attempt %s failed: %s", sale_id, attempt, exc)
-                if attempt == PRINT_ATTEMPTS:
-                    raise
-        return None
-
     # -- results ------------------------------------------------------------------------------
     def _done_recover(self, future: Future[Any]) -> None:
         error = future.exception()
@@ -260,6 +260,11 @@ class SaleFlow:
         elif future.result():
             self.recovered.extend(future.result())
             log.warning("finished sales interrupted by a restart: %s", future.result())
+
+    def _done_reopen(self, future: Future[Any]) -> None:
+        self._reopen_check_at = self.booth.monotonic() + REOPEN_CHECK_SECONDS
+        if future.result():
+            self.machine.fire("reopened")
 
     def _done_photo(self, future: Future[Any]) -> None:
         image, failures, preview = future.result()
@@ -307,13 +312,13 @@ class SaleFlow:
         self._changed("preview")
         sale_id = self.machine.session.sale_id
         assert sale_id is not None
-        self._submit("print", self._print, sale_id, sheet)
+        self._submit("print", self.booth.print_sheet, sale_id, sheet)
 
     def _done_print(self, future: Future[Any]) -> None:
         error = future.exception()
         if isinstance(error, PrintFailed):
-            # The sale stays paid and unprinted: the operator menu shows it for a reprint, and
-            # recovery prints it at the next start; it is never printed twice.
+            # The sale stays paid and unprinted: recovery prints it, once, at the next start or
+            # when the booth leaves the maintenance a stopped printer sent it to.
             self.progress.print_problem = error.problem
             self.machine.fire("print_failed")
             return

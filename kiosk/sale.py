@@ -103,6 +103,8 @@ def _rows() -> tuple[Transition, ...]:
         t(s.ATTRACT, "maintenance_needed", s.MAINTENANCE),
         t(s.ATTRACT, "operator_gesture", s.OPERATOR_PIN),
         t(s.MAINTENANCE, "operator_gesture", s.OPERATOR_PIN),
+        # What closed the booth is fixed (a stopped queue resumed); its unprinted sales printed.
+        t(s.MAINTENANCE, "reopened", s.ATTRACT),
         t(s.LANGUAGE, "choose_language", s.CATEGORY),
         t(s.CATEGORY, "choose_category", s.PRODUCT),
         t(s.CATEGORY, "back", s.LANGUAGE),

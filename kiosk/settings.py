@@ -77,8 +77,9 @@ class KioskSettings(BaseModel):
         default=180.0,
         ge=5,
         le=3600,
-        description="A CUPS job not printed after this long is cancelled and left to the "
-        "operator's reprint, so it cannot come out later as a second copy.",
+        description="A CUPS job not printed after this long is cancelled, so it cannot come out "
+        "later as a second copy, and sent once more if the queue is ready; otherwise the sale "
+        "is printed by recovery once the booth can print (a stopped queue ends the wait at once).",
     )
     photo_check: Literal["face", "framing"] = Field(
         default="face",

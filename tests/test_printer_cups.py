@@ -1,6 +1,8 @@
 """Printing through a real CUPS server (a private cupsd with a cups-pdf virtual printer, started
 by the tests): the sheet comes out once as a 10 x 15 cm PDF whose QR code is the ledger's
-number; a stopped queue keeps the booth from selling; a cancelled job is printed again once."""
+number; a stopped queue keeps the booth from selling, and one that stops in the middle of a job
+ends the wait at once, the sale printed once by recovery when the queue resumes; a cancelled job,
+a sale's or a recovery's, is printed again once."""
 
 from __future__ import annotations
 
@@ -57,6 +59,68 @@ def paid_ephoto_sale(tmp_path: Path) -> tuple[Ledger, int, str, PrintJob]:
 
 def printer_for(cups_server: CupsServer, queue: str, **kwargs) -> CupsPrinter:
     return CupsPrinter(queue, cups_server.server, poll_seconds=0.1, **kwargs)
+
+
+def queue_jobs(conn, queue: str, which: str = "all") -> list[int]:
+    """The ids of the jobs sent to ``queue``, oldest first (the server is shared by the tests)."""
+    jobs = conn.getJobs(which_jobs=which, requested_attributes=["job-id", "job-printer-uri"])
+    return sorted(j for j, a in jobs.items() if str(a.get("job-printer-uri")).endswith("/" + queue))
+
+
+def wait_for_jobs(conn, queue: str, count: int, timeout: float = 20) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while len(queue_jobs(conn, queue)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return queue_jobs(conn, queue)
+
+
+def hold_new_jobs(conn, queue: str) -> None:
+    """Every job sent to ``queue`` from now on waits in it (``job-hold-until``), as behind a
+    long roll, until :func:`release_jobs`; the queue itself keeps running."""
+    conn.addPrinterOptionDefault(queue, "job-hold-until", "indefinite")
+
+
+def release_jobs(conn, queue: str) -> None:
+    """New jobs are no longer held, and those held so far go on."""
+    conn.deletePrinterOptionDefault(queue, "job-hold-until")
+    for job_id in queue_jobs(conn, queue, "not-completed"):
+        if conn.getJobAttributes(job_id, requested_attributes=["job-state"])["job-state"] == 4:
+            conn.setJobHoldUntil(job_id, "no-hold")
+
+
+def join_releasing(worker: threading.Thread, conn, queue: str, timeout: float = 30) -> None:
+    """Wait for ``worker``, releasing the jobs it sends meanwhile (a re-sent job may reach the
+    queue before the hold is lifted)."""
+    deadline = time.monotonic() + timeout
+    while worker.is_alive() and time.monotonic() < deadline:
+        release_jobs(conn, queue)
+        worker.join(0.1)
+    assert not worker.is_alive(), "the print never ended"
+
+
+def cups_booth(cups_server: CupsServer, queue: str, data: Path, **settings):
+    """The booth built from its settings as ``cabine kiosk`` builds it, printing to ``queue``."""
+    from ephoto.clock import ManualClock
+    from kiosk.booth import Booth
+    from kiosk.settings import KioskSettings
+    from tests.kiosk_harness import FAST, NOW
+
+    values = {**FAST, "printer": f"cups:{queue}", "cups_server": cups_server.server, **settings}
+    return Booth.from_settings(
+        KioskSettings(**values), data, ManualClock(NOW), headless=True, camera_seed=7
+    )
+
+
+def paid_unprinted_sale(booth) -> int:
+    """An ePhoto sale paid and issued but not printed: what a crash right after payment leaves."""
+    from kiosk.payment import PaymentResult
+    from tests.kiosk_harness import keep_customer
+
+    product = booth.catalog.get("ephoto-permis")
+    sale_id = booth.ledger.open_sale(product, "fr")
+    keep_customer(booth, sale_id)
+    booth.issue(sale_id, PaymentResult(True, "card", product.price))
+    return sale_id
 
 
 def wait_for_pdfs(cups_server: CupsServer, queue: str, count: int) -> list[Path]:
@@ -137,9 +201,9 @@ def test_a_job_cancelled_midway_is_printed_again_once(cups_server, tmp_path):
     conn = cups_server.connection()
     printer = printer_for(cups_server, queue, retries=1)
     ledger, sale_id, code, job = paid_ephoto_sale(tmp_path)
-    # The queue holds the job (stopped mid-roll); once it is in, someone cancels it and the
-    # printer is started again.
-    conn.disablePrinter(queue)
+    # The queue holds the job (behind a long roll); once it is in, someone cancels it and the
+    # jobs go on again.
+    hold_new_jobs(conn, queue)
     outcome: dict = {}
 
     def run() -> None:
@@ -155,8 +219,7 @@ def test_a_job_cancelled_midway_is_printed_again_once(cups_server, tmp_path):
         time.sleep(0.05)
     [first] = conn.getJobs(which_jobs="not-completed")
     conn.cancelJob(first)
-    conn.enablePrinter(queue)
-    worker.join(30)
+    join_releasing(worker, conn, queue)
     assert "error" not in outcome, outcome
     result = outcome["result"]
     assert int(result.job_id) != first
@@ -233,6 +296,106 @@ def test_the_booth_sells_an_ephoto_through_a_cups_queue_and_refuses_when_it_stop
         run.tap({"tap": "start"})
         run.wait_for_state(State.MAINTENANCE, 10)
     finally:
+        app.close()
+        booth.close()
+
+
+def test_a_recovery_print_cancelled_midway_is_sent_again_once_like_a_sales(cups_server, tmp_path):
+    """After a crash, the paid sale's recovery print follows a sale's retry rule: the job the
+    printer cancels is sent again once, and the sale comes out once, recorded as recovered."""
+    from kiosk.flow import InlineExecutor, SaleFlow
+
+    queue = cups_server.add_pdf_queue()
+    conn = cups_server.connection()
+    booth = cups_booth(cups_server, queue, tmp_path / "data")
+    try:
+        sale_id = paid_unprinted_sale(booth)
+        code = booth.ledger.sale(sale_id).code
+        hold_new_jobs(conn, queue)
+        flow = SaleFlow(booth, booth.machine(), InlineExecutor())
+        worker = threading.Thread(target=flow.start)  # the restarted booth's crash recovery
+        worker.start()
+        [first] = wait_for_jobs(conn, queue, 1)
+        conn.cancelJob(first)
+        join_releasing(worker, conn, queue)
+        flow.pump()
+        assert flow.recovered == [sale_id]
+        sale = booth.ledger.sale(sale_id)
+        assert sale.status == PRINTED and sale.recovered
+        [job_id] = booth.ledger.print_jobs(sale_id)
+        assert queue_jobs(conn, queue) == [first, int(job_id)]
+        assert conn.getJobAttributes(first)["job-state"] == 7  # cancelled, never printed
+        assert conn.getJobAttributes(int(job_id))["job-state"] == 9
+        pdfs = wait_for_pdfs(cups_server, queue, 1)
+        time.sleep(0.3)
+        assert len(cups_server.pdfs(queue)) == 1
+        found = zxingcpp.read_barcodes(np.asarray(pdf_pages(pdfs[0], tmp_path)[0]))
+        assert [b.text for b in found] == [code]
+    finally:
+        release_jobs(conn, queue)
+        booth.close()
+
+
+def test_a_queue_stopped_mid_job_ends_the_wait_and_recovery_prints_the_sale_once_it_resumes(
+    cups_server, tmp_path
+):
+    """A queue stopped while the booth follows the sale's job: the printing screen ends at once
+    (not after the print timeout, twice), no job is sent to the stopped queue again, the
+    customer sees the number, the booth goes to maintenance with the sale kept; once the queue
+    is resumed the booth prints the sale by recovery, once, and opens again."""
+    from kiosk.ledger import PAID
+    from kiosk.sale import State
+    from kiosk.ui.script import run_script
+    from tests.kiosk_harness import journey, make_app, runner
+
+    queue = cups_server.add_pdf_queue()
+    conn = cups_server.connection()
+    booth = cups_booth(cups_server, queue, tmp_path / "data", print_timeout_seconds=20)
+    app = make_app(booth)
+    run = runner(app)
+    try:
+        hold_new_jobs(conn, queue)
+        steps = journey("ephoto-permis", finish=False)
+        assert steps[-1]["wait_for"] == "done"
+        report = run_script(app, steps[:-1], close=False)
+        assert report.ok, report.error
+        end = time.monotonic() + 30
+        while not queue_jobs(conn, queue) and time.monotonic() < end:
+            run.frame()
+        [first] = queue_jobs(conn, queue)
+        # The queue stops mid-job: CUPS puts the job back to pending on the stopped queue.
+        stopped_at = time.monotonic()
+        conn.disablePrinter(queue, reason="ribbon jammed")
+        release_jobs(conn, queue)
+        run.wait_for_state(State.DONE, 60)
+        assert time.monotonic() - stopped_at < 10, "the booth waited for the print timeout"
+        assert app.flow.progress.print_problem == "refused.stopped"
+        [sale] = booth.ledger.last_sales(1)
+        assert sale.code is not None and sale.status == PAID
+        assert queue_jobs(conn, queue) == [first], "a job was sent to the stopped queue again"
+        # Cancelled by the booth, so it cannot come out beside recovery's sheet.
+        assert conn.getJobAttributes(first)["job-state"] == 7
+        assert booth.ledger.print_jobs(sale.id) == []
+
+        run_script(app, [{"tap": "finish"}], close=False)
+        run.wait_for_state(State.MAINTENANCE, 10)
+        assert [s.id for s in booth.ledger.paid_not_printed()] == [sale.id]
+
+        conn.enablePrinter(queue)
+        run.wait_for_state(State.ATTRACT, 30)
+        again = booth.ledger.sale(sale.id)
+        assert again.status == PRINTED and again.recovered
+        [job_id] = booth.ledger.print_jobs(sale.id)
+        assert queue_jobs(conn, queue) == [first, int(job_id)]
+        assert conn.getJobAttributes(int(job_id))["job-state"] == 9
+        pdfs = wait_for_pdfs(cups_server, queue, 1)
+        time.sleep(0.3)
+        assert len(cups_server.pdfs(queue)) == 1
+        found = zxingcpp.read_barcodes(np.asarray(pdf_pages(pdfs[0], tmp_path)[0]))
+        assert [b.text for b in found] == [sale.code]
+    finally:
+        release_jobs(conn, queue)
+        conn.enablePrinter(queue)
         app.close()
         booth.close()
 

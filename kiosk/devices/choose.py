@@ -40,8 +40,9 @@ def require_printer_library(settings: KioskSettings) -> None:
 
 def open_printer(settings: KioskSettings, prints: Path, paper_left: Callable[[], int]) -> Printer:
     """The configured printer. ``file``: sheets written to ``prints`` (the embedded default);
-    ``cups:QUEUE``: that CUPS queue, on ``cups_server`` with ``printer_options``. The sale flow
-    retries a failed job, so the CUPS printer itself sends a job once."""
+    ``cups:QUEUE``: that CUPS queue, on ``cups_server`` with ``printer_options``. The booth
+    sends a failed job again (``kiosk.booth.PRINT_ATTEMPTS``), so the CUPS printer itself sends a
+    job once."""
     kind = settings.printer
     if kind == "file":
         from kiosk.printer import FolderPrinter

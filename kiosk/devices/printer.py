@@ -11,11 +11,15 @@ Printer states map to the booth (checked as a guard before payment, like paper o
 - out of paper, paper jam or ink ribbon out: ``refused.paper``
 - any other error the printer reports: ``refused.printer``
 
-A job is followed until CUPS says it is completed. A job the printer aborted or someone
-cancelled is sent again, ``retries`` times, then reported as :class:`PrintFailed` so the sale
-stays paid and unprinted and the operator reprints it. A job still waiting when the time is up
-is cancelled first, so that it cannot come out later: a sheet is never printed twice. Every job
-id (the one printed, or the last tried) is returned for the ledger.
+A job is followed until CUPS says it is completed, the queue's state read at each look. A job
+the printer aborted or someone cancelled is sent again, ``retries`` times, as long as the queue
+is ready, then reported as :class:`PrintFailed` so the sale stays paid and unprinted for
+recovery. A queue that stops while its job waits (disabled, or stopped by its backend's error
+policy) ends the wait at once rather than at the time limit: the customer is not kept on the
+printing screen for a sheet that cannot come, and the booth goes to maintenance. A job given up
+(queue stopped, or still waiting when the time is up) is cancelled first, so that it cannot
+come out later beside the sheet recovery prints: a sheet is never printed twice. Every job id
+(the one printed, or the last tried) is returned for the ledger.
 """
 
 from __future__ import annotations
@@ -184,7 +188,9 @@ class CupsPrinter:
                 self.retries + 1,
             )
             if state not in (JOB_CANCELED, JOB_ABORTED):
-                break  # timed out and cancelled by us: the operator decides
+                break  # given up and cancelled by us: recovery prints it when the queue is ready
+            if attempt < self.retries and not self.status().ready:
+                break  # a job sent to a queue that cannot print would only wait again
         raise PrintFailed(
             f"{self.name}: sale {job.sale_id} not printed (jobs {', '.join(tried)}, last "
             f"{last_state})",
@@ -193,28 +199,54 @@ class CupsPrinter:
         )
 
     def _follow(self, job_id: int) -> tuple[int, list[str]]:
-        """Poll the job until it ends; past the time limit, cancel it and say it timed out."""
+        """Poll the job until it ends. A queue that stops meanwhile, or the time limit, ends the
+        wait: the job is cancelled and reported stopped, unless it was printed meanwhile."""
         deadline = self._monotonic() + self.job_timeout_seconds
-        state, reasons = JOB_PENDING, []
+        state, reasons = JOB_PENDING, list[str]()
         while True:
-            try:
-                attrs = self._connect().getJobAttributes(
-                    job_id, requested_attributes=["job-state", "job-state-reasons"]
-                )
-                state = int(attrs.get("job-state", JOB_PENDING))
-                reasons = _as_list(attrs.get("job-state-reasons"))
-            except Exception as exc:
-                log.warning("%s: cannot read job %s yet: %s", self.name, job_id, _describe(exc))
+            state, reasons = self._job_state(job_id, state, reasons)
             if state >= JOB_CANCELED:
                 return state, reasons
+            if self._queue_stopped():
+                given_up = "queue stopped"
+                break
             if self._monotonic() >= deadline:
+                given_up = "timed out"
                 break
             self._sleep(self.poll_seconds)
         try:
             self._connect().cancelJob(job_id)
         except Exception as exc:
-            log.error("%s: could not cancel late job %s: %s", self.name, job_id, _describe(exc))
-        return JOB_STOPPED, [*reasons, "timed out and cancelled"]
+            log.error("%s: could not cancel job %s: %s", self.name, job_id, _describe(exc))
+        # The job may have ended between the last look and the cancel: a sheet that came out
+        # is printed, and one that did not must not be reported printed.
+        state, reasons = self._job_state(job_id, state, reasons)
+        if state == JOB_COMPLETED:
+            return state, reasons
+        return JOB_STOPPED, [*reasons, f"{given_up} and cancelled"]
+
+    def _job_state(self, job_id: int, state: int, reasons: list[str]) -> tuple[int, list[str]]:
+        """The job's state and reasons now; the last known ones if CUPS cannot say."""
+        try:
+            attrs = self._connect().getJobAttributes(
+                job_id, requested_attributes=["job-state", "job-state-reasons"]
+            )
+        except Exception as exc:
+            log.warning("%s: cannot read job %s yet: %s", self.name, job_id, _describe(exc))
+            return state, reasons
+        return int(attrs.get("job-state", JOB_PENDING)), _as_list(attrs.get("job-state-reasons"))
+
+    def _queue_stopped(self) -> bool:
+        """Whether the queue is stopped now (a queue CUPS cannot be asked about is not taken
+        for stopped: its job is followed to the time limit)."""
+        try:
+            attrs = self._connect().getPrinterAttributes(
+                self.queue, requested_attributes=["printer-state"]
+            )
+        except Exception as exc:
+            log.warning("%s: cannot read the queue's state: %s", self.name, _describe(exc))
+            return False
+        return int(attrs.get("printer-state", PRINTER_IDLE)) == PRINTER_STOPPED
 
 
 def _as_list(value: Any) -> list[str]:
