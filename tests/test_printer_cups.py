@@ -85,7 +85,13 @@ def release_jobs(conn, queue: str) -> None:
     conn.deletePrinterOptionDefault(queue, "job-hold-until")
     for job_id in queue_jobs(conn, queue, "not-completed"):
         if conn.getJobAttributes(job_id, requested_attributes=["job-state"])["job-state"] == 4:
-            conn.setJobHoldUntil(job_id, "no-hold")
+            try:
+                conn.setJobHoldUntil(job_id, "no-hold")
+            except Exception:
+                # Between the look and the release the booth may have cancelled the job.
+                state = conn.getJobAttributes(job_id, requested_attributes=["job-state"])
+                if state["job-state"] == 4:
+                    raise
 
 
 def join_releasing(worker: threading.Thread, conn, queue: str, timeout: float = 30) -> None:
