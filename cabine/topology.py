@@ -131,76 +131,68 @@ class Topology:
     # -- settings -----------------------------------------------------------------------------
     def settings(self, name: str) -> Settings:
         """The whole settings of process ``name``: ``registry``, ``collector``, ``support``,
-        or a booth id (its booth and its transmitter)."""
+        or a booth id (its booth and its transmitter). Each process's own section is wired to
+        the others; the sections it does not run stay as the user set them, so a booth's file
+        holds no service's admin token."""
         from registry.settings import CollectorLink
 
         base = self.base
-        poll = self.poll
-        token = self.admin_token
-        role = name if name in (REGISTRY, COLLECTOR, SUPPORT) else None
-        if role is None and name not in self.booths:
+        update: dict[str, object] = {"data_dir": self.folder(name), "clock": self.clock}
+        if name == REGISTRY:
+            link = CollectorLink(
+                url=self.url(COLLECTOR),
+                public_key_file=self.folder(REGISTRY) / COLLECTOR_SEAL_PUBLIC,
+            )
+            update[REGISTRY] = base.registry.model_copy(
+                update={
+                    "host": self.host,
+                    "port": self.registry_port,
+                    "admin_enabled": True,
+                    "admin_token": self.admin_token,
+                    "collectors": {self.prefix: link},
+                    **self.overrides.get(REGISTRY, {}),
+                }
+            )
+        elif name == COLLECTOR:
+            update[COLLECTOR] = base.collector.model_copy(
+                update={
+                    "host": self.host,
+                    "port": self.collector_port,
+                    "admin_enabled": True,
+                    "admin_token": self.admin_token,
+                    "registry_url": self.url(REGISTRY),
+                    "registration_poll_seconds": self.poll,
+                    **self.overrides.get(COLLECTOR, {}),
+                }
+            )
+        elif name == SUPPORT:
+            update[SUPPORT] = base.support.model_copy(
+                update={
+                    "host": self.host,
+                    "port": self.support_port,
+                    "registry_url": self.url(REGISTRY),
+                    "registry_admin_token": self.admin_token,
+                    "collector_url": self.url(COLLECTOR),
+                    "collector_admin_token": self.admin_token,
+                    **self.overrides.get(SUPPORT, {}),
+                }
+            )
+        elif name in self.booths:
+            update["kiosk"] = base.kiosk.model_copy(
+                update={"booth_id": name, **self.overrides.get("kiosk", {})}
+            )
+            update[TRANSMITTER] = base.transmitter.model_copy(
+                update={
+                    "destination": "collector",
+                    "collector_url": self.url(COLLECTOR),
+                    "registry_url": self.url(REGISTRY),
+                    "poll_seconds": self.poll,
+                    **self.overrides.get(TRANSMITTER, {}),
+                }
+            )
+        else:
             raise KeyError(f"no process {name!r} in this session")
-        folder = self.folder(name)
-        registry = base.registry.model_copy(
-            update={
-                "host": self.host,
-                "port": self.registry_port,
-                "admin_enabled": True,
-                "admin_token": token,
-                "collectors": {
-                    self.prefix: CollectorLink(
-                        url=self.url(COLLECTOR),
-                        public_key_file=self.folder(REGISTRY) / COLLECTOR_SEAL_PUBLIC,
-                    )
-                },
-                **self.overrides.get(REGISTRY, {}),
-            }
-        )
-        collector = base.collector.model_copy(
-            update={
-                "host": self.host,
-                "port": self.collector_port,
-                "admin_enabled": True,
-                "admin_token": token,
-                "registry_url": self.url(REGISTRY),
-                "registration_poll_seconds": poll,
-                **self.overrides.get(COLLECTOR, {}),
-            }
-        )
-        support = base.support.model_copy(
-            update={
-                "host": self.host,
-                "port": self.support_port,
-                "registry_url": self.url(REGISTRY),
-                "registry_admin_token": token,
-                "collector_url": self.url(COLLECTOR),
-                "collector_admin_token": token,
-                **self.overrides.get(SUPPORT, {}),
-            }
-        )
-        transmitter = base.transmitter.model_copy(
-            update={
-                "destination": "collector",
-                "collector_url": self.url(COLLECTOR),
-                "registry_url": self.url(REGISTRY),
-                "poll_seconds": poll,
-                **self.overrides.get(TRANSMITTER, {}),
-            }
-        )
-        kiosk = base.kiosk
-        if role is None:
-            kiosk = kiosk.model_copy(update={"booth_id": name, **self.overrides.get("kiosk", {})})
-        return base.model_copy(
-            update={
-                "data_dir": folder,
-                "clock": self.clock,
-                "registry": registry,
-                "collector": collector,
-                "support": support,
-                "transmitter": transmitter,
-                "kiosk": kiosk,
-            }
-        )
+        return base.model_copy(update=update)
 
     def write(self) -> dict[str, Path]:
         """One complete configuration file per process; returns them by process name."""
