@@ -48,8 +48,8 @@ from PIL import Image, ImageDraw, ImageFilter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cabine.processes import free_port  # noqa: E402
 from cabine.testing.chain import CollectorProcess  # noqa: E402
-from cabine.testing.pgcluster import free_port  # noqa: E402
 from ephoto.clock import SystemClock  # noqa: E402
 from ephoto.code import SeededCodeGeneratorForSimulation  # noqa: E402
 from ephoto.epfile import (  # noqa: E402

@@ -13,7 +13,6 @@ case runs the fleet simulator instead.
 from __future__ import annotations
 
 import secrets
-import socket
 import tempfile
 import threading
 import time
@@ -26,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from cabine.processes import free_port
 from ephoto import code as codes
 from ephoto.clock import ManualClock, format_paris
 from ephoto.epfile import MAX_FILES_PER_UPLOAD
@@ -71,18 +71,12 @@ class Outcome:
         }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serve_on_loopback(app: Any) -> Iterator[str]:
     """Serve an ASGI app with uvicorn on a free loopback port, in a thread; yields its URL."""
     import uvicorn
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

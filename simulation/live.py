@@ -17,7 +17,6 @@ import json
 import math
 import os
 import secrets
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cabine.processes import free_port
 from simulation.live_record import RUN_FILE, CheckResult, Services, reconcile
 from simulation.live_worker import PlannedSale
 from simulation.scenario import Scenario
@@ -114,12 +114,6 @@ def _profile_peak(scenario: Scenario) -> float:
     profile = scenario.demand.hourly_profile
     total = sum(profile.values())
     return max(profile.values()) / total if total else 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def check_options(options: FleetOptions, resume: bool = False) -> None:

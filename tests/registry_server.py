@@ -12,7 +12,7 @@ from typing import Any
 
 import uvicorn
 
-from cabine.testing.pgcluster import free_port
+from cabine.processes import free_port
 from cabine.testing.registry_process import (
     ADMIN_TOKEN,
     Booth,

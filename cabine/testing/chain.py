@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from cabine.testing.pgcluster import free_port
+from cabine.processes import free_port
 from cabine.testing.registry_process import ADMIN_TOKEN, ProcessRegistry, start_process
 from cabine.testing.standin import BOOTH, OPERATOR, ROOT, ForkServer, enqueue_codes, new_codes
 from ephoto.clock import SystemClock

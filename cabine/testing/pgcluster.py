@@ -16,11 +16,12 @@ from __future__ import annotations
 import glob
 import os
 import pwd
-import socket
 import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from cabine.processes import free_port
 
 SUPERUSER = "postgres"
 SERVER_OPTIONS = (
@@ -65,12 +66,6 @@ def find_bin_dir() -> Path:
             "(tools/test.sh does) or set CABINE_PG_BIN"
         )
     return max(usable, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _as_server_user(argv: list[str]) -> list[str]:

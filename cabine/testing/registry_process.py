@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from cabine.testing.pgcluster import free_port
+from cabine.processes import free_port
 from ephoto.clock import Clock
 from ephoto.code import generate
 from ephoto.wire import Batch, BoothKey, WireCode, add_booth_key, sign_request

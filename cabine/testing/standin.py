@@ -25,7 +25,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +36,7 @@ from pathlib import Path
 
 import httpx
 
+from cabine.processes import free_port
 from ephoto.clock import Clock, ScaledClock, SystemClock
 from ephoto.code import generate
 from ephoto.epfile import (
@@ -67,12 +67,6 @@ ROOT = Path(__file__).resolve().parents[2]
 """Where the ``cabine`` package sits: the working folder of the processes started from here."""
 BOOTH = "booth-test"
 OPERATOR = "9PMT"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_keys(path: Path, booth_id: str = BOOTH) -> bytes:
