@@ -54,6 +54,14 @@ def test_each_process_reads_back_exactly_the_settings_the_topology_gave_it(tmp_p
     assert load_settings(files[COLLECTOR]).collector.registry_url == "http://127.0.0.1:18700"
 
 
+def test_a_booths_file_holds_no_services_admin_token(tmp_path):
+    topology = fleet(tmp_path)
+    topology.wire()
+    booth = topology.write()["b-01"].read_text()
+    assert "admin-token-for-tests" not in booth
+    assert "admin-token-for-tests" in topology.config_file(REGISTRY).read_text()
+
+
 def test_each_side_holds_the_half_of_each_key_it_needs_and_no_more(tmp_path):
     topology = fleet(tmp_path)
     topology.wire()
