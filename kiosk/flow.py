@@ -379,6 +379,49 @@ class SaleFlow:
         return self.progress.payment.change if self.progress.payment else Money(0)
 
 
+@dataclass(frozen=True)
+class CustomerVisit:
+    """One customer's walk through a sale without a screen (:func:`serve_customer`)."""
+
+    ended: State
+    """Where the walk stopped: DONE for a sale made, else the state that held it."""
+    sale_id: int | None
+    issued: Issued | None
+    path: tuple[str, ...]
+    """Every state the machine went through, the return to the start included."""
+
+
+def serve_customer(booth: Booth, product_id: str, lang: str) -> CustomerVisit:
+    """A customer buys ``product_id`` as the touchscreen drives the booth: the sale opens at
+    capture, the photo is taken, checked and kept, the signature drawn, the card charged, the
+    number issued, the sheet rendered and printed. Each step is taken only if the booth got
+    there; the walk ends where the booth stopped it (the FAQ library and the live fleet)."""
+    machine = booth.machine()
+    flow = SaleFlow(booth, machine, InlineExecutor())
+    product = booth.catalog.get(product_id)
+    machine.fire("start")
+    machine.choose_language(lang)
+    machine.choose_category(product.category)
+    machine.choose_product(product_id)
+    machine.fire("accept")
+    flow.settle()
+    sale_id = machine.session.sale_id
+    if machine.state is State.REVIEW:
+        flow.keep_photo()
+        flow.settle()
+    if machine.state is State.SIGNATURE:
+        flow.sign(*drawn_signature())
+        flow.settle()
+    if machine.state is State.PAYMENT:
+        flow.pay_card()
+        flow.settle()
+    ended = machine.state
+    if ended is State.DONE:
+        machine.fire("finish")
+    path = tuple(s.value for s in machine.path())
+    return CustomerVisit(ended, sale_id, flow.progress.issued, path)
+
+
 def drawn_signature(size: tuple[int, int] = (1600, 640)) -> tuple[bytes, tuple[int, int]]:
     """A signature stroke as the pad would give it (RGB pixels): for the FAQ library and tests."""
     image = Image.new("RGB", size, (255, 255, 255))

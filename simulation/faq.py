@@ -142,37 +142,15 @@ class World:
         (``kiosk.flow``) as the touchscreen drives it: the sale opens at capture, the photo is
         taken and checked, the card charged, the number issued, the sheet rendered and printed.
         """
-        from kiosk.flow import InlineExecutor, SaleFlow, drawn_signature
+        from kiosk.flow import serve_customer
         from kiosk.sale import State
 
-        machine = self.booth.machine()
-        flow = SaleFlow(self.booth, machine, InlineExecutor())
-        product = self.catalog.get(product_id)
-        machine.fire("start")
-        machine.choose_language(lang)
-        machine.choose_category(product.category)
-        machine.choose_product(product_id)
-        machine.fire("accept")
-        flow.settle()
-        if machine.state is not State.REVIEW:
-            raise RuntimeError(f"the booth stopped at {machine.state.value}, not at the review")
-        sale_id = machine.session.sale_id
-        flow.keep_photo()
-        flow.settle()
-        if machine.state is State.SIGNATURE:
-            flow.sign(*drawn_signature())
-            flow.settle()
-        if machine.state is not State.PAYMENT:
-            raise RuntimeError(f"the booth stopped at {machine.state.value}, not at payment")
-        flow.pay_card()
-        flow.settle()
-        if machine.state is not State.DONE:
-            raise RuntimeError(f"the booth stopped at {machine.state.value}, not done")
-        machine.fire("finish")
-        assert sale_id is not None
+        visit = serve_customer(self.booth, product_id, lang)
+        if visit.ended is not State.DONE or visit.sale_id is None:
+            raise RuntimeError(f"the booth stopped at {visit.ended.value}, not done")
+        sale_id, path = visit.sale_id, visit.path
         sale = self.ledger.sale(sale_id)
-        issued_at = flow.progress.issued.issued_at if flow.progress.issued else sale.opened_at
-        path = tuple(s.value for s in machine.path())
+        issued_at = visit.issued.issued_at if visit.issued else sale.opened_at
         return Sold(sale_id, sale.display_id(), product_id, sale.code, issued_at, path)
 
     def transmit(self, stage: Any = None) -> Any:
