@@ -15,8 +15,9 @@ fleet_app = typer.Typer(
 
 
 def _fail(message: object) -> typer.Exit:
-    typer.echo(" ".join(str(message).split()), err=True)
-    return typer.Exit(2)
+    from cabine.cli import fail  # imported when run: cabine.cli imports this module
+
+    return fail(message)
 
 
 @fleet_app.command("run")
@@ -90,7 +91,7 @@ def _progress_line(p: dict[str, Any]) -> str:
         f"{when}  sales {p['sales_done']}/{p['sales_planned']}  issued {p.get('issued', 0)}  "
         f"collector {p.get('at_collector', 0)}  state {p.get('at_state', 0)}  "
         f"active {p.get('active', 0)}  used {p.get('used', 0)}  "
-        f"lag p99 {p['lag_p99_seconds'] / 60:.1f} min"
+        f"lag p99 {p['lag_p99_seconds'] / 60:.1f} min (worst worker)"
     )
 
 

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ephoto.clock import Clock, parse_utc
+from ephoto.clock import Clock, clock_scale, parse_utc
 
 log = logging.getLogger("cabine.fleet.worker")
 
@@ -58,35 +58,6 @@ def load_plan(path: Path) -> tuple[dict[str, Path], list[PlannedSale], Path]:
     return configs, sales, Path(raw["progress"])
 
 
-def sell(booth: Any, product_id: str, lang: str) -> str:
-    """One customer through the booth's sale flow; the state it ended in."""
-    from kiosk.flow import InlineExecutor, SaleFlow, drawn_signature
-    from kiosk.sale import State
-
-    machine = booth.machine()
-    flow = SaleFlow(booth, machine, InlineExecutor())
-    product = booth.catalog.get(product_id)
-    machine.fire("start")
-    machine.choose_language(lang)
-    machine.choose_category(product.category)
-    machine.choose_product(product_id)
-    machine.fire("accept")
-    flow.settle()
-    if machine.state is State.REVIEW:
-        flow.keep_photo()
-        flow.settle()
-    if machine.state is State.SIGNATURE:
-        flow.sign(*drawn_signature())
-        flow.settle()
-    if machine.state is State.PAYMENT:
-        flow.pay_card()
-        flow.settle()
-    ended = machine.state.value
-    if machine.state is State.DONE:
-        machine.fire("finish")
-    return ended
-
-
 class Worker:
     """The booths of one worker process, their transmitters, and the sales to make."""
 
@@ -97,22 +68,23 @@ class Worker:
         self.stop = threading.Event()
         self.booths: dict[str, Any] = {}
         self.transmitters: dict[str, Any] = {}
-        self.clock: Clock | None = None
         self.done = 0
+        self.issued = 0
         self.ended: dict[str, int] = {}
         self.lags: list[float] = []
-        self.cpu_by_part = {"sales": 0.0}
+        self.sales_cpu_seconds = 0.0
 
-    def open(self) -> None:
+    def open(self) -> Clock:
+        """Start every booth and its transmitter; the session clock they share."""
         from cabine.config import load_settings
         from kiosk.booth import Booth
         from transmitter.service import Transmitter, config_from_settings
 
+        clock: Clock | None = None
         for index, (booth_id, config) in enumerate(sorted(self.configs.items())):
             settings = load_settings(config)
             clock = settings.clock.make()
-            self.clock = self.clock or clock
-            booth = Booth.from_settings(
+            self.booths[booth_id] = Booth.from_settings(
                 settings.kiosk.model_copy(update=BOOTH_TIMINGS),
                 settings.data_dir,
                 clock,
@@ -122,23 +94,25 @@ class Worker:
                 headless=True,
                 camera_seed=index + 1,
             )
-            self.booths[booth_id] = booth
             transmitter = Transmitter(
                 config_from_settings(settings.transmitter, settings.data_dir, None, None), clock
             )
             transmitter.start()
             self.transmitters[booth_id] = transmitter
+        assert clock is not None, "a worker has at least one booth"
+        return clock
 
-    def run(self) -> None:
-        assert self.clock is not None
-        clock = self.clock
+    def run(self, clock: Clock, scale: float) -> None:
+        """Make each sale when the session clock reaches it; progress every half second."""
+        from kiosk.flow import serve_customer
+        from kiosk.sale import State
+
         last_progress = 0.0
         for sale in self.sales:
             while not self.stop.is_set():
                 ahead = (sale.at - clock.now()).total_seconds()
                 if ahead <= 0:
                     break
-                scale = getattr(getattr(clock, "base", clock), "scale", 1.0)
                 self.stop.wait(min(ahead / scale, PROGRESS_EVERY_SECONDS))
                 if time.monotonic() - last_progress >= PROGRESS_EVERY_SECONDS:
                     self.write_progress()
@@ -148,11 +122,13 @@ class Worker:
             self.lags.append((clock.now() - sale.at).total_seconds())
             started = time.process_time()
             try:
-                ended = sell(self.booths[sale.booth], sale.product, sale.lang)
+                visit = serve_customer(self.booths[sale.booth], sale.product, sale.lang)
+                ended = visit.ended.value if visit.ended is not State.DONE else "done"
+                self.issued += visit.issued is not None and visit.issued.code is not None
             except Exception:  # one sale's failure is the booth's, not the fleet's
                 log.exception("sale of %s at %s failed", sale.product, sale.booth)
                 ended = "error"
-            self.cpu_by_part["sales"] += time.process_time() - started
+            self.sales_cpu_seconds += time.process_time() - started
             self.ended[ended] = self.ended.get(ended, 0) + 1
             self.done += 1
             if time.monotonic() - last_progress >= PROGRESS_EVERY_SECONDS:
@@ -161,6 +137,8 @@ class Worker:
         self.write_progress(finished=not self.stop.is_set())
 
     def write_progress(self, finished: bool = False) -> None:
+        """The worker's figures so far (its sales, how far they lagged the clock, its CPU),
+        for the fleet's progress line: summaries, not every sale."""
         from ephoto.private import write_private
 
         lags = sorted(self.lags)
@@ -169,17 +147,15 @@ class Worker:
             "booths": sorted(self.booths),
             "planned": len(self.sales),
             "done": self.done,
+            "issued": self.issued,
             "ended": self.ended,
             "finished": finished,
-            "lag_seconds": lags,
+            "lag_p99_seconds": lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else 0.0,
+            "lag_max_seconds": lags[-1] if lags else 0.0,
             "cpu_seconds": time.process_time(),
-            "cpu_sales_seconds": self.cpu_by_part["sales"],
+            "cpu_sales_seconds": self.sales_cpu_seconds,
         }
         write_private(self.progress, json.dumps(data).encode(), durable=False)
-
-    def drain(self, idle: threading.Event) -> None:
-        """Keep the transmitters running until told to stop (the fleet waits for the chain)."""
-        idle.wait()
 
     def close(self) -> None:
         for transmitter in self.transmitters.values():
@@ -200,11 +176,11 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, ask_stop)
     signal.signal(signal.SIGINT, ask_stop)
-    worker.open()
+    clock = worker.open()
     try:
-        worker.run()
+        worker.run(clock, clock_scale(clock))
         # The sales are made; the transmitters go on until the fleet says the run is over.
-        worker.drain(stopped)
+        stopped.wait()
     finally:
         worker.close()
     return 0
