@@ -97,6 +97,8 @@ class Process:
     popen: subprocess.Popen[bytes]
     log: Path
     url: str | None = None
+    command: tuple[list[str], dict[str, str]] = field(default=([], {}), repr=False)
+    """The command line and environment it was started with, to start it again."""
 
     @property
     def pid(self) -> int:
@@ -171,21 +173,35 @@ class ProcessGroup:
         name without spaces)."""
         if not name or any(c.isspace() or c in "/\\" for c in name):
             raise ValueError(f"process name {name!r} must be one word (it names the log file)")
+        argv = [sys.executable, *(("-m", module) if module else ()), *args]
+        process = self._spawn(name, argv, child_environment(config, env), url)
+        self.started.append(process)
+        return process
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], url: str | None) -> Process:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{name}.log"
         with log.open("ab") as out:
             popen = subprocess.Popen(
-                [sys.executable, *(("-m", module) if module else ()), *args],
+                argv,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=child_environment(config, env),
+                env=env,
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
-        process = Process(name, popen, log, url)
-        self.started.append(process)
-        return process
+        return Process(name, popen, log, url, (argv, env))
+
+    def restart(self, process: Process) -> Process:
+        """Start ``process`` again as it was started (after it ended, or was killed as a fault
+        test kills it), in its place among the group; its log goes on in the same file."""
+        if process.running():
+            raise ValueError(f"{process.name} is still running (pid {process.pid})")
+        argv, env = process.command
+        again = self._spawn(process.name, argv, env, process.url)
+        self.started[self.started.index(process)] = again
+        return again
 
     def get(self, name: str) -> Process:
         for process in self.started:

@@ -198,3 +198,19 @@ def test_children_end_when_the_parent_is_killed(tmp_path):
         time.sleep(0.05)
     os.kill(child_pid, signal.SIGKILL)
     pytest.fail("the child outlived its killed parent")
+
+
+def test_a_killed_child_is_started_again_in_its_place(tmp_path):
+    with ProcessGroup(tmp_path / "logs") as group:
+        first = group.start(
+            "sleeper", ["-c", "import time; time.sleep(60)"], config=None, module=None
+        )
+        with pytest.raises(ValueError, match="still running"):
+            group.restart(first)
+        first.kill()
+        with pytest.raises(ProcessStopped):
+            group.check()
+        again = group.restart(first)
+        assert again.running() and again.pid != first.pid
+        assert group.started == [again] and group.get("sleeper") is again
+        group.check()
