@@ -40,6 +40,10 @@ def fleet_run(
     booths_per_worker: Annotated[
         int | None, typer.Option(min=1, help="Booths per worker process (default: by cores).")
     ] = None,
+    faults: Annotated[
+        Path | None,
+        typer.Option("--faults", help="TOML schedule of faults in simulated hours ([[fault]])."),
+    ] = None,
 ) -> None:
     """Run the fleet: sales as the scenario's demand draws them, every number followed to the
     state; then the record (numbers.csv, money.csv) and its reconciliation (check.json)."""
@@ -55,7 +59,14 @@ def fleet_run(
     except ScenarioError as exc:
         raise _fail(exc) from None
     options = FleetOptions(
-        scenario, booths, days, out, scale=scale, seed=seed, booths_per_worker=booths_per_worker
+        scenario,
+        booths,
+        days,
+        out,
+        scale=scale,
+        seed=seed,
+        booths_per_worker=booths_per_worker,
+        faults=faults,
     )
     try:
         check_options(options)

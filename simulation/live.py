@@ -19,12 +19,22 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from cabine.processes import free_port
+from simulation.live_faults import (
+    FAULTS_RECORD,
+    Fault,
+    FaultError,
+    FaultRunner,
+    load_faults,
+    uplink_outages,
+)
 from simulation.live_record import RUN_FILE, CheckResult, Services, reconcile
 from simulation.live_worker import PlannedSale
 from simulation.scenario import Scenario
@@ -52,6 +62,7 @@ class FleetOptions:
     scale: float | None = None
     seed: int | None = None
     booths_per_worker: int | None = None
+    faults: Path | None = None
 
 
 def booth_ids(count: int) -> tuple[str, ...]:
@@ -117,7 +128,17 @@ def _profile_peak(scenario: Scenario) -> float:
     return max(profile.values()) / total if total else 0.0
 
 
-def check_options(options: FleetOptions, resume: bool = False) -> None:
+def worker_groups(options: FleetOptions) -> list[tuple[str, ...]]:
+    """The booths of each worker process: by default as many workers as cores (at least 2)."""
+    booths = booth_ids(options.booths)
+    cores = os.cpu_count() or 2
+    per_worker = options.booths_per_worker or max(1, math.ceil(options.booths / max(2, cores)))
+    return [booths[i : i + per_worker] for i in range(0, len(booths), per_worker)]
+
+
+def check_options(options: FleetOptions, resume: bool = False) -> list[Fault]:
+    """Refuse bad options before anything starts (:class:`FleetError`, one line); the fault
+    schedule, checked against the fleet."""
     if options.booths < 1:
         raise FleetError(f"--booths {options.booths}: a fleet has at least one booth")
     if options.days < 1:
@@ -129,6 +150,12 @@ def check_options(options: FleetOptions, resume: bool = False) -> None:
         raise FleetError(f"--out {out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()) and not resume:
         raise FleetError(f"--out {out} is not empty: choose a new folder")
+    if options.faults is None:
+        return []
+    try:
+        return load_faults(options.faults, booth_ids(options.booths), len(worker_groups(options)))
+    except FaultError as exc:
+        raise FleetError(str(exc)) from None
 
 
 @dataclass
@@ -142,6 +169,8 @@ class FleetRun:
     workers: list[Any]
     progress_files: list[Path]
     sales: int
+    services: Services
+    faults: FaultRunner = field(init=False)
 
     def progress(self) -> dict[str, Any]:
         """The workers' figures added up; the lag is the worst worker's p99 and maximum."""
@@ -166,7 +195,9 @@ class FleetRun:
         }
 
 
-def start_fleet(options: FleetOptions, say: Callable[[str], None]) -> FleetRun:
+def start_fleet(
+    options: FleetOptions, say: Callable[[str], None], faults: list[Fault] | None = None
+) -> FleetRun:
     """Wire and start the services and the booth workers; returns once all serve."""
     from cabine.config import Settings
     from cabine.processes import ProcessGroup
@@ -211,8 +242,8 @@ def start_fleet(options: FleetOptions, say: Callable[[str], None]) -> FleetRun:
     )
     topology.wire()
     files = topology.write()
-    per_worker = options.booths_per_worker or max(1, math.ceil(options.booths / max(2, cores)))
-    groups = [booths[i : i + per_worker] for i in range(0, len(booths), per_worker)]
+    groups = worker_groups(options)
+    outages = uplink_outages(faults or [], scenario.origin)
     (out / RUN_FILE).write_text(
         json.dumps(
             {
@@ -262,6 +293,11 @@ def start_fleet(options: FleetOptions, say: Callable[[str], None]) -> FleetRun:
                             if s.booth in members
                         ],
                         "progress": str(progress),
+                        "outages": {
+                            b: [[start.isoformat(), end.isoformat()] for start, end in outages[b]]
+                            for b in members
+                            if b in outages
+                        },
                     }
                 ),
                 encoding="utf-8",
@@ -282,12 +318,20 @@ def start_fleet(options: FleetOptions, say: Callable[[str], None]) -> FleetRun:
         f"fleet: {options.booths} booths in {len(groups)} workers, {len(sales)} sales over "
         f"{options.days} days, scale {scale:g} (one simulated hour every {3600 / scale:.1f} s)"
     )
-    return FleetRun(options, scenario, topology, group, workers, progress_files, len(sales))
+    services = Services(topology.url(COLLECTOR), topology.url(REGISTRY), topology.admin_token)
+    fleet = FleetRun(
+        options, scenario, topology, group, workers, progress_files, len(sales), services
+    )
+    fleet.faults = FaultRunner(faults or [], scenario.origin, fleet, out / FAULTS_RECORD)
+    return fleet
 
 
 def chain_settled(services: Services, sold: int) -> bool:
     """Every number the booths sold has reached the state and none waits there."""
-    stats = services.registry_stats()
+    try:
+        stats = services.registry_stats()
+    except httpx.HTTPError:  # the registry restarting after a fault
+        return False
     by_state = stats.get("by_state", {})
     return sum(int(n) for n in by_state.values()) >= sold and not int(by_state.get("pending", 0))
 
@@ -299,29 +343,35 @@ def run_fleet(
     poll_seconds: float = 1.0,
 ) -> CheckResult:
     """Start the fleet, make every sale, let the chain settle, write the record and check it."""
-    from cabine.topology import COLLECTOR, REGISTRY
     from kiosk.ledger import issued_count
 
-    fleet = start_fleet(options, say)
+    faults = check_options(options)
+    fleet = start_fleet(options, say, faults)
     topology = fleet.topology
     clock = topology.clock.make()
-    services = Services(topology.url(COLLECTOR), topology.url(REGISTRY), topology.admin_token)
+    services = fleet.services
     try:
         selling_ends = fleet.scenario.end
         settle_by = selling_ends + timedelta(days=SETTLE_DAYS)
         while True:
-            fleet.group.check()
-            progress = fleet.progress()
             now = clock.now()
+            fleet.faults.step(now)
+            for process in fleet.group.started:
+                if process.name not in fleet.faults.held_down:
+                    process.check()
+            progress = fleet.progress()
             progress["now"] = now
             progress.update(_stage_counts(services))
             show(progress)
             if progress["workers_finished"] == len(fleet.workers) and now >= selling_ends:
                 # Settled by the booths' own records, read once the selling is over.
                 issued = sum(issued_count(topology.folder(b) / "booth.db") for b in topology.booths)
-                if chain_settled(services, issued) or now >= settle_by:
+                if not fleet.faults.held_down and chain_settled(services, issued):
+                    break
+                if now >= settle_by:
                     break
             time.sleep(poll_seconds)
+        fleet.faults.finish(clock.now())
         for worker in fleet.workers:  # the transmitters stop with their booths
             worker.stop(grace=30)
         result = reconcile(options.out, services)

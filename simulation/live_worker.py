@@ -20,12 +20,13 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from ephoto.clock import Clock, clock_scale, parse_utc
+from transmitter.latency import Outage
 
 log = logging.getLogger("cabine.fleet.worker")
 
@@ -47,24 +48,39 @@ class PlannedSale:
     lang: str
 
 
-def load_plan(path: Path) -> tuple[dict[str, Path], list[PlannedSale], Path]:
-    """Booth configs by id, the sales in time order, and where to write progress."""
+@dataclass(frozen=True)
+class Plan:
+    configs: dict[str, Path]
+    """Each booth's configuration file, by booth id."""
+    sales: list[PlannedSale]
+    """In time order."""
+    progress: Path
+    outages: dict[str, tuple[Outage, ...]]
+    """Each booth's windows without connectivity (a fault of the schedule)."""
+
+
+def load_plan(path: Path) -> Plan:
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
     configs = {booth: Path(config) for booth, config in raw["booths"].items()}
     sales = [
         PlannedSale(s["booth"], parse_utc(s["at"]), s["product"], s["lang"]) for s in raw["sales"]
     ]
     sales.sort(key=lambda s: s.at)
-    return configs, sales, Path(raw["progress"])
+    outages = {
+        booth: tuple(Outage(parse_utc(start), parse_utc(end)) for start, end in windows)
+        for booth, windows in raw.get("outages", {}).items()
+    }
+    return Plan(configs, sales, Path(raw["progress"]), outages)
 
 
 class Worker:
     """The booths of one worker process, their transmitters, and the sales to make."""
 
-    def __init__(self, configs: dict[str, Path], sales: list[PlannedSale], progress: Path):
-        self.configs = configs
-        self.sales = sales
-        self.progress = progress
+    def __init__(self, plan: Plan):
+        self.configs = plan.configs
+        self.sales = plan.sales
+        self.progress = plan.progress
+        self.outages = plan.outages
         self.stop = threading.Event()
         self.booths: dict[str, Any] = {}
         self.transmitters: dict[str, Any] = {}
@@ -75,14 +91,18 @@ class Worker:
         self.sales_cpu_seconds = 0.0
 
     def open(self) -> Clock:
-        """Start every booth and its transmitter; the session clock they share."""
+        """Start every booth and its transmitter; the session clock they share.
+
+        A booth that has sold before (the worker was killed and started again) recovers what
+        the crash left and sells on from the first planned sale its ledger has not seen: the
+        sales it opened, made or not, are the customers already served."""
         from cabine.config import load_settings
         from kiosk.booth import Booth
         from transmitter.service import Transmitter, config_from_settings
 
         clock: Clock | None = None
-        for index, (booth_id, config) in enumerate(sorted(self.configs.items())):
-            settings = load_settings(config)
+        for index, (booth_id, config_file) in enumerate(sorted(self.configs.items())):
+            settings = load_settings(config_file)
             clock = settings.clock.make()
             self.booths[booth_id] = Booth.from_settings(
                 settings.kiosk.model_copy(update=BOOTH_TIMINGS),
@@ -94,12 +114,22 @@ class Worker:
                 headless=True,
                 camera_seed=index + 1,
             )
-            transmitter = Transmitter(
-                config_from_settings(settings.transmitter, settings.data_dir, None, None), clock
-            )
+            sending = config_from_settings(settings.transmitter, settings.data_dir, None, None)
+            if booth_id in self.outages:
+                stage = replace(sending.stage, outages=self.outages[booth_id])
+                sending = replace(sending, stage=stage)
+            transmitter = Transmitter(sending, clock)
             transmitter.start()
             self.transmitters[booth_id] = transmitter
         assert clock is not None, "a worker has at least one booth"
+        served = {b: len(booth.ledger.all_sales()) for b, booth in self.booths.items()}
+        kept: list[PlannedSale] = []
+        for sale in self.sales:
+            if served[sale.booth] > 0:
+                served[sale.booth] -= 1
+            else:
+                kept.append(sale)
+        self.sales = kept
         return clock
 
     def run(self, clock: Clock, scale: float) -> None:
@@ -166,8 +196,7 @@ class Worker:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    configs, sales, progress = load_plan(Path(argv[0]))
-    worker = Worker(configs, sales, progress)
+    worker = Worker(load_plan(Path(argv[0])))
     stopped = threading.Event()
 
     def ask_stop(_signum: int, _frame: object) -> None:

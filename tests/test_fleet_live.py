@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,125 @@ def test_a_fleet_refuses_an_output_folder_that_is_not_empty(tmp_path):
     assert result.exit_code == 2
     assert "is not empty" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["leftover"]
+
+
+FAULTS = """
+[[fault]]
+kind = "collector_kill"
+at = 6.0
+
+[[fault]]
+kind = "uplink_down"
+booth = "booth-002"
+at = 8.0
+hours = 10.0
+
+[[fault]]
+kind = "registry_5xx"
+at = 10.0
+hours = 6.0
+share = 0.5
+
+[[fault]]
+kind = "worker_kill"
+worker = 1
+at = 20.0
+hours = 2.0
+
+[[fault]]
+kind = "registry_kill"
+at = 30.0
+hours = 1.0
+"""
+
+
+def test_a_fleet_under_faults_reconciles_with_nothing_lost(tmp_path):
+    """A collector killed, a booth cut off for 10 h, the registry refusing half the batches,
+    a booth worker killed and the registry killed: every number still reaches the collector
+    and the state once, with its booth's bytes, and every euro is accounted for."""
+    scenario = tmp_path / "small.toml"
+    scenario.write_text(SMALL, encoding="utf-8")
+    faults = tmp_path / "faults.toml"
+    faults.write_text(FAULTS, encoding="utf-8")
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        [
+            "fleet",
+            "run",
+            str(scenario),
+            "--booths",
+            "3",
+            "--days",
+            "2",
+            "--out",
+            str(out),
+            "--scale",
+            "3600",
+            "--faults",
+            str(faults),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    check = json.loads((out / "check.json").read_text())
+    assert check["ok"] and check["breaches"] == [] and check["numbers"] > 0
+    events = json.loads((out / "faults.json").read_text())
+    kinds = [e["fault"]["kind"] for e in events if "started" in e]
+    assert sorted(kinds) == sorted(
+        ["collector_kill", "uplink_down", "registry_5xx", "worker_kill", "registry_kill"]
+    )
+    assert len([e for e in events if "ended" in e]) == 5
+    # The cut-off booth's numbers sold during the outage left only once it was over.
+    run = json.loads((out / "run.json").read_text())
+    start = datetime.fromisoformat(run["start"] + "T00:00:00+01:00")
+    window = (start + timedelta(hours=8), start + timedelta(hours=18))
+    rows = list(csv.DictReader((out / "numbers.csv").open()))
+    held = [
+        r
+        for r in rows
+        if r["booth"] == "booth-002"
+        and window[0] <= datetime.fromisoformat(r["issued_at"]) < window[1]
+    ]
+    assert held, "the scenario sells at booth-002 during its outage"
+    for row in held:
+        received = datetime.fromisoformat(row["collector_received_at"].replace("Z", "+00:00"))
+        assert received >= window[1], row
+    progress = json.loads((out / "plans" / "worker-01.progress.json").read_text())
+    assert progress["finished"], "the killed worker was started again and sold to the end"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('[[fault]]\nkind = "meteor"\nat = 1\n', "line 1: kind"),
+        (
+            '[[fault]]\nkind = "collector_kill"\nat = 1\n\n[[fault]]\nkind = "uplink_down"\n'
+            'at = 2\nhours = 1\nbooth = "booth-099"\n',
+            "line 5: booth",
+        ),
+        ('[[fault]]\nkind = "registry_5xx"\nat = 1\n', "needs hours"),
+        ('[[fault]]\nkind = "worker_kill"\nat = 1\nworker = 9\n', "worker: 9"),
+        ("[oops]\n", "unknown table"),
+        ("[[fault]\n", "not valid TOML"),
+    ],
+)
+def test_a_faults_file_with_a_mistake_is_refused_naming_line_and_key(tmp_path, text, message):
+    faults = tmp_path / "faults.toml"
+    faults.write_text(text, encoding="utf-8")
+    result = runner.invoke(
+        app,
+        [
+            "fleet",
+            "run",
+            "off-season",
+            "--booths",
+            "3",
+            "--out",
+            str(tmp_path / "out"),
+            "--faults",
+            str(faults),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,206 @@
+"""The live fleet's faults: a TOML schedule in simulated time, applied through the real
+mechanisms and recorded with their times (``faults.json`` in the run's folder).
+
+Each ``[[fault]]`` has a ``kind``, ``at`` (simulated hours after midnight of the first day,
+Paris) and, for those that last, ``hours``:
+
+- ``collector_kill``, ``registry_kill``: SIGKILL of the service process, started again after
+  ``hours`` (0: at once, as a supervisor would);
+- ``worker_kill`` (``worker``, from 1): SIGKILL of a booth worker process, started again after
+  ``hours``; its booths recover what the crash left (a sale open is closed, a paid sale
+  printed) and sell on from the next sale their ledgers have not seen;
+- ``collector_down`` (uploads and fetches answer 503), ``collector_slow`` (``ms`` added),
+  ``registry_5xx`` (``share`` of the batches answered 500), ``registry_slow`` (``ms``): the
+  services' own fault APIs, for ``hours``;
+- ``uplink_down`` (``booth``): the booth's transmitter has no connectivity for ``hours``, the
+  outage window the transmitter itself honours (``transmitter.latency.Outage``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+FAULTS_RECORD = "faults.json"
+
+Kind = Literal[
+    "collector_kill",
+    "registry_kill",
+    "worker_kill",
+    "collector_down",
+    "collector_slow",
+    "registry_5xx",
+    "registry_slow",
+    "uplink_down",
+]
+KILLS = ("collector_kill", "registry_kill", "worker_kill")
+
+
+class FaultError(ValueError):
+    """The faults file has a mistake; the message names the line and the key."""
+
+
+class Fault(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Kind
+    at: float = Field(ge=0, description="Simulated hours after midnight of the first day.")
+    hours: float = Field(default=0.0, ge=0, description="How long it lasts.")
+    booth: str | None = Field(default=None, description="uplink_down: the booth's id.")
+    worker: int | None = Field(default=None, ge=1, description="worker_kill: the worker, from 1.")
+    share: float = Field(default=1.0, gt=0, le=1, description="registry_5xx: batches refused.")
+    ms: float = Field(default=0.0, ge=0, le=60_000, description="*_slow: milliseconds added.")
+
+    @model_validator(mode="after")
+    def _needs(self) -> Fault:
+        if self.kind == "uplink_down" and self.booth is None:
+            raise ValueError("uplink_down needs booth")
+        if self.kind == "worker_kill" and self.worker is None:
+            raise ValueError("worker_kill needs worker")
+        if self.kind.endswith("_slow") and self.ms <= 0:
+            raise ValueError(f"{self.kind} needs ms > 0")
+        if self.kind not in KILLS and self.hours <= 0:
+            raise ValueError(f"{self.kind} needs hours > 0")
+        return self
+
+
+def load_faults(path: Path, booths: tuple[str, ...], workers: int) -> list[Fault]:
+    """The schedule in ``path``, checked against the fleet; :class:`FaultError` names the
+    line of the faulty ``[[fault]]`` and its key."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FaultError(f"faults file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FaultError(f"faults file {path} cannot be read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FaultError(f"faults file {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - {"fault"})
+    if unknown:
+        raise FaultError(f"faults file {path}: unknown table {unknown[0]!r} (only [[fault]])")
+    lines = [
+        n for n, line in enumerate(text.splitlines(), 1) if re.match(r"\s*\[\[fault\]\]", line)
+    ]
+    faults = []
+    for index, raw in enumerate(data.get("fault", [])):
+        where = f"faults file {path}, line {lines[index] if index < len(lines) else '?'}"
+        try:
+            fault = Fault.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = ".".join(str(p) for p in first["loc"]) or "fault"
+            raise FaultError(f"{where}: {key}: {first['msg']}") from None
+        if fault.booth is not None and fault.booth not in booths:
+            raise FaultError(f"{where}: booth: {fault.booth!r} is not a booth of this fleet")
+        if fault.worker is not None and fault.worker > workers:
+            raise FaultError(f"{where}: worker: {fault.worker} but the fleet has {workers}")
+        faults.append(fault)
+    return faults
+
+
+def uplink_outages(
+    faults: list[Fault], origin: datetime
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Each booth's windows without connectivity, for its transmitter."""
+    windows: dict[str, list[tuple[datetime, datetime]]] = {}
+    for fault in faults:
+        if fault.kind == "uplink_down" and fault.booth is not None:
+            start = origin + timedelta(hours=fault.at)
+            windows.setdefault(fault.booth, []).append(
+                (start, start + timedelta(hours=fault.hours))
+            )
+    return windows
+
+
+@dataclass
+class FaultRunner:
+    """Applies the schedule as the session clock passes each start and end, and records it."""
+
+    faults: list[Fault]
+    origin: datetime
+    fleet: Any
+    """The running fleet (its process group, its workers, its admin clients)."""
+    record: Path
+    events: list[dict[str, Any]] = field(default_factory=list)
+    held_down: set[str] = field(default_factory=set)
+    """Processes a fault keeps stopped: not a failure of the run."""
+    _started: set[int] = field(default_factory=set)
+    _ended: set[int] = field(default_factory=set)
+    _on: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {"collector": {}, "registry": {}}
+    )
+    """Each service's faults now: its API takes them all at once, so overlapping faults of one
+    service (slow and refusing) are sent together."""
+
+    def step(self, now: datetime) -> None:
+        for index, fault in enumerate(self.faults):
+            start = self.origin + timedelta(hours=fault.at)
+            end = start + timedelta(hours=fault.hours)
+            if index not in self._started and now >= start:
+                self._started.add(index)
+                self._apply(fault, start=True)
+                self._log(fault, "started", now)
+            if index in self._started and index not in self._ended and now >= end:
+                self._ended.add(index)
+                self._apply(fault, start=False)
+                self._log(fault, "ended", now)
+
+    def finish(self, now: datetime) -> None:
+        """End every fault still on (the chain must settle), then write the record."""
+        for index, fault in enumerate(self.faults):
+            if index in self._started and index not in self._ended:
+                self._ended.add(index)
+                self._apply(fault, start=False)
+                self._log(fault, "ended", now)
+        self.save()
+
+    def _process(self, fault: Fault) -> Any:
+        if fault.kind == "worker_kill":
+            assert fault.worker is not None
+            return self.fleet.workers[fault.worker - 1]
+        return self.fleet.group.get(fault.kind.removesuffix("_kill"))
+
+    def _apply(self, fault: Fault, *, start: bool) -> None:
+        kind = fault.kind
+        if kind in KILLS:
+            process = self._process(fault)
+            if start:
+                self.held_down.add(process.name)
+                process.kill()
+            else:
+                again = self.fleet.group.restart(process)
+                if kind == "worker_kill":
+                    assert fault.worker is not None
+                    self.fleet.workers[fault.worker - 1] = again
+                self.held_down.discard(process.name)
+        elif kind != "uplink_down":
+            service, knob, value = {
+                "collector_down": ("collector", "down", True),
+                "collector_slow": ("collector", "extra_latency_ms", fault.ms),
+                "registry_5xx": ("registry", "p_error_5xx", fault.share),
+                "registry_slow": ("registry", "extra_latency_ms", fault.ms),
+            }[kind]
+            on = self._on[service]
+            if start:
+                on[knob] = value
+            else:
+                on.pop(knob, None)
+            client = getattr(self.fleet.services, service)
+            client.post("/admin/faults", json=on).raise_for_status()
+        # uplink_down: the booth's transmitter already holds the window (uplink_outages).
+
+    def _log(self, fault: Fault, what: str, now: datetime) -> None:
+        self.events.append({"fault": fault.model_dump(exclude_none=True), what: now.isoformat()})
+        self.save()
+
+    def save(self) -> None:
+        self.record.write_text(json.dumps(self.events, indent=2), encoding="utf-8")
