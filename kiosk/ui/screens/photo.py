@@ -97,17 +97,21 @@ class ReviewScreen(Screen):
         if progress.failures is None:
             return
         failed = {f.rule: f for f in progress.failures}
-        # Six rules, the verdict and the two buttons share the right column: rows of 50 px
-        # leave the verdict clear of the keep button below it.
+        # The rules, the verdict and the two buttons share the right column: rows of at most
+        # 50 px, fewer when there are more rules, keep the verdict clear of the keep button
+        # (top at 560) below it.
+        rules = self.app.booth.photo_check.rules
+        step = min(50, (560 - 170 - 72) // max(1, len(rules)))
         y = 170
-        for rule in self.app.booth.photo_check.rules:
+        for rule in rules:
             ok = rule not in failed
             colour = EPHOTO if ok else DANGER
             mark = "✓" if ok else "✗"
             key = failed[rule].message_key if not ok else f"review.check_{rule}"
-            self.text(surface, mark, self.r(800, y, 60, 48), max_size=44, bold=True, colour=colour)
-            self.text(surface, self.t(key), self.r(870, y, 1000, 48), max_size=36, align="left")
-            y += 50
+            row = step - 2
+            self.text(surface, mark, self.r(800, y, 60, row), max_size=44, bold=True, colour=colour)
+            self.text(surface, self.t(key), self.r(870, y, 1000, row), max_size=36, align="left")
+            y += step
         verdict = self.t("review.framing_ok" if progress.photo_ok else "review.framing_bad")
         self.text(
             surface,
