@@ -248,7 +248,7 @@ def issued_count(path: Path) -> int:
     read only, for a fleet watching many booths."""
     if not Path(path).exists():
         return 0
-    engine = create_engine(f"sqlite:///file:{Path(path).resolve()}?mode=ro&uri=true")
+    engine = _read_only_engine(path)
     try:
         with engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(issued_codes)).scalar_one())
@@ -256,6 +256,31 @@ def issued_count(path: Path) -> int:
         return 0
     finally:
         engine.dispose()
+
+
+def numbers_after(path: Path, sale_id: int) -> list[Sale]:
+    """The sales with a number opened after sale ``sale_id`` in the booth database at
+    ``path``, in order: what a reader following a running booth (the live fleet's buyers) has
+    not seen yet. Read only; nothing before the booth has made its database."""
+    if not Path(path).exists():
+        return []
+    engine = _read_only_engine(path)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                Ledger._sale_query()
+                .where(sales.c.id > sale_id, issued_codes.c.code.is_not(None))
+                .order_by(sales.c.id)
+            ).all()
+        return [Ledger._sale(r) for r in rows]
+    except SQLAlchemyError:  # the booth is still making its tables
+        return []
+    finally:
+        engine.dispose()
+
+
+def _read_only_engine(path: Path) -> Engine:
+    return create_engine(f"sqlite:///file:{Path(path).resolve()}?mode=ro&uri=true")
 
 
 class Ledger:
@@ -626,7 +651,8 @@ class Ledger:
             )
 
     # -- reading ------------------------------------------------------------------------------
-    def _sale_query(self):  # type: ignore[no-untyped-def]
+    @staticmethod
+    def _sale_query():  # type: ignore[no-untyped-def]
         return select(sales, issued_codes.c.code).select_from(
             sales.outerjoin(issued_codes, issued_codes.c.sale_id == sales.c.id)
         )

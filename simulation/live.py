@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from cabine.processes import free_port
+from registry.settings import DEFAULT_PRODUCTS
 from simulation.live_faults import (
     FAULTS_RECORD,
     Fault,
@@ -35,7 +36,7 @@ from simulation.live_faults import (
     load_faults,
     uplink_outages,
 )
-from simulation.live_record import RUN_FILE, CheckResult, Services, reconcile
+from simulation.live_record import ATTEMPTS_FILE, RUN_FILE, CheckResult, Services, reconcile
 from simulation.live_worker import PlannedSale
 from simulation.scenario import Scenario
 
@@ -233,6 +234,8 @@ def start_fleet(
                 "capacity_per_hour": model.capacity_per_hour,
                 "base_delay_median_hours": model.base_delay.median_hours,
                 "base_delay_p95_hours": model.base_delay.p95_hours,
+                # Each buyer has an address of their own (X-Forwarded-For from the citizens).
+                "forwarded_allow_ips": "127.0.0.1",
             },
             "collector": {
                 "registration_window_minutes": scenario.collector.registration_window_minutes
@@ -311,6 +314,27 @@ def start_fleet(
                 )
             )
             progress_files.append(progress)
+        citizens = out / "plans" / "citizens.json"
+        citizens.write_text(
+            json.dumps(
+                {
+                    "booths": {b: str(topology.folder(b)) for b in booths},
+                    "citizens": scenario.citizens.model_dump(mode="json"),
+                    "procedures": dict(DEFAULT_PRODUCTS),
+                    "seed": [scenario.run.seed, 23],
+                    "registry_url": topology.url(REGISTRY),
+                    "record": str(out / ATTEMPTS_FILE),
+                    "clock_config": str(files[booths[0]]),
+                }
+            ),
+            encoding="utf-8",
+        )
+        group.start(
+            "citizens",
+            ["-m", "simulation.live_citizens", str(citizens)],
+            config=None,
+            module=None,
+        )
     except BaseException:
         group.stop()
         raise
@@ -372,6 +396,7 @@ def run_fleet(
                     break
             time.sleep(poll_seconds)
         fleet.faults.finish(clock.now())
+        fleet.group.get("citizens").stop()
         for worker in fleet.workers:  # the transmitters stop with their booths
             worker.stop(grace=30)
         result = reconcile(options.out, services)

@@ -10,7 +10,8 @@ number and every euro to these rules, each breach named with its number:
 2. it is at the state, from the operator's collector, for the booth's product;
 3. a used number's fetched file is the booth's (the digests the state recorded at use);
 4. the state holds no number that no booth sold, and no booth sold a number twice;
-5. each booth's approved payments equal the price of its paid sales (card and coins); its
+5. a number is used at the state exactly when a buyer was told it worked, and only once;
+6. each booth's approved payments equal the price of its paid sales (card and coins); its
    change, coins returned and refunds due are written beside them in ``money.csv``.
 """
 
@@ -31,6 +32,8 @@ RECORD_FILE = "numbers.csv"
 MONEY_FILE = "money.csv"
 CHECK_FILE = "check.json"
 RUN_FILE = "run.json"
+ATTEMPTS_FILE = "citizens.csv"
+"""The buyers' attempts, written by the fleet's citizens (``simulation.live_citizens``)."""
 
 COLUMNS = (
     "code",
@@ -48,6 +51,8 @@ COLUMNS = (
     "booth_photo_sha256",
     "collector_photo_sha256",
     "fetched_photo_sha256",
+    "first_citizen_attempt_at",
+    "citizen_attempts",
 )
 
 
@@ -170,6 +175,7 @@ def reconcile(run_dir: Path, services: Services) -> CheckResult:
                 )
             seen[code] = booth_id
             rows.append(_number_row(book, sale, services, result))
+    _with_citizens(run_dir, rows, result)
     _nothing_unsold(len(seen), services, result)
     _write_csv(run_dir / RECORD_FILE, COLUMNS, rows)
     money_columns = (
@@ -239,6 +245,29 @@ def _number_row(book: BoothBook, sale: Any, services: Services, result: CheckRes
         "collector_photo_sha256": _iso(collector.get("photo_sha256")),
         "fetched_photo_sha256": fetched,
     }
+
+
+def _with_citizens(run_dir: Path, rows: list[dict[str, str]], result: CheckResult) -> None:
+    """The buyers' attempts (``citizens.csv``) beside each number, and the state's single use
+    held against them: a number the state marks used is one a buyer was told it worked for,
+    once, and every number a buyer was told worked is used at the state."""
+    path = run_dir / ATTEMPTS_FILE
+    attempts: dict[str, list[dict[str, str]]] = {}
+    if path.exists():
+        with path.open(newline="", encoding="utf-8") as handle:
+            for attempt in csv.DictReader(handle):
+                attempts.setdefault(attempt["code"], []).append(attempt)
+    for row in rows:
+        tried = attempts.get(row["code"], [])
+        row["first_citizen_attempt_at"] = min((a["at"] for a in tried), default="")
+        row["citizen_attempts"] = str(len(tried))
+        worked = sum(1 for a in tried if a["status"] == "200")
+        if worked > 1:
+            result.breaches.append(Breach("use", row["code"], f"used {worked} times"))
+        if (worked == 1) != bool(row["used_at"]):
+            said = "a buyer was told it worked" if worked else "no buyer was told it worked"
+            state = "used" if row["used_at"] else "not used"
+            result.breaches.append(Breach("use", row["code"], f"{said}, the state has it {state}"))
 
 
 def _money(book: BoothBook, result: CheckResult) -> dict[str, Any]:

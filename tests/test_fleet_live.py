@@ -40,6 +40,16 @@ capacity_per_hour = 150.0
 [registry.base_delay]
 median_hours = 2.0
 p95_hours = 6.0
+[citizens]
+lowercase_share = 0.2
+confusable_share = 0.1
+retry_share = 1.0
+retry_after_hours = 4.0
+double_use_share = 0.3
+[citizens.first_attempt]
+kind = "lognormal"
+median_hours = 6.0
+p95_hours = 20.0
 """
 
 
@@ -91,6 +101,26 @@ def test_every_number_a_booth_sold_reached_the_state_once_with_the_booths_file(f
     money = list(csv.DictReader((fleet_run / "money.csv").open()))
     assert [m["booth"] for m in money] == list(booth_ids(3))
     assert all(m["paid_sales_cents"] == m["approved_cents"] != "0" for m in money)
+
+
+def test_buyers_use_their_numbers_at_the_state_and_get_the_booths_file(fleet_run):
+    rows = list(csv.DictReader((fleet_run / "numbers.csv").open()))
+    used = [r for r in rows if r["used_at"]]
+    assert used, "buyers tried their numbers within the run"
+    for row in used:
+        assert row["fetched_photo_sha256"] == row["booth_photo_sha256"]
+        assert row["state"] == "used" and row["first_citizen_attempt_at"]
+    attempts = list(csv.DictReader((fleet_run / "citizens.csv").open()))
+    statuses = {a["status"] for a in attempts}
+    assert "200" in statuses
+    assert statuses & {"404", "422", "409"}, "typos, early tries or double uses were refused"
+    by_code: dict[str, list[dict[str, str]]] = {}
+    for attempt in attempts:
+        by_code.setdefault(attempt["code"], []).append(attempt)
+    for tries in by_code.values():
+        for before, after in zip(tries, tries[1:], strict=False):
+            if before["status"] == "422":  # malformed: the next try is typed in capitals
+                assert after["typed"] == before["typed"].upper()
 
 
 def test_each_booth_keeps_its_own_ledger_key_and_sheets(fleet_run):
