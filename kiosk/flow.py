@@ -415,11 +415,11 @@ def serve_customer(booth: Booth, product_id: str, lang: str) -> CustomerVisit:
     if machine.state is State.PAYMENT:
         flow.pay_card()
         flow.settle()
-    ended = machine.state
+    ended, issued = machine.state, flow.progress.issued  # the next customer's screen clears it
     if ended is State.DONE:
         machine.fire("finish")
     path = tuple(s.value for s in machine.path())
-    return CustomerVisit(ended, sale_id, flow.progress.issued, path)
+    return CustomerVisit(ended, sale_id, issued, path)
 
 
 def drawn_signature(size: tuple[int, int] = (1600, 640)) -> tuple[bytes, tuple[int, int]]:
