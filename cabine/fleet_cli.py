@@ -3,6 +3,7 @@ desk on one session clock) and the reconciliation of its record."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -136,3 +137,62 @@ def fleet_check(
         typer.echo(f"{failure}\n{failure.log_tail()}", err=True)
         raise typer.Exit(1) from None
     _report(result, run_dir)
+
+
+@fleet_app.command("compare")
+def fleet_compare(
+    run_dir: Annotated[Path, typer.Argument(help="A fleet run's folder (its --out).")],
+    model_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Change the model, SECTION.KEY=VALUE of the scenario "
+            "(e.g. booth.batch_window_minutes=30), to see a wrong model flagged.",
+        ),
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language of compare.html: fr or en.")] = "fr",
+    json_out: Annotated[bool, typer.Option("--json", help="Print compare.json.")] = False,
+) -> None:
+    """Set the simulator, replayed on the run's own sales, beside the live run: each stage's
+    mean, p50, p95, p99 and two-sample KS test, the state's queue number by number, a QQ plot
+    per stage; compare.html and compare.json in the run's folder. Exit 1 when a stage
+    differs."""
+    from simulation.compare import compare_run
+    from simulation.live_record import RECORD_FILE
+    from simulation.scenario import ScenarioError
+
+    if lang not in ("fr", "en"):
+        raise _fail(f"--lang {lang!r}: fr or en")
+    if not (run_dir / RECORD_FILE).is_file():
+        raise _fail(f"{run_dir} holds no {RECORD_FILE}: run `cabine fleet run` first")
+    overrides: dict[str, dict[str, Any]] = {}
+    for item in model_set or []:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not (sep and dot and section and name):
+            raise _fail(f"--set {item!r}: write SECTION.KEY=VALUE")
+        try:
+            parsed: Any = json.loads(value)
+        except ValueError:
+            parsed = value
+        overrides.setdefault(section, {})[name] = parsed
+    try:
+        stages, queue = compare_run(run_dir, overrides, lang)
+    except ScenarioError as exc:
+        raise _fail(exc) from None
+    if json_out:
+        typer.echo((run_dir / "compare.json").read_text(encoding="utf-8"), nl=False)
+    else:
+        for s in stages:
+            verdict = "agrees" if s.agrees else "DIFFERS"
+            typer.echo(
+                f"{s.stage:<11} live mean {s.live.mean:8.2f} h  model {s.model.mean:8.2f} h  "
+                f"KS {s.ks:.3f} (limit {s.ks_limit:.3f})  {verdict}"
+            )
+        typer.echo(
+            f"state's queue, live minus model: p95 {queue['p95']:.3f} h, "
+            f"largest {queue['worst']:.3f} h  {'agrees' if queue['agrees'] else 'DIFFERS'}"
+        )
+        typer.echo(f"report: {run_dir / 'compare.html'}")
+    if not (all(s.agrees for s in stages) and queue["agrees"]):
+        raise typer.Exit(1)

@@ -260,6 +260,14 @@ def start_fleet(
                 "origin": origin.isoformat(),
                 "sales_planned": len(sales),
                 "workers": [list(g) for g in groups],
+                # One poll of the services and transmitters, in simulated seconds: the live
+                # chain's resolution at this scale.
+                "tick_seconds": topology.poll * scale,
+                "uplink_outages": {
+                    b: [[start.isoformat(), end.isoformat()] for start, end in windows]
+                    for b, windows in outages.items()
+                },
+                "resolved_scenario": scenario.model_dump(mode="json"),
             },
             indent=2,
         ),

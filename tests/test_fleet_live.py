@@ -309,3 +309,54 @@ def test_a_faults_file_with_a_mistake_is_refused_naming_line_and_key(tmp_path, t
     assert result.exit_code == 2, result.output
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_the_model_replayed_on_the_live_sales_matches_where_it_is_deterministic(fleet_run):
+    """Given the live sales, the booth's window, the collector's window and the state's queue
+    are deterministic in the model: they must agree with the live chain (the queue number by
+    number); the stochastic stages are compared by their laws and reported."""
+    result = runner.invoke(app, ["fleet", "compare", str(fleet_run), "--lang", "en"])
+    assert result.exit_code in (0, 1), result.output
+    data = json.loads((fleet_run / "compare.json").read_text())
+    stages = {s["stage"]: s for s in data["stages"]}
+    assert set(stages) == {"booth", "collector", "state", "activation"}
+    assert stages["booth"]["agrees"] and stages["collector"]["agrees"], result.output
+    assert data["queue_live_minus_model_hours"]["agrees"]
+    assert abs(data["queue_live_minus_model_hours"]["worst"]) < 1 / 60
+    for s in stages.values():
+        assert s["live"]["count"] > 0 and (fleet_run / s["qq"]).is_file()
+    html = (fleet_run / "compare.html").read_text()
+    assert "Live fleet against the simulator" in html and "KS statistic" in html
+
+
+def test_a_deliberately_wrong_model_is_flagged(fleet_run):
+    """The check can fail: the model's batch window doubled is caught on the booth stage."""
+    result = runner.invoke(
+        app,
+        ["fleet", "compare", str(fleet_run), "--set", "booth.batch_window_minutes=30"],
+    )
+    assert result.exit_code == 1, result.output
+    data = json.loads((fleet_run / "compare.json").read_text())
+    booth = next(s for s in data["stages"] if s["stage"] == "booth")
+    assert not booth["agrees"] and booth["ks"] >= 0.15
+    assert data["overrides"] == {"booth": {"batch_window_minutes": 30}}
+    assert "diffère" in (fleet_run / "compare.html").read_text()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--set", "nonsense"], "SECTION.KEY=VALUE"),
+        (["--set", "booth.batch_window_minutes=-5"], "batch_window_minutes"),
+        (["--lang", "de"], "--lang"),
+    ],
+)
+def test_bad_compare_options_are_refused_in_one_line(fleet_run, args, message):
+    result = runner.invoke(app, ["fleet", "compare", str(fleet_run), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_compare_refuses_a_folder_that_is_not_a_run(tmp_path):
+    result = runner.invoke(app, ["fleet", "compare", str(tmp_path)])
+    assert result.exit_code == 2 and "fleet run" in result.output
