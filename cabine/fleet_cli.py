@@ -4,6 +4,7 @@ desk on one session clock) and the reconciliation of its record."""
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -74,6 +75,11 @@ def fleet_run(
     except FleetError as exc:
         raise _fail(exc) from None
     console = Console(stderr=True)
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM ends the run as Ctrl-C does: every process stopped
+
+    signal.signal(signal.SIGTERM, stop)
     with Live(console=console, refresh_per_second=2, transient=False) as live:
 
         def show(progress: dict[str, Any]) -> None:
@@ -111,8 +117,9 @@ def _report(result: Any, out: Path) -> None:
     for breach in result.breaches:
         typer.echo(breach.line())
     verdict = "reconciled" if result.ok else f"{len(result.breaches)} breaches"
+    transit = f" ({result.in_transit} still on their way)" if result.in_transit else ""
     typer.echo(
-        f"{result.numbers} numbers from {result.booths} booths: {verdict}; record in "
+        f"{result.numbers} numbers from {result.booths} booths{transit}: {verdict}; record in "
         f"{out / 'numbers.csv'}, {out / 'money.csv'}, {out / 'check.json'}"
     )
     if not result.ok:

@@ -131,6 +131,15 @@ class Process:
         self.check()
         raise ProcessSilent(self.name, self.log, target, timeout)
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU the child has used so far (0 once it has been reaped)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, IndexError):
+            return 0.0
+        # utime and stime are the 14th and 15th fields; the text after ")" starts at the 3rd.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def terminate(self) -> None:
         if self.running():
             self.popen.send_signal(signal.SIGTERM)

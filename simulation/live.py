@@ -41,8 +41,9 @@ from simulation.live_worker import PlannedSale
 from simulation.scenario import Scenario
 
 SETTLE_DAYS = 6.0
-"""After the last sale, the chain runs until every number is active, at most this long (domain
-time): beyond the FAQ's 72 h, so that a busy registry's backlog is seen to clear."""
+"""After the last sale, the chain runs until every number is at the state and the state's queue
+is empty, at most this long (domain time): beyond the FAQ's 72 h, so that a busy registry's
+backlog is seen to clear."""
 SALE_CPU_SECONDS = 0.5
 """A sale's CPU (photo check, number and file, sheet), measured from the workers' progress on
 this 2-core machine (23 s for 45 sales), for the default scale."""
@@ -359,13 +360,15 @@ def start_fleet(
 
 
 def chain_settled(services: Services, sold: int) -> bool:
-    """Every number the booths sold has reached the state and none waits there."""
+    """Every number the booths sold is at the state and its queue is empty: from then on each
+    number's activation time is fixed (the registry records it at receipt, its base delay
+    included), whether or not that time has come."""
     try:
         stats = services.registry_stats()
     except httpx.HTTPError:  # the registry restarting after a fault
         return False
-    by_state = stats.get("by_state", {})
-    return sum(int(n) for n in by_state.values()) >= sold and not int(by_state.get("pending", 0))
+    held = sum(int(n) for n in stats.get("by_state", {}).values())
+    return held >= sold and int(stats.get("backlog", 0)) == 0
 
 
 def run_fleet(
@@ -378,6 +381,7 @@ def run_fleet(
     from kiosk.ledger import issued_count
 
     faults = check_options(options)
+    started = time.monotonic()
     fleet = start_fleet(options, say, faults)
     topology = fleet.topology
     clock = topology.clock.make()
@@ -404,6 +408,7 @@ def run_fleet(
                     break
             time.sleep(poll_seconds)
         fleet.faults.finish(clock.now())
+        _write_cpu(options.out, fleet, time.monotonic() - started)
         fleet.group.get("citizens").stop()
         for worker in fleet.workers:  # the transmitters stop with their booths
             worker.stop(grace=30)
@@ -412,6 +417,25 @@ def run_fleet(
         services.close()
         fleet.group.stop()
     return result
+
+
+def _write_cpu(out: Path, fleet: FleetRun, wall_seconds: float) -> None:
+    """Where the run's CPU went, by process (``cpu.json``), with the sales per CPU-second of
+    the booth workers and the share of their CPU the sales themselves took."""
+    by_process = {p.name: round(p.cpu_seconds(), 3) for p in fleet.group.started}
+    progress = fleet.progress()
+    workers = sum(v for k, v in by_process.items() if k.startswith("worker-"))
+    data = {
+        "wall_seconds": round(wall_seconds, 3),
+        "cpu_seconds_by_process": by_process,
+        "cpu_seconds": round(sum(by_process.values()), 3),
+        "sales": progress["sales_done"],
+        "sales_per_worker_cpu_second": progress["sales_done"] / workers if workers else 0.0,
+        "sales_share_of_worker_cpu": progress["sales_cpu_seconds"] / workers if workers else 0.0,
+        "lag_p99_seconds": progress["lag_p99_seconds"],
+        "lag_max_seconds": progress["lag_max_seconds"],
+    }
+    (out / "cpu.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def _stage_counts(services: Services) -> dict[str, int]:

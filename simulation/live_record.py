@@ -28,6 +28,8 @@ from typing import Any
 
 import httpx
 
+from transmitter.outbox import PENDING
+
 RECORD_FILE = "numbers.csv"
 MONEY_FILE = "money.csv"
 CHECK_FILE = "check.json"
@@ -73,6 +75,9 @@ class CheckResult:
     numbers: int = 0
     booths: int = 0
     breaches: list[Breach] = field(default_factory=list)
+    in_transit: int = 0
+    """Numbers still on their way (waiting in a booth's outbox, or at the collector for
+    registration): not lost, as after a run stopped early."""
 
     @property
     def ok(self) -> bool:
@@ -83,6 +88,7 @@ class CheckResult:
             "ok": self.ok,
             "numbers": self.numbers,
             "booths": self.booths,
+            "in_transit": self.in_transit,
             "breaches": [b.__dict__ for b in self.breaches],
         }
 
@@ -103,19 +109,25 @@ class BoothBook:
     sales: list[Any]
     files: dict[str, Any]
     money: dict[str, int]
+    outbox: dict[str, str]
+    """Each number's state in the booth's outbox: pending, sent or rejected."""
 
 
 def read_booth(folder: Path, booth_id: str) -> BoothBook:
     """A booth's ledger and outbox, read only, through their owners' read functions."""
     from ephoto.clock import ManualClock
     from kiosk.ledger import Ledger
-    from transmitter.outbox import read_file
+    from transmitter.outbox import read_delivery, read_file
 
     ledger = Ledger(folder / "booth.db", ManualClock(), booth_id=booth_id)
     try:
         sales = ledger.all_sales()
-        files = {s.code: read_file(ledger.engine, s.code) for s in sales if s.code}
-        return BoothBook(booth_id, sales, files, ledger.money_by_status())
+        numbers = [s.code for s in sales if s.code]
+        files = {code: read_file(ledger.engine, code) for code in numbers}
+        with ledger.engine.connect() as conn:
+            deliveries = {code: read_delivery(conn, code) for code in numbers}
+        outbox = {code: d.status for code, d in deliveries.items() if d is not None}
+        return BoothBook(booth_id, sales, files, ledger.money_by_status(), outbox)
     finally:
         ledger.engine.dispose()
 
@@ -204,8 +216,12 @@ def _number_row(book: BoothBook, sale: Any, services: Services, result: CheckRes
         breaches.append(Breach("booth_file", code, "the booth's outbox holds no file for it"))
     at_collector = services.collector_file(code)
     at_state = services.registry_code(code)
-    if at_collector is None:
-        breaches.append(Breach("collector", code, "not at the collector"))
+    waiting_at_booth = book.outbox.get(code) == PENDING
+    if at_collector is None and waiting_at_booth:
+        result.in_transit += 1
+    elif at_collector is None:
+        said = book.outbox.get(code, "missing")
+        breaches.append(Breach("collector", code, f"not at the collector (booth's outbox: {said})"))
     else:
         if at_collector.get("booth_id") != book.booth:
             breaches.append(
@@ -218,7 +234,11 @@ def _number_row(book: BoothBook, sale: Any, services: Services, result: CheckRes
             breaches.append(Breach("collector", code, "its bytes differ from the booth's"))
         if not at_collector.get("sealed_at"):
             breaches.append(Breach("collector", code, "received but not sealed"))
-    if at_state is None:
+    waiting_at_collector = (at_collector or {}).get("registration") == PENDING
+    if at_state is None and (waiting_at_booth or waiting_at_collector):
+        if not waiting_at_booth:
+            result.in_transit += 1
+    elif at_state is None:
         breaches.append(Breach("state", code, "not registered at the state"))
     elif at_state.get("product") != sale.product:
         breaches.append(

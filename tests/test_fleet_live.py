@@ -360,3 +360,78 @@ def test_bad_compare_options_are_refused_in_one_line(fleet_run, args, message):
 def test_compare_refuses_a_folder_that_is_not_a_run(tmp_path):
     result = runner.invoke(app, ["fleet", "compare", str(tmp_path)])
     assert result.exit_code == 2 and "fleet run" in result.output
+
+
+def test_ctrl_c_stops_every_process_and_leaves_a_record_that_reconciles(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scenario = tmp_path / "small.toml"
+    scenario.write_text(SMALL, encoding="utf-8")
+    out = tmp_path / "run"
+    fleet = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cabine.cli",
+            "fleet",
+            "run",
+            str(scenario),
+            "--booths",
+            "2",
+            "--days",
+            "2",
+            "--scale",
+            "3600",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    sold = 0
+    while time.monotonic() < deadline and sold < 4:
+        time.sleep(0.5)
+        sold = (
+            sum(
+                json.loads(p.read_text())["done"]
+                for p in (out / "plans").glob("*.progress.json")
+                if p.stat().st_size
+            )
+            if (out / "plans").is_dir()
+            else 0
+        )
+    assert sold >= 4, "the fleet sold within two minutes"
+    children = [
+        int(proc.name)
+        for proc in Path("/proc").iterdir()
+        if proc.name.isdigit() and _parent_of(proc) == fleet.pid
+    ]
+    assert len(children) >= 5, "registry, collector, citizens and two booth workers"
+    fleet.send_signal(signal.SIGINT)
+    _, err = fleet.communicate(timeout=120)
+    assert fleet.returncode == 130, err
+    assert f"cabine fleet check {out}" in err
+    alive = [
+        pid
+        for pid in children
+        if Path(f"/proc/{pid}").exists() and _parent_of(Path(f"/proc/{pid}")) is not None
+    ]
+    assert alive == [], alive
+    result = runner.invoke(app, ["fleet", "check", str(out)])
+    assert result.exit_code == 0, result.output
+    check = json.loads((out / "check.json").read_text())
+    assert check["ok"] and check["numbers"] >= 1
+
+
+def _parent_of(proc: Path) -> int | None:
+    """A live process's parent pid; None once it has ended (or is only a zombie)."""
+    try:
+        fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else int(fields[1])
