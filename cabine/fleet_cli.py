@@ -46,6 +46,14 @@ def fleet_run(
         Path | None,
         typer.Option("--faults", help="TOML schedule of faults in simulated hours ([[fault]])."),
     ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="A running Dask scheduler (tcp://HOST:8786): the booth groups run on its "
+            "workers, as long-lived tasks.",
+        ),
+    ] = None,
 ) -> None:
     """Run the fleet: sales as the scenario's demand draws them, every number followed to the
     state; then the record (numbers.csv, money.csv) and its reconciliation (check.json)."""
@@ -69,6 +77,7 @@ def fleet_run(
         seed=seed,
         booths_per_worker=booths_per_worker,
         faults=faults,
+        scheduler=scheduler,
     )
     try:
         check_options(options)

@@ -14,6 +14,7 @@ record and reconciles it (:mod:`simulation.live_record`).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import secrets
@@ -37,8 +38,10 @@ from simulation.live_faults import (
     uplink_outages,
 )
 from simulation.live_record import ATTEMPTS_FILE, RUN_FILE, CheckResult, Services, reconcile
-from simulation.live_worker import PlannedSale
+from simulation.live_worker import PlannedSale, run_on_cluster
 from simulation.scenario import Scenario
+
+log = logging.getLogger("cabine.fleet")
 
 SETTLE_DAYS = 6.0
 """After the last sale, the chain runs until every number is at the state and the state's queue
@@ -65,6 +68,8 @@ class FleetOptions:
     seed: int | None = None
     booths_per_worker: int | None = None
     faults: Path | None = None
+    scheduler: str | None = None
+    """A running Dask scheduler (``tcp://HOST:8786``): the booth groups run on its workers."""
 
 
 def booth_ids(count: int) -> tuple[str, ...]:
@@ -152,12 +157,56 @@ def check_options(options: FleetOptions, resume: bool = False) -> list[Fault]:
         raise FleetError(f"--out {out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()) and not resume:
         raise FleetError(f"--out {out} is not empty: choose a new folder")
+    if options.scheduler is not None:
+        _reach(options.scheduler)
     if options.faults is None:
         return []
     try:
-        return load_faults(options.faults, booth_ids(options.booths), len(worker_groups(options)))
+        faults = load_faults(options.faults, booth_ids(options.booths), len(worker_groups(options)))
     except FaultError as exc:
         raise FleetError(str(exc)) from None
+    if options.scheduler is not None and any(f.kind == "worker_kill" for f in faults):
+        raise FleetError(
+            f"faults file {options.faults}: worker_kill kills a booth worker this machine "
+            "started; with --scheduler the booths run on the cluster's workers"
+        )
+    return faults
+
+
+def _reach(scheduler: str) -> None:
+    """Refuse, before anything starts, a scheduler that does not answer."""
+    from simulation.cluster import ClusterError, dask_client
+
+    try:
+        with dask_client(scheduler):
+            pass
+    except ClusterError as exc:
+        raise FleetError(str(exc)) from None
+
+
+@dataclass
+class ClusterTask:
+    """A booth group running as a long-lived task on a Dask worker; stopped by a file."""
+
+    name: str
+    future: Any
+    stop_file: Path
+
+    def check(self) -> None:
+        from cabine.processes import ProcessStopped
+
+        if self.future.done() and not self.stop_file.exists():
+            error = self.future.exception()
+            log = self.stop_file.with_suffix(".log")
+            log.write_text(f"{error!r}\n" if error else "ended early\n", encoding="utf-8")
+            raise ProcessStopped(self.name, log, f"the task ended: {error!r}")
+
+    def stop(self, grace: float = 30.0) -> None:
+        self.stop_file.touch()
+        try:
+            self.future.result(timeout=grace)
+        except Exception as exc:  # what it left undone, the record's check reports
+            log.warning("%s ended with %r", self.name, exc)
 
 
 @dataclass
@@ -173,10 +222,23 @@ class FleetRun:
     sales: int
     services: Services
     faults: FaultRunner = field(init=False)
+    client: Any = None
+    """The Dask client, when the booth groups run on a cluster."""
+
+    def checked(self) -> list[Any]:
+        """What must be running: the processes started here and the cluster's tasks."""
+        tasks = [w for w in self.workers if isinstance(w, ClusterTask)]
+        return [*self.group.started, *tasks]
 
     def progress(self) -> dict[str, Any]:
         """The workers' figures added up; the lag is the worst worker's p99 and maximum."""
-        total = {"sales_done": 0, "issued": 0, "workers_finished": 0, "sales_cpu_seconds": 0.0}
+        total = {
+            "sales_done": 0,
+            "issued": 0,
+            "workers_finished": 0,
+            "sales_cpu_seconds": 0.0,
+            "workers_cpu_seconds": 0.0,
+        }
         p99, worst = 0.0, 0.0
         for path in self.progress_files:
             try:
@@ -187,6 +249,7 @@ class FleetRun:
             total["issued"] += int(data["issued"])
             total["workers_finished"] += bool(data["finished"])
             total["sales_cpu_seconds"] += float(data["cpu_sales_seconds"])
+            total["workers_cpu_seconds"] += float(data["cpu_seconds"])
             p99 = max(p99, float(data["lag_p99_seconds"]))
             worst = max(worst, float(data["lag_max_seconds"]))
         return {
@@ -275,6 +338,11 @@ def start_fleet(
         encoding="utf-8",
     )
     group = ProcessGroup(out / "logs")
+    client = None
+    if options.scheduler is not None:
+        from dask.distributed import Client
+
+        client = Client(options.scheduler, timeout="10s")
     try:
         group.start("registry", ["registry"], config=files[REGISTRY], url=topology.url(REGISTRY))
         group.start(
@@ -285,7 +353,8 @@ def start_fleet(
         )
         group.get("registry").wait_serving()
         group.get("collector").wait_serving(path="/openapi.json")
-        workers, progress_files = [], []
+        workers: list[Any] = []
+        progress_files: list[Path] = []
         for index, members in enumerate(groups, start=1):
             plan = out / "plans" / f"worker-{index:02d}.json"
             plan.parent.mkdir(exist_ok=True)
@@ -314,14 +383,23 @@ def start_fleet(
                 ),
                 encoding="utf-8",
             )
-            workers.append(
-                group.start(
-                    f"worker-{index:02d}",
-                    ["-m", "simulation.live_worker", str(plan)],
-                    config=None,
-                    module=None,
+            name = f"worker-{index:02d}"
+            if client is not None:
+                stop_file = plan.with_suffix(".stop")
+                future = client.submit(
+                    run_on_cluster,
+                    str(plan),
+                    str(stop_file),
+                    key=f"{name}-{out.name}",
+                    pure=False,
                 )
-            )
+                workers.append(ClusterTask(name, future, stop_file))
+            else:
+                workers.append(
+                    group.start(
+                        name, ["-m", "simulation.live_worker", str(plan)], config=None, module=None
+                    )
+                )
             progress_files.append(progress)
         citizens = out / "plans" / "citizens.json"
         citizens.write_text(
@@ -346,6 +424,8 @@ def start_fleet(
         )
     except BaseException:
         group.stop()
+        if client is not None:
+            client.close()
         raise
     say(
         f"fleet: {options.booths} booths in {len(groups)} workers, {len(sales)} sales over "
@@ -353,7 +433,15 @@ def start_fleet(
     )
     services = Services(topology.url(COLLECTOR), topology.url(REGISTRY), topology.admin_token)
     fleet = FleetRun(
-        options, scenario, topology, group, workers, progress_files, len(sales), services
+        options,
+        scenario,
+        topology,
+        group,
+        workers,
+        progress_files,
+        len(sales),
+        services,
+        client=client,
     )
     fleet.faults = FaultRunner(faults or [], scenario.origin, fleet, out / FAULTS_RECORD)
     return fleet
@@ -392,7 +480,7 @@ def run_fleet(
         while True:
             now = clock.now()
             fleet.faults.step(now)
-            for process in fleet.group.started:
+            for process in fleet.checked():
                 if process.name not in fleet.faults.held_down:
                     process.check()
             progress = fleet.progress()
@@ -415,16 +503,26 @@ def run_fleet(
         result = reconcile(options.out, services)
     finally:
         services.close()
+        for worker in fleet.workers:
+            if isinstance(worker, ClusterTask):
+                worker.stop_file.touch()
         fleet.group.stop()
+        if fleet.client is not None:
+            fleet.client.close()
     return result
 
 
 def _write_cpu(out: Path, fleet: FleetRun, wall_seconds: float) -> None:
     """Where the run's CPU went, by process (``cpu.json``), with the sales per CPU-second of
     the booth workers and the share of their CPU the sales themselves took."""
-    by_process = {p.name: round(p.cpu_seconds(), 3) for p in fleet.group.started}
     progress = fleet.progress()
-    workers = sum(v for k, v in by_process.items() if k.startswith("worker-"))
+    by_process = {
+        p.name: round(p.cpu_seconds(), 3)
+        for p in fleet.group.started
+        if not p.name.startswith("worker-")
+    }
+    # The booth workers' own account (their process time), on this machine or a cluster's.
+    workers = by_process["booth-workers"] = round(progress["workers_cpu_seconds"], 3)
     data = {
         "wall_seconds": round(wall_seconds, 3),
         "cpu_seconds_by_process": by_process,

@@ -132,11 +132,13 @@ class Worker:
         self.sales = kept
         return clock
 
-    def run(self, clock: Clock, scale: float) -> None:
+    def run(self, clock: Clock, scale: float, stopped: threading.Event | None = None) -> None:
         """Make each sale when the session clock reaches it; progress every half second."""
         from kiosk.flow import serve_customer
         from kiosk.sale import State
 
+        if stopped is not None:
+            self.stop = stopped
         last_progress = 0.0
         for sale in self.sales:
             while not self.stop.is_set():
@@ -194,24 +196,47 @@ class Worker:
             booth.close()
 
 
-def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    worker = Worker(load_plan(Path(argv[0])))
-    stopped = threading.Event()
-
-    def ask_stop(_signum: int, _frame: object) -> None:
-        worker.stop.set()
-        stopped.set()
-
-    signal.signal(signal.SIGTERM, ask_stop)
-    signal.signal(signal.SIGINT, ask_stop)
+def serve_plan(plan_path: str, stopped: threading.Event) -> dict[str, Any]:
+    """Open the plan's booths, make their sales, keep their transmitters running until
+    ``stopped``, close them; the worker's last progress."""
+    worker = Worker(load_plan(Path(plan_path)))
     clock = worker.open()
     try:
-        worker.run(clock, clock_scale(clock))
+        worker.run(clock, clock_scale(clock), stopped)
         # The sales are made; the transmitters go on until the fleet says the run is over.
         stopped.wait()
     finally:
         worker.close()
+    return {"booths": sorted(worker.booths), "done": worker.done, "pid": os.getpid()}
+
+
+def run_on_cluster(plan_path: str, stop_file: str) -> dict[str, Any]:
+    """A booth group as a long-lived task on a Dask worker: the fleet asks it to stop by
+    creating ``stop_file`` (a task cannot be signalled), which it looks for twice a second."""
+    stopped = threading.Event()
+
+    def watch() -> None:
+        while not stopped.wait(PROGRESS_EVERY_SECONDS):
+            if Path(stop_file).exists():
+                stopped.set()
+
+    threading.Thread(target=watch, daemon=True, name="fleet-stop-watch").start()
+    try:
+        return serve_plan(plan_path, stopped)
+    finally:
+        stopped.set()
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    stopped = threading.Event()
+
+    def ask_stop(_signum: int, _frame: object) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, ask_stop)
+    signal.signal(signal.SIGINT, ask_stop)
+    serve_plan(argv[0], stopped)
     return 0
 
 

@@ -435,3 +435,63 @@ def _parent_of(proc: Path) -> int | None:
     except (OSError, IndexError):
         return None
     return None if fields[0] == "Z" else int(fields[1])
+
+
+def test_booth_groups_run_on_a_dask_cluster_and_reconcile(tmp_path):
+    """With --scheduler the booth workers are long-lived tasks on a real scheduler's two
+    workers (started by the test on loopback): the booths sell there, and the record
+    reconciles as on one machine."""
+    from tests.dask_cluster import dask_cluster
+
+    scenario = tmp_path / "small.toml"
+    scenario.write_text(SMALL, encoding="utf-8")
+    out = tmp_path / "run"
+    with dask_cluster(tmp_path / "dask", workers=2) as cluster:
+        pids = set(cluster.worker_pids())
+        result = runner.invoke(
+            app,
+            [
+                "fleet",
+                "run",
+                str(scenario),
+                "--booths",
+                "2",
+                "--days",
+                "1",
+                "--out",
+                str(out),
+                "--scale",
+                "3600",
+                "--booths-per-worker",
+                "1",
+                "--scheduler",
+                cluster.address,
+            ],
+        )
+        assert result.exit_code == 0, result.output
+    check = json.loads((out / "check.json").read_text())
+    assert check["ok"] and check["numbers"] > 0
+    ran = {json.loads(p.read_text())["pid"] for p in (out / "plans").glob("*.progress.json")}
+    assert ran and ran <= pids, (ran, pids)
+
+
+def test_an_unreachable_scheduler_is_refused_before_anything_starts(tmp_path):
+    from cabine.processes import free_port
+
+    result = runner.invoke(
+        app,
+        [
+            "fleet",
+            "run",
+            "off-season",
+            "--booths",
+            "2",
+            "--out",
+            str(tmp_path / "out"),
+            "--scheduler",
+            f"tcp://127.0.0.1:{free_port()}",
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "--scheduler" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
