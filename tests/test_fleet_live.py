@@ -53,28 +53,19 @@ p95_hours = 20.0
 """
 
 
-@pytest.fixture(scope="module")
-def fleet_run(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("fleet")
+def small_fleet(folder: Path, booths: int, days: int, *extra: str):
+    """``cabine fleet run`` of the small scenario at an hour a second, into ``folder/run``."""
     scenario = folder / "small.toml"
     scenario.write_text(SMALL, encoding="utf-8")
     out = folder / "run"
-    result = runner.invoke(
-        app,
-        [
-            "fleet",
-            "run",
-            str(scenario),
-            "--booths",
-            "3",
-            "--days",
-            "2",
-            "--out",
-            str(out),
-            "--scale",
-            "3600",
-        ],
-    )
+    argv = ["fleet", "run", str(scenario), "--booths", str(booths), "--days", str(days)]
+    result = runner.invoke(app, [*argv, "--out", str(out), "--scale", "3600", *extra])
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def fleet_run(tmp_path_factory) -> Path:
+    out, result = small_fleet(tmp_path_factory.mktemp("fleet"), 3, 2)
     assert result.exit_code == 0, result.output
     assert "reconciled" in result.output
     return out
@@ -223,29 +214,9 @@ def test_a_fleet_under_faults_reconciles_with_nothing_lost(tmp_path):
     """A collector killed, a booth cut off for 10 h, the registry refusing half the batches,
     a booth worker killed and the registry killed: every number still reaches the collector
     and the state once, with its booth's bytes, and every euro is accounted for."""
-    scenario = tmp_path / "small.toml"
-    scenario.write_text(SMALL, encoding="utf-8")
     faults = tmp_path / "faults.toml"
     faults.write_text(FAULTS, encoding="utf-8")
-    out = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        [
-            "fleet",
-            "run",
-            str(scenario),
-            "--booths",
-            "3",
-            "--days",
-            "2",
-            "--out",
-            str(out),
-            "--scale",
-            "3600",
-            "--faults",
-            str(faults),
-        ],
-    )
+    out, result = small_fleet(tmp_path, 3, 2, "--faults", str(faults))
     assert result.exit_code == 0, result.output
     check = json.loads((out / "check.json").read_text())
     assert check["ok"] and check["breaches"] == [] and check["numbers"] > 0
@@ -443,30 +414,10 @@ def test_booth_groups_run_on_a_dask_cluster_and_reconcile(tmp_path):
     reconciles as on one machine."""
     from tests.dask_cluster import dask_cluster
 
-    scenario = tmp_path / "small.toml"
-    scenario.write_text(SMALL, encoding="utf-8")
-    out = tmp_path / "run"
     with dask_cluster(tmp_path / "dask", workers=2) as cluster:
         pids = set(cluster.worker_pids())
-        result = runner.invoke(
-            app,
-            [
-                "fleet",
-                "run",
-                str(scenario),
-                "--booths",
-                "2",
-                "--days",
-                "1",
-                "--out",
-                str(out),
-                "--scale",
-                "3600",
-                "--booths-per-worker",
-                "1",
-                "--scheduler",
-                cluster.address,
-            ],
+        out, result = small_fleet(
+            tmp_path, 2, 1, "--booths-per-worker", "1", "--scheduler", cluster.address
         )
         assert result.exit_code == 0, result.output
     check = json.loads((out / "check.json").read_text())
