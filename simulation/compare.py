@@ -120,11 +120,15 @@ def compare_run(
     tick = trace.tick_hours
     stages = [compare_stage(s, live[s], model[s], tick) for s in STAGES]
     gaps = queue_given_arrivals(trace)
+    def hours(value: float) -> float:
+        """To the microhour, without the minus sign of a rounding error around zero."""
+        return round(value, 6) + 0.0
+
     queue = {
-        "p5": float(np.percentile(gaps, 5)) if gaps.size else float("nan"),
-        "p50": float(np.percentile(gaps, 50)) if gaps.size else float("nan"),
-        "p95": float(np.percentile(gaps, 95)) if gaps.size else float("nan"),
-        "worst": float(np.abs(gaps).max()) if gaps.size else float("nan"),
+        "p5": hours(float(np.percentile(gaps, 5))) if gaps.size else float("nan"),
+        "p50": hours(float(np.percentile(gaps, 50))) if gaps.size else float("nan"),
+        "p95": hours(float(np.percentile(gaps, 95))) if gaps.size else float("nan"),
+        "worst": hours(float(np.abs(gaps).max())) if gaps.size else float("nan"),
         "agrees": bool(gaps.size == 0 or np.abs(gaps).max() <= max(tick, 1 / 60)),
     }
     stages = [_with_qq(s, live[s.stage], model[s.stage], run_dir, lang) for s in stages]
