@@ -477,6 +477,17 @@ CASES: list[Case] = [
         IN_FLIGHT,
         read_only=True,
     ),
+    # the live fleet
+    Case(("fleet", "run", "summer_peak", "--out", "{tmp}/out"), "summer_peak"),
+    Case(("fleet", "run", "off-season", "--booths", "0", "--out", "{tmp}/out"), "--booths 0"),
+    Case(("fleet", "run", "off-season", "--days", "0", "--out", "{tmp}/out"), "--days 0"),
+    Case(("fleet", "run", "off-season", "--out", "{data}"), "is not empty", "corrupt booth.db"),
+    Case(
+        ("fleet", "run", "off-season", "--out", "{tmp}/out", "--faults", "{tmp}/none.toml"),
+        "none.toml",
+    ),
+    Case(("fleet", "check", "{data}"), "is not a fleet run's folder"),
+    Case(("fleet", "compare", "{data}"), "holds no numbers.csv"),
 ]
 
 
