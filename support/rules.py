@@ -456,13 +456,7 @@ def decide(
     if file_reason is not None:
         notes = ("note.right_code",) if corrected else ()
         if sale.refunded_at is not None:
-            return replace(
-                base,
-                outcome=Outcome.FILE_UNAVAILABLE,
-                reason="refund_already",
-                when=ensure_utc(sale.refunded_at),
-                notes=notes,
-            )
+            return _refunded_already(base, Outcome.FILE_UNAVAILABLE, sale.refunded_at, notes)
         if not proven:
             return replace(base, outcome=Outcome.PROOF_NEEDED, reason="proof_needed")
         return replace(
@@ -477,13 +471,7 @@ def decide(
     if refused_on_the_way(sale, registry, collector):
         notes = ("note.right_code",) if corrected else ()
         if sale.refunded_at is not None:
-            return replace(
-                base,
-                outcome=Outcome.REFUSED,
-                reason="refund_already",
-                when=ensure_utc(sale.refunded_at),
-                notes=notes,
-            )
+            return _refunded_already(base, Outcome.REFUSED, sale.refunded_at, notes)
         if not promise_passed:
             # The operator must act; no refund before 72 h, but no "wait" either.
             return replace(
@@ -517,13 +505,7 @@ def decide(
 
     notes = ("note.right_code",) if corrected else ()
     if sale.refunded_at is not None:
-        return replace(
-            base,
-            outcome=Outcome.REFUND,
-            reason="refund_already",
-            when=ensure_utc(sale.refunded_at),
-            notes=notes,
-        )
+        return _refunded_already(base, Outcome.REFUND, sale.refunded_at, notes)
     if now >= end or registry.state == CodeState.EXPIRED:
         # Never activated in its 6 months (not sent in time, or the registry's backlog was
         # longer than that): refund, but sending it again would only store an expired number.
@@ -539,6 +521,15 @@ def decide(
         return replace(base, outcome=Outcome.PROOF_NEEDED, reason="proof_needed")
     return replace(
         base, outcome=Outcome.REFUND, reason=reason, refund=True, requeue=requeue, notes=notes
+    )
+
+
+def _refunded_already(
+    base: Decision, outcome: Outcome, refunded_at: datetime, notes: tuple[str, ...]
+) -> Decision:
+    """The sale was refunded before: said again with its date, never a second refund."""
+    return replace(
+        base, outcome=outcome, reason="refund_already", when=ensure_utc(refunded_at), notes=notes
     )
 
 
