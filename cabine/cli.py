@@ -1722,12 +1722,20 @@ def demo(
     collector_port: Annotated[int, typer.Option(help="Port of the operator's collector.")] = 8720,
     lang: Annotated[str | None, typer.Option(help="Language: fr or en.")] = None,
     config: Annotated[Path | None, typer.Option(help="Configuration file.")] = None,
+    keep_running: Annotated[
+        bool,
+        typer.Option(
+            help="Afterwards keep the registry, collector and support desk up until Ctrl-C."
+        ),
+    ] = False,
 ) -> None:
     """Run the whole booth on one machine (registry, collector, transmitter, support desk and
     kiosk).
 
     The services run on loopback on one scaled clock; the kiosk opens in a window, or a scripted
-    customer buys and follows a number when there is no display."""
+    customer buys and follows a number when there is no display. Closing the window follows the
+    number bought in it; the summary page, screenshots and fetched files are in the data
+    folder."""
     from cabine.config import load_settings
     from cabine.demo import DemoError, has_display, run_demo
 
@@ -1762,7 +1770,7 @@ def demo(
         console.print(table)
 
     try:
-        result = run_demo(
+        run_demo(
             settings,
             scale=scale,
             headless=headless,
@@ -1772,17 +1780,13 @@ def demo(
             lang=chosen_lang,
             say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
             show_table=show_table,
+            keep_running=keep_running,
         )
     except DemoError as exc:
         raise fail(exc, 1) from None
     except KeyboardInterrupt:
         console.print(t.get("run.stopped"), markup=False, highlight=False)
         raise typer.Exit(130) from None
-    if result is not None:
-        seconds, folder = f"{result.wall_seconds:.0f}", result.data_dir.resolve()
-        console.print(
-            t.get("run.finished", seconds=seconds, folder=folder), markup=False, highlight=False
-        )
 
 
 def one_line_error(exc: BaseException) -> str | None:

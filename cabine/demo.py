@@ -50,6 +50,8 @@ from ephoto.vocabulary import CodeState, Procedure
 
 if TYPE_CHECKING:
     from cabine.config import Settings
+    from kiosk.booth import Booth
+    from kiosk.ledger import Sale
     from transmitter.outbox import Delivery
 
 DEFAULT_SCALE = 3600.0
@@ -198,6 +200,8 @@ class Services:
     support_url: str
     admin_token: str
     collector_url: str = ""
+    check: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
+    """Raise :class:`DemoError` if one of the services has ended."""
 
 
 def demo_topology(
@@ -299,13 +303,21 @@ def running_services(
             group.check()
         except ProcessFailed as failure:
             raise demo_error(failure, lang) from None
+
+        def check() -> None:
+            try:
+                group.check()
+            except ProcessFailed as failure:
+                raise demo_error(failure, lang) from None
+
         yield Services(
-            topology.url(REGISTRY), topology.url(SUPPORT), admin_token, topology.url(COLLECTOR)
+            topology.url(REGISTRY),
+            topology.url(SUPPORT),
+            admin_token,
+            topology.url(COLLECTOR),
+            check,
         )
-        try:
-            group.check()
-        except ProcessFailed as failure:
-            raise demo_error(failure, lang) from None
+        check()
     finally:
         group.stop()
 
@@ -458,17 +470,20 @@ class DemoResult:
     data_dir: Path
     ephoto_code: str
     ephoto_sale: str
-    classic_sale: str
+    classic_sale: str | None
+    """The sale of a product without a number the support desk was asked about, if any."""
     timeline: Timeline
     first_redeem: tuple[int, dict[str, Any]]
     second_redeem: tuple[int, dict[str, Any]]
-    support_answer: dict[str, Any]
+    support_answer: dict[str, Any] | None
     screenshots: list[Path]
     sheets: list[Path]
     wall_seconds: float
     summary: Path | None = None
     fetched: FetchedAtUse | None = None
     """The photo and signature the state fetched from the collector when the number was used."""
+    bought_in_window: str | None = None
+    """The product's name when the number followed was bought by a person in the window."""
 
 
 @dataclass(frozen=True)
@@ -586,59 +601,95 @@ def scripted_customer(
         ephoto_sale, classic_sale = by_product[permis.id], by_product[classic.id]
         if ephoto_sale.code is None or classic_sale.code is not None:
             raise DemoError(t.get("run.error.ledger_mismatch"))
-        statuses = t.keys()
-        rows = [
-            [
-                sale.display_id(),
-                booth.catalog.get(sale.product).name(lang),
-                t.get(f"run.status.{sale.status}")
-                if f"run.status.{sale.status}" in statuses
-                else sale.status,
-                Money(sale.price_cents).format(lang),
-                sale.code or t.get("run.no_number"),
-            ]
-            for sale in booth.ledger.last_sales(6)
-        ]
-        columns = ["sale", "product", "status", "price", "number"]
-        show_table(rows, [t.get(f"run.column_{c}") for c in columns], t.get("run.ledger_title"))
-
-        issued = outbox_issued_at(booth.ledger.engine, ephoto_sale.code, lang)
-        say(t.get("run.following", code=ephoto_sale.code))
-        timeline = follow_number(
-            ephoto_sale.code,
-            issued,
-            outbox_reader(booth.ledger.engine),
+        return follow_sales(
+            booth,
+            ephoto_sale,
+            classic_sale,
+            list(report.screenshots),
             services,
             clock,
             say,
+            show_table,
             lang,
         )
-        first = redeem(services, ephoto_sale.code, permis.procedure or Procedure.PERMIS, lang)
+    finally:
+        booth.close()
+
+
+def follow_sales(
+    booth: Booth,
+    ephoto_sale: Sale,
+    classic_sale: Sale | None,
+    screenshots: list[Path],
+    services: Services,
+    clock: SessionClock,
+    say: Callable[[str], None],
+    show_table: Callable[[list[list[str]], list[str], str], None],
+    lang: str,
+) -> DemoResult:
+    """What the demo shows after the purchases: the ledger, the ePhoto number from the outbox to
+    active, its use (the state fetching the file) and second use, and the support desk's answer
+    about the sale without a number, if there is one."""
+    t = texts("demo", lang)
+    data_dir = booth.paths.data_dir
+    assert ephoto_sale.code is not None
+    product = booth.catalog.get(ephoto_sale.product)
+    statuses = t.keys()
+    rows = [
+        [
+            sale.display_id(),
+            booth.catalog.get(sale.product).name(lang),
+            t.get(f"run.status.{sale.status}")
+            if f"run.status.{sale.status}" in statuses
+            else sale.status,
+            Money(sale.price_cents).format(lang),
+            sale.code or t.get("run.no_number"),
+        ]
+        for sale in booth.ledger.last_sales(6)
+    ]
+    columns = ["sale", "product", "status", "price", "number"]
+    show_table(rows, [t.get(f"run.column_{c}") for c in columns], t.get("run.ledger_title"))
+
+    issued = outbox_issued_at(booth.ledger.engine, ephoto_sale.code, lang)
+    say(t.get("run.following", code=ephoto_sale.code))
+    timeline = follow_number(
+        ephoto_sale.code,
+        issued,
+        outbox_reader(booth.ledger.engine),
+        services,
+        clock,
+        say,
+        lang,
+    )
+    procedure = product.procedure or Procedure.PERMIS
+    first = redeem(services, ephoto_sale.code, procedure, lang)
+    say(
+        t.get(
+            "run.redeem_first",
+            site=product.site,
+            http=first[0],
+            message=first[1].get("message", ""),
+        )
+    )
+    from transmitter.outbox import read_file
+
+    fetched = keep_fetched_file(
+        first[1], ephoto_sale.code, read_file(booth.ledger.engine, ephoto_sale.code), data_dir
+    )
+    if fetched is not None:
+        same = t.get("run.fetched_same" if fetched.same_as_booth else "run.fetched_different")
         say(
             t.get(
-                "run.redeem_first",
-                site=permis.site,
-                http=first[0],
-                message=first[1].get("message", ""),
+                "run.fetched",
+                collector=fetched.collector,
+                same=same,
+                digest=fetched.photo_sha256[:16],
             )
         )
-        from transmitter.outbox import read_file
-
-        fetched = keep_fetched_file(
-            first[1], ephoto_sale.code, read_file(booth.ledger.engine, ephoto_sale.code), data_dir
-        )
-        if fetched is not None:
-            same = t.get("run.fetched_same" if fetched.same_as_booth else "run.fetched_different")
-            say(
-                t.get(
-                    "run.fetched",
-                    collector=fetched.collector,
-                    same=same,
-                    digest=fetched.photo_sha256[:16],
-                )
-            )
-        second = redeem(services, ephoto_sale.code, permis.procedure or Procedure.PERMIS, lang)
-        say(t.get("run.redeem_second", http=second[0], message=second[1].get("message", "")))
+    second = redeem(services, ephoto_sale.code, procedure, lang)
+    say(t.get("run.redeem_second", http=second[0], message=second[1].get("message", "")))
+    support: dict[str, Any] | None = None
+    if classic_sale is not None:
         answer = httpx.post(
             f"{services.support_url}/v1/reports",
             json={"sale_id": classic_sale.display_id()},
@@ -648,23 +699,30 @@ def scripted_customer(
         support = answer.json()
         outcome = texts("support", lang).get(f"outcome.{support['outcome']}")
         say(t.get("run.support", sale=classic_sale.display_id(), outcome=outcome))
-        sheets = sorted(booth.paths.prints.glob("*.png"))
-        return DemoResult(
-            data_dir=data_dir,
-            ephoto_code=ephoto_sale.code,
-            ephoto_sale=ephoto_sale.display_id(),
-            classic_sale=classic_sale.display_id(),
-            timeline=timeline,
-            first_redeem=first,
-            second_redeem=second,
-            support_answer=support,
-            screenshots=list(report.screenshots),
-            sheets=sheets,
-            wall_seconds=0.0,  # the caller measures the whole demo
-            fetched=fetched,
-        )
-    finally:
-        booth.close()
+    return DemoResult(
+        data_dir=data_dir,
+        ephoto_code=ephoto_sale.code,
+        ephoto_sale=ephoto_sale.display_id(),
+        classic_sale=classic_sale.display_id() if classic_sale is not None else None,
+        timeline=timeline,
+        first_redeem=first,
+        second_redeem=second,
+        support_answer=support,
+        screenshots=screenshots,
+        sheets=sorted(booth.paths.prints.glob("*.png")),
+        wall_seconds=0.0,  # the caller measures the whole demo
+        fetched=fetched,
+    )
+
+
+def window_purchases(booth: Booth, after: int) -> tuple[Sale | None, Sale | None]:
+    """The last printed ePhoto sale and the last printed sale without a number made after sale
+    id ``after`` (the person's purchases in the window), each None when there is none."""
+    made = [sale for sale in booth.ledger.all_sales() if sale.id > after]
+    printed = [sale for sale in made if sale.status == "printed"]
+    ephoto = [sale for sale in printed if sale.code is not None]
+    other = [sale for sale in printed if sale.code is None]
+    return (ephoto[-1] if ephoto else None, other[-1] if other else None)
 
 
 def write_summary(result: DemoResult, lang: str) -> Path:
@@ -702,8 +760,13 @@ def run_demo(
     say: Callable[[str], None],
     show_table: Callable[[list[list[str]], list[str], str], None],
     collector_port: int = DEFAULT_COLLECTOR_PORT,
-) -> DemoResult | None:
-    """The whole demo; returns the scripted customer's result when headless."""
+    keep_running: bool = False,
+    wait: Callable[[Services], None] | None = None,
+) -> DemoResult:
+    """The whole demo: the customers' purchases (a person's in the window, else the scripted
+    customer's), the number followed to its use, ``summary.html``; its last line says where to
+    look. With ``keep_running`` the services stay up, their addresses printed, until ``wait``
+    returns (by default: until Ctrl-C)."""
     started = time.monotonic()
     data_dir: Path = settings.data_dir
     check_ports(
@@ -732,30 +795,88 @@ def run_demo(
         ) as services:
             if headless:
                 result = scripted_customer(settings, clock, services, say, show_table, lang)
-                result.wall_seconds = time.monotonic() - started
-                result.summary = write_summary(result, lang)
-                return result
-            from kiosk.booth import Booth
-            from kiosk.ui.app import KioskApp
-
-            booth = Booth.from_settings(
-                settings.kiosk,
-                data_dir,
-                clock,
-                operator_prefix=settings.operator.prefix,
-                batch_window=timedelta(minutes=settings.transmitter.batch_window_minutes),
-                default_lang=lang,
-            )
-            try:
-                say(t.get("run.window_open"))
-                KioskApp(
-                    booth,
-                    size=(settings.kiosk.width, settings.kiosk.height),
-                    fullscreen=settings.kiosk.fullscreen,
-                ).run()
-            finally:
-                booth.close()
-            return None
+            else:
+                result = window_session(settings, clock, services, say, show_table, lang)
+            result.wall_seconds = time.monotonic() - started
+            result.summary = write_summary(result, lang)
+            folder = data_dir.resolve()
+            say(t.get("run.finished", seconds=f"{result.wall_seconds:.0f}", folder=folder))
+            if keep_running:
+                say(t.get("run.keep_running"))
+                say(t.get("run.service_registry", url=services.registry_url))
+                say(t.get("run.service_support", url=services.support_url))
+                say(t.get("run.service_collector", url=services.collector_url))
+                say(t.get("run.keep_running_stop"))
+                (wait or wait_for_interrupt)(services)
+                say(t.get("run.kept_stopped", folder=folder))
+            return result
     finally:
         session.domain_time = clock.now()
         session.save()
+
+
+def wait_for_interrupt(services: Services, poll_seconds: float = 0.5) -> None:
+    """Keep the services up until Ctrl-C; a service that ends stops the demo with its log."""
+    try:
+        while True:
+            services.check()
+            time.sleep(poll_seconds)
+    except KeyboardInterrupt:
+        return
+
+
+def window_session(
+    settings: Any,
+    clock: SessionClock,
+    services: Services,
+    say: Callable[[str], None],
+    show_table: Callable[[list[list[str]], list[str], str], None],
+    lang: str,
+) -> DemoResult:
+    """The booth in a window until the person closes it, each screen saved as it appears; then
+    the number they bought is followed, or, if they bought none, the scripted customer buys."""
+    from kiosk.booth import Booth
+    from kiosk.ui.app import KioskApp
+
+    t = texts("demo", lang)
+    booth = Booth.from_settings(
+        settings.kiosk,
+        settings.data_dir,
+        clock,
+        operator_prefix=settings.operator.prefix,
+        batch_window=timedelta(minutes=settings.transmitter.batch_window_minutes),
+        default_lang=lang,
+    )
+    try:
+        before = max((sale.id for sale in booth.ledger.last_sales(1)), default=0)
+        say(t.get("run.window_open"))
+        app = KioskApp(
+            booth,
+            size=(settings.kiosk.width, settings.kiosk.height),
+            fullscreen=settings.kiosk.fullscreen,
+            screenshots=settings.data_dir / "screenshots",
+        )
+        app.run()
+        ephoto_sale, other_sale = window_purchases(booth, before)
+        if ephoto_sale is not None:
+            product = booth.catalog.get(ephoto_sale.product).name(lang)
+            say(t.get("run.window_closed_bought", product=product))
+            result = follow_sales(
+                booth,
+                ephoto_sale,
+                other_sale,
+                list(app.saved_screenshots),
+                services,
+                clock,
+                say,
+                show_table,
+                lang,
+            )
+            result.bought_in_window = product
+            return result
+    finally:
+        booth.close()
+    say(t.get("run.window_closed_none"))
+    result = scripted_customer(settings, clock, services, say, show_table, lang)
+    result.screenshots = [*app.saved_screenshots, *result.screenshots]
+    return result

@@ -16,7 +16,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from cabine.demo import DemoError, DemoSession, check_ports, port_is_free
+from cabine.demo import DemoError, DemoSession, check_ports, port_is_free, purchase_steps
 from ephoto import code as codes
 from ephoto.clock import SystemClock
 from ephoto.texts import texts
@@ -270,3 +270,152 @@ def test_a_child_that_stops_is_named_in_the_demos_language(tmp_path, lang):
         "run.error.child_stopped", role=role, code=child.popen.returncode, log=child.log
     )
     children.stop()
+
+
+def test_log_files_are_named_without_spaces(tmp_path):
+    """Each child's log is one word: ``logs/support.log``, never ``logs/support desk.log``."""
+    from cabine.processes import ProcessGroup
+
+    children = ProcessGroup(tmp_path / "logs")
+    with pytest.raises(ValueError, match="one word"):
+        children.start("support desk", ["support", "serve"], config=None)
+    assert not (tmp_path / "logs" / "support desk.log").exists()
+
+
+def test_keep_running_leaves_the_check_page_and_the_desk_up_until_ctrl_c(tmp_path):
+    """After the scripted customer the services stay up with their addresses printed; Ctrl-C
+    stops every one of them, and the last line says where the demo's files are."""
+    import signal
+    import time
+
+    import httpx
+
+    data = tmp_path / "kept"
+    ports = {"registry": free_port(), "support": free_port(), "collector": free_port()}
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["COLUMNS"] = "200"
+    command = [sys.executable, "-m", "cabine.cli", "demo", "--data", str(data), "--lang", "en"]
+    command += ["--scale", "7200", "--keep-running"]
+    command += [f"--{role}-port={port}" for role, port in ports.items()]
+    t = texts("demo", "en")
+    child = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 240
+        assert child.stdout is not None
+        while time.monotonic() < deadline:
+            line = child.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+            if line.strip() == t.get("run.keep_running_stop"):
+                break
+        out = "\n".join(lines)
+        assert lines and lines[-1].strip() == t.get("run.keep_running_stop"), out
+        assert (data / "summary.html").is_file()
+        registry_url = f"http://127.0.0.1:{ports['registry']}"
+        support_url = f"http://127.0.0.1:{ports['support']}"
+        assert t.get("run.service_registry", url=registry_url) in out
+        assert t.get("run.service_support", url=support_url) in out
+        # Still up after the demo's end: the check page and the desk's form answer.
+        time.sleep(1.0)
+        assert httpx.get(registry_url + "/", timeout=5).status_code == 200
+        assert httpx.get(support_url + "/", timeout=5).status_code == 200
+        child.send_signal(signal.SIGINT)
+        rest, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, err
+    last = rest.strip().splitlines()[-1]
+    assert last == t.get("run.kept_stopped", folder=data.resolve())
+    assert all(port_is_free(port) for port in ports.values())
+    leftover = subprocess.run(["pgrep", "-f", str(data)], capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""
+
+
+def window_demo(tmp_path, monkeypatch, person_steps):
+    """``run_demo`` with a window (SDL's dummy driver): ``person_steps`` are tapped on the
+    window's real event loop, then the window is closed as a person closes it (QUIT)."""
+    import pygame
+
+    from cabine.config import load_settings
+    from cabine.demo import DEMO_KIOSK_TIMINGS, run_demo
+    from kiosk.ui.app import KioskApp, use_dummy_video
+    from kiosk.ui.script import run_script
+
+    use_dummy_video()
+    opened = KioskApp.run
+
+    def person_then_close(app: KioskApp) -> None:
+        report = run_script(app, person_steps, close=False)
+        assert report.ok, report.error
+        pygame.event.post(pygame.event.Event(pygame.QUIT))
+        opened(app)
+
+    monkeypatch.setattr(KioskApp, "run", person_then_close)
+    settings = load_settings(None, data_dir=tmp_path / "window")
+    settings = settings.model_copy(
+        update={"kiosk": settings.kiosk.model_copy(update=DEMO_KIOSK_TIMINGS)}
+    )
+    lines: list[str] = []
+    result = run_demo(
+        settings,
+        scale=7200,
+        headless=False,
+        registry_port=free_port(),
+        support_port=free_port(),
+        collector_port=free_port(),
+        lang="en",
+        say=lines.append,
+        show_table=lambda rows, columns, title: lines.append(title),
+    )
+    return result, lines
+
+
+def test_closing_the_window_follows_the_number_bought_in_it_and_says_where_to_look(
+    tmp_path, monkeypatch
+):
+    """With a window, closing it ends as the headless run ends: the number the person bought
+    followed to its use, summary.html, screenshots/ of the window's screens, fetched/, and
+    the last line names the folder."""
+    product = load_catalog().get("ephoto-titre-sejour")
+    steps = purchase_steps(product.id, product.category, True, "en")
+    result, lines = window_demo(tmp_path, monkeypatch, steps)
+    t = texts("demo", "en")
+    data = tmp_path / "window"
+    assert t.get("run.window_closed_bought", product=product.name("en")) in lines
+    scripted = t.entries["run.customer_buys"].split("{")[0]
+    assert not [line for line in lines if line.startswith(scripted)], "the scripted one bought"
+    assert lines[-1] == t.get(
+        "run.finished", seconds=f"{result.wall_seconds:.0f}", folder=data.resolve()
+    )
+    assert result.first_redeem[0] == 200 and result.second_redeem[0] == 409
+    assert result.fetched is not None and result.fetched.same_as_booth
+    assert (data / "fetched" / f"{result.ephoto_code}-photo.jpg").is_file()
+    shots = sorted((data / "screenshots").glob("*.png"))
+    assert len(shots) >= 8 and any("payment" in shot.name for shot in shots)
+    summary = (data / "summary.html").read_text(encoding="utf-8")
+    assert codes.group(result.ephoto_code) in summary
+    assert t.get("intro_window", product=product.name("en")) in summary
+    assert f'src="screenshots/{shots[0].name}"' in summary
+
+
+def test_closing_the_window_without_buying_lets_the_scripted_customer_buy(tmp_path, monkeypatch):
+    result, lines = window_demo(tmp_path, monkeypatch, [{"wait_for": "attract"}])
+    t = texts("demo", "en")
+    catalog = load_catalog()
+    assert t.get("run.window_closed_none") in lines
+    bought = t.get(
+        "run.customer_buys",
+        first=catalog.get("ephoto-permis").name("en"),
+        second=catalog.get("id-card-adult").name("en"),
+    )
+    assert bought in lines
+    assert lines[-1].startswith(t.get("run.finished", seconds="", folder="").split(" ")[0])
+    assert "summary.html" in lines[-1]
+    assert (tmp_path / "window" / "summary.html").is_file()
+    assert result.support_answer is not None
