@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from stdnum.iso7064 import mod_37_36
 
 from ephoto.clock import format_paris
-from ephoto.code import ALPHABET, Problem, describe, problems_in
+from ephoto.code import ALPHABET, Problem, candidates, describe, group, normalize, problems_in
 from ephoto.texts import LANGUAGES, texts
 from ephoto.vocabulary import CodeState
 
@@ -39,6 +39,10 @@ _CANONICAL = re.compile(r"[A-Z0-9]{22}")
 class Answer:
     status: str
     message: str
+    candidates: tuple[str, ...] = ()
+    """For a mistyped number, the numbers one capital or one confusable character away that
+    pass every check (``ephoto.code.candidates``, as the support desk and ``cabine code check``
+    find them); the message names them."""
 
 
 def language_from(accept_language: str | None, default: str = "fr") -> str:
@@ -86,11 +90,33 @@ def _canonical_and_checked(text: str) -> bool:
 
 
 def malformed_answer(text: str, prefixes: tuple[str, ...] | None, lang: str) -> Answer | None:
+    """The answer for a number that is not well formed, None for a well-formed one.
+
+    One sentence for an empty field and one for text that is not an ePhoto number at all (two
+    or more of: wrong length, characters outside A-Z 0-9, another prefix, once capitalised);
+    otherwise each problem (capitals first, then what is still wrong once capitalised), and the
+    numbers the citizen probably meant."""
     problems = code_problems(text, prefixes)
     if not problems:
         return None
-    described = " ".join(describe(p, lang) for p in problems)
-    return Answer(MALFORMED, texts("registry", lang).get("status.malformed", problems=described))
+    t = texts("registry", lang)
+    typed = normalize(text)
+    if not typed:
+        return Answer(MALFORMED, t.get("status.empty"))
+    capitalised = problems_in(typed.upper(), prefixes)
+    if len({p.rule for p in capitalised} & {"length", "characters", "prefix"}) >= 2:
+        if prefixes:
+            joined = t.get("status.prefix_or").join(prefixes)
+            return Answer(MALFORMED, t.get("status.not_a_number", prefix=joined))
+        return Answer(MALFORMED, t.get("status.not_a_number_any"))
+    shown = [p for p in problems if p.rule == "lowercase"] + capitalised
+    described = " ".join(describe(p, lang) for p in shown)
+    message = t.get("status.malformed", problems=described)
+    found = tuple(candidates(typed, prefixes))
+    if found:
+        joined = t.get("status.prefix_or").join(group(c) for c in found)
+        message += " " + texts("code", lang).get("hint.did_you_mean", code=joined)
+    return Answer(MALFORMED, message, found)
 
 
 def check_answer(

@@ -85,6 +85,95 @@ def test_a_used_number_says_when(page, codes):
     assert "déjà servi le" in result.inner_text()
 
 
+def mistyped(code: str) -> str:
+    """``code`` with one character swapped for its look-alike (0/O, 1/I, 5/S, 8/B, 2/Z), as a
+    citizen copying it by hand might."""
+    from ephoto.code import _CONFUSABLE
+
+    for i, c in enumerate(code[4:], start=4):
+        if c in _CONFUSABLE:
+            return code[:i] + _CONFUSABLE[c] + code[i + 1 :]
+    raise ValueError(f"{code} has no look-alike character")
+
+
+@pytest.fixture(scope="module")
+def confusable(registry, codes):
+    """An active number with a look-alike character in it, to be mistyped."""
+    from ephoto.code import _CONFUSABLE
+
+    booth = registry.booth()
+    code = next(c for c in booth.new_codes(40) if any(ch in _CONFUSABLE for ch in c[4:]))
+    booth.upload(booth.batch([code], issued_at=registry.clock.now() - timedelta(hours=2)))
+    registry.clock.advance(timedelta(hours=1))
+    return code
+
+
+def test_a_mistyped_number_gets_the_correction_the_desk_and_code_check_give(
+    page, confusable, tmp_path
+):
+    import json
+    import subprocess
+    import sys
+
+    from ephoto import code as codes_
+    from support.rules import Report, resolve
+
+    typo = mistyped(confusable)
+    result = submit(page, typo)
+    assert result.get_attribute("data-status") == "malformed"
+    said = result.locator("p").first.inner_text()
+    assert f"Vouliez-vous saisir : {codes_.group(confusable)}" in said
+    # The same numbers `cabine code check` proposes, and the one the support desk finds.
+    checked = subprocess.run(
+        [sys.executable, "-m", "cabine.cli", "code", "check", "--json", typo],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    proposed = json.loads(checked.stdout)["candidates"]
+    buttons = result.get_by_role("button")
+    assert [b.inner_text() for b in buttons.all()] == [
+        f"Vérifier {codes_.group(c)}" for c in proposed
+    ]
+    page.screenshot(path=str(tmp_path / "mistyped.png"), full_page=True)
+    desk = resolve(
+        Report(code=typo),
+        sale_by_id=lambda _: None,
+        sale_by_code=lambda c: object() if c == confusable else None,  # type: ignore[arg-type,return-value]
+    )
+    assert desk.matched_by == "typo" and confusable in proposed
+    # One tap checks the number it proposes.
+    result.get_by_role("button", name=f"Vérifier {codes_.group(confusable)}").click()
+    result = page.get_by_role("status")
+    assert result.get_attribute("data-status") == "active"
+    assert page.get_by_label("Numéro ePhoto (22 caractères)").input_value() == confusable
+
+
+def test_an_empty_field_gets_one_sentence(page):
+    from ephoto.texts import texts
+
+    result = submit(page, "")
+    assert result.get_attribute("data-status") == "malformed"
+    assert result.locator("p").first.inner_text() == texts("registry", "fr").get("status.empty")
+    assert "0 caractères" not in result.inner_text()
+
+
+@pytest.mark.parametrize("garbage", ["bonjour !", "mon numéro ?", "12345"])
+def test_text_that_is_no_number_gets_one_sentence_not_every_rule(page, garbage):
+    from ephoto.texts import texts
+
+    result = submit(page, garbage)
+    assert result.get_attribute("data-status") == "malformed"
+    said = result.locator("p").first.inner_text()
+    assert said == texts("registry", "fr").get("status.not_a_number", prefix="9PMT")
+    assert said.count(".") == 1
+
+
+def test_a_short_number_still_names_its_length(page, codes):
+    result = submit(page, codes["active"][:21])
+    assert "21 caractères" in result.inner_text()
+
+
 def test_an_expired_number_says_since_when(browser, registry, codes):
     context = browser.new_context(locale="en-GB")
     page = context.new_page()
@@ -161,3 +250,20 @@ def test_an_active_number_shows_its_photo_and_signature_is_this_you(browser, fet
         assert registry.store.find(code).redeemed_at is None
     finally:
         context.close()
+
+
+def test_the_api_gives_the_same_correction_in_english(registry, confusable):
+    import httpx
+
+    from ephoto import code as codes_
+
+    typo = mistyped(confusable)
+    answer = httpx.get(
+        f"{registry.url}/v1/codes/{typo}",
+        params={"procedure": "permis"},
+        headers={"Accept-Language": "en"},
+        timeout=10,
+    ).json()
+    assert answer["status"] == "malformed"
+    assert confusable in answer["candidates"]
+    assert f"Did you mean: {codes_.group(confusable)}" in answer["message"]

@@ -39,6 +39,8 @@ router = APIRouter()
 class CheckOut(BaseModel):
     status: Literal["malformed", "not_found", "active", "used", "expired"]
     message: str
+    candidates: list[str] = []
+    """For a mistyped number: the numbers the citizen probably meant (the message names them)."""
 
 
 class RedeemIn(BaseModel):
@@ -156,7 +158,10 @@ async def get_code(code: str, request: Request) -> Any:
     outcome = check(registry_state(request), code, procedure, client_of(request), lang)
     if isinstance(outcome, Refusal):
         return refused(outcome, lang)
-    return JSONResponse({"status": outcome.status, "message": outcome.message})
+    body: dict[str, Any] = {"status": outcome.status, "message": outcome.message}
+    if outcome.candidates:
+        body["candidates"] = list(outcome.candidates)
+    return JSONResponse(body)
 
 
 @router.post(

@@ -10,7 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from ephoto.assets import asset
-from ephoto.code import normalize
+from ephoto.code import group, normalize
 from ephoto.texts import texts
 from ephoto.vocabulary import PROCEDURES, CodeState, Procedure
 from registry.citizen import language_from
@@ -80,6 +80,7 @@ async def check_page_submit(
         "status": outcome.status,
         "title": t.get(f"page.status_{outcome.status}"),
         "message": outcome.message,
+        "candidates": [(c, group(c)) for c in outcome.candidates],
     }
     text = normalize(code)
     if outcome.status == CodeState.ACTIVE and fetches_file(registry, text):
