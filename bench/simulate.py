@@ -147,7 +147,7 @@ def floor_comparison(scenario_arg: str, scenario: Scenario, repeat: int) -> None
                 BARE_CORE,
                 json.dumps(core_parameters(scenario)),
             ],
-            "cabine simulate": [cabine, "simulate", scenario_arg, "--out", out],
+            "cabine simulate": [cabine, "simulate", scenario_arg, "--out", out, "--force"],
             "cabine simulate --no-plots": [
                 cabine,
                 "simulate",
@@ -155,6 +155,7 @@ def floor_comparison(scenario_arg: str, scenario: Scenario, repeat: int) -> None
                 "--out",
                 out,
                 "--no-plots",
+                "--force",
             ],
         }
         times: dict[str, list[float]] = {name: [] for name in commands}

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cabine import __version__
+from cabine.compare_cli import compare_command
 from cabine.fleet_cli import fleet_app
 from ephoto import code as codes
 
@@ -1048,21 +1049,67 @@ def booth_key(
 LangOption = Annotated[str, typer.Option("--lang", help="Language of the output: fr or en.")]
 
 
+def command_line(ctx: typer.Context) -> str:
+    """The command being run: ``cabine``, the subcommand path and every argument and option
+    the user set on the command line (defaults left out), in the command's own order."""
+    import shlex
+
+    words = ["cabine", *ctx.command_path.split()[1:]]
+    for param in ctx.command.params:
+        name = param.name or ""
+        source = ctx.get_parameter_source(name)
+        if source is None or source.name != "COMMANDLINE":
+            continue
+        value = ctx.params.get(name)
+        if param.param_type_name == "argument":
+            words.append(str(value))
+        elif getattr(param, "is_flag", False):
+            chosen = param.opts if value else param.secondary_opts or param.opts
+            words.append(chosen[0])
+        else:
+            for one in value if isinstance(value, list | tuple) else [value]:
+                words += [param.opts[0], str(one)]
+    return shlex.join(words)
+
+
+def _scenario_problem(exc: Exception, words) -> str:  # type: ignore[no-untyped-def]
+    """A scenario refusal in the command's language where the catalogue has its words."""
+    from simulation.scenario import ScenarioNotFound, SweepFileGiven
+
+    if isinstance(exc, ScenarioNotFound):
+        return words("error.not_found", path=exc.path, names=", ".join(exc.bundled))
+    if isinstance(exc, SweepFileGiven):
+        return words("error.sweep_file", path=exc.path)
+    return str(exc)
+
+
 @app.command()
 def simulate(
+    ctx: typer.Context,
     scenario_file: Annotated[
-        Path, typer.Argument(help="Scenario TOML file, or the name of a bundled scenario.")
-    ],
+        Path | None,
+        typer.Argument(help="Scenario TOML file, or the name of a bundled scenario (--list)."),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Folder for metrics.json, plots, report.html [default: simulation-out/NAME]."
+            help="Folder for metrics.json, plots, report.html [default: simulation-out/NAME]; "
+            "new or empty unless --force."
         ),
     ] = None,
     seed: Annotated[
         int | None, typer.Option(min=0, help="Seed instead of the scenario's [run] seed.")
     ] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNG plots.")] = True,
+    list_bundled: Annotated[
+        bool, typer.Option("--list", help="List the bundled scenarios and exit.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a --out folder that is not empty.")
+    ] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="The summary as JSON on stdout (progress on stderr).")
+    ] = False,
     lang: LangOption = "fr",
 ) -> None:
     """Simulate a fleet over a season on a virtual clock; write metrics, plots and a report."""
@@ -1072,16 +1119,29 @@ def simulate(
         words = texts("simulation", check_language(lang))
     except ValueError as exc:
         raise fail(f"--lang {lang}: {exc}") from None
+    if list_bundled:
+        from simulation.scenario_list import print_bundled
+
+        print_bundled(console, words, lang, json_out)
+        return
+    if scenario_file is None:
+        raise fail(words("error.no_scenario"))
     with contextlib.ExitStack() as stack:
-        files, scenario = _simulate_and_report(scenario_file, out, seed, plots, stack, lang)
+        files, scenario = _simulate_and_report(
+            scenario_file, out, seed, plots, stack, lang, force, command_line(ctx)
+        )
     m = json.loads(files.metrics.read_text())
+    if json_out:
+        summary = {**m, "files": {"metrics": str(files.metrics), "report": str(files.html)}}
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
 
     def number(value: float, digits: int = 0) -> str:
         return format_number(value, digits, lang)
 
     table = Table(title=words("table.title", name=scenario.name, seed=scenario.run.seed))
     table.add_column(words("table.figure"))
-    table.add_column(words("table.value"), justify="right")
+    table.add_column(words("table.value"), justify="right", no_wrap=True)
     table.add_row(words("table.issued"), number(m["codes_issued"]))
     table.add_row(words("table.within"), number(100 * m["share_active_within_72h"], 1) + " %")
     for key in ("p50", "p95", "p99", "max"):
@@ -1091,7 +1151,7 @@ def simulate(
     table.add_row(words("table.reports"), number(m["reports"]))
     table.add_row(words("table.seconds"), number(m["wall_seconds"], 1))
     console.print(table)
-    console.print(words("table.report", path=files.html))
+    console.print(words("table.report", path=files.html), soft_wrap=True)
 
 
 def _simulate_and_report(
@@ -1101,28 +1161,35 @@ def _simulate_and_report(
     plots: bool,
     stack: contextlib.ExitStack,
     lang: str,
+    force: bool = False,
+    command: str = "",
 ) -> tuple[ReportFiles, Scenario]:
     """The simulate command's work: the scenario, the run and its report; raises
     :func:`fail` for a scenario or an output folder it refuses."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from ephoto.texts import texts
     from simulation.budget import memory_problem
     from simulation.fleet import STAGES, RegistryDone
     from simulation.fleet import simulate as run_fleet
     from simulation.plots import draw_on_thread
     from simulation.report import ReportLibraries, run_plot_data, write_report
+    from simulation.run_record import run_record
     from simulation.scenario import ScenarioError, load_scenario
 
+    words = texts("simulation", lang)
     try:
         scenario = load_scenario(scenario_file).with_seed(seed)
     except ScenarioError as exc:
-        raise fail(exc) from None
+        raise fail(_scenario_problem(exc, words)) from None
     except UnicodeDecodeError:
         raise fail(f"scenario {scenario_file} is not UTF-8 text") from None
     out = out if out is not None else Path("simulation-out") / scenario.name
     problem = folder_problem(out, "output folder") or writable_problem(out, "output folder")
     if problem is not None:  # refused before the run, not when its report is written
         raise fail(problem)
+    if not force and out.is_dir() and any(out.iterdir()):
+        raise fail(words("error.out_not_empty", path=out))
     try:
         problem = memory_problem(scenario, str(scenario_file))
     except ValueError as exc:
@@ -1148,8 +1215,15 @@ def _simulate_and_report(
             drawn.append(draw_on_thread(out, lambda: run_plot_data(done, lang)))
 
     run = run_fleet(scenario, on_stage=advance, figures=True, on_registry=plot)
+    record = run_record(scenario, [scenario.run.seed], command)
     files = write_report(
-        run, out, plots=plots, library=library, drawn=drawn[0] if drawn else None, lang=lang
+        run,
+        out,
+        plots=plots,
+        library=library,
+        drawn=drawn[0] if drawn else None,
+        lang=lang,
+        record=record,
     )
     progress.update(task, advance=1, description=f"{scenario.name}: done")
     return files, scenario
@@ -1191,28 +1265,65 @@ def _quant_texts(lang: str):  # type: ignore[no-untyped-def]
 
 @app.command()
 def sweep(
-    sweep_file: Annotated[Path, typer.Argument(help="Sweep TOML file: scenario, seeds, [vary].")],
-    out: Annotated[Path, typer.Option(help="Folder for results.csv, report.html and plots.")],
+    ctx: typer.Context,
+    sweep_file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Sweep TOML file (scenario, seeds, [vary]), or the name of a bundled example."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for results.csv, record.json, report.html, plots.")
+    ] = None,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
+    example: Annotated[
+        bool,
+        typer.Option(
+            "--example",
+            help="Print a bundled example sweep (SWEEP_FILE names which) to start from, and exit.",
+        ),
+    ] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="The summary as JSON on stdout (progress on stderr).")
+    ] = False,
     lang: LangOption = "fr",
 ) -> None:
     """Run a scenario over parameters and seeds on Dask; a table, a report and a summary."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from simulation.cluster import ClusterError, dask_client, worker_count
+    from simulation.run_record import MIN_SEEDS
     from simulation.sweep import (
         RESULTS,
         ResultTable,
         SweepError,
+        bundled_sweeps,
         group_estimates,
         load_sweep,
         read_results,
         run_sweep,
     )
-    from simulation.sweep_report import REPORT_FIGURES, format_estimate, write_sweep_report
+    from simulation.sweep_report import write_sweep_report
+    from simulation.sweep_summary import record_sweep, summary_json, summary_table
 
     t = _quant_texts(lang)
+    if example:
+        from simulation.sweep import DEFAULT_EXAMPLE, bundled_sweep_path
+
+        name = sweep_file.name if sweep_file is not None else DEFAULT_EXAMPLE
+        path = bundled_sweep_path(name)
+        names = ", ".join(bundled_sweeps())
+        if path is None:
+            raise fail(t.get("sweep.example_unknown", name=name, names=names))
+        typer.echo(path.read_text(encoding="utf-8"), nl=False)
+        others = ", ".join(n for n in bundled_sweeps() if n != name)
+        err_console.print(t.get("sweep.example_others", names=others, name=name), soft_wrap=True)
+        return
+    if sweep_file is None:
+        raise fail(t.get("sweep.no_file", names=", ".join(bundled_sweeps())))
+    if out is None:
+        raise fail(t.get("sweep.no_out"))
     if scheduler is not None and workers is not None:
         raise fail("--workers: only for the local cluster; not with --scheduler") from None
     try:
@@ -1232,6 +1343,10 @@ def sweep(
         )
     except (SweepError, OSError) as exc:
         raise fail(str(exc)) from None
+    if len(plan.seeds) < MIN_SEEDS:
+        err_console.print(
+            t.get("sweep.few_seeds", seeds=len(plan.seeds), minimum=MIN_SEEDS), soft_wrap=True
+        )
     done = sum(1 for run in plan.runs if run.key in done_keys)
     if done:
         err_console.print(
@@ -1254,6 +1369,7 @@ def sweep(
                     MofNCompleteColumn(),
                     TimeElapsedColumn(),
                 )
+                record = record_sweep(plan, out, command_line(ctx))
                 with Progress(*columns, console=err_console) as progress:
                     task = progress.add_task(
                         t.get("sweep.progress", name=plan.name),
@@ -1265,28 +1381,28 @@ def sweep(
                     )
         except (ClusterError, OSError) as exc:
             raise fail(str(exc)) from None
+    else:
+        record = record_sweep(plan, out, command_line(ctx))
     keys = {run.key for run in plan.runs}
     rows = [row for row in read_results(out) if row["run"] in keys]
-    report = write_sweep_report(plan, rows, out, lang)
-    summary = Table(title=t.get("sweep.title", name=plan.name))
-    for name in plan.parameters:
-        summary.add_column(name)
-    summary.add_column(t.get("sweep.seeds"), justify="right")
-    for figure in REPORT_FIGURES:
-        summary.add_column(t.get(f"figure.{figure}"), justify="right")
-    for params, estimates in group_estimates(rows, plan.parameters):
-        cells = [format_estimate(estimates[f], f, lang) for f in REPORT_FIGURES]
-        seeds = str(next(iter(estimates.values())).seeds)
-        summary.add_row(*[str(params[p]) for p in plan.parameters], seeds, *cells)
-    console.print(summary)
-    console.print(t.get("sweep.table", path=out / RESULTS))
-    console.print(t.get("sweep.report", path=report.html))
-    if outcome is not None and outcome.failed:
-        err_console.print(t.get("sweep.failed", count=len(outcome.failed)))
-        for key, error in outcome.failed.items():
+    report = write_sweep_report(plan, rows, out, lang, record=record)
+    groups = group_estimates(rows, plan.parameters)
+    failed = outcome.failed if outcome is not None else {}
+    if json_out:
+        summary = summary_json(plan, groups, out / RESULTS, report.html, failed)
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        console.print(summary_table(plan, groups, t, lang, console.width))
+        console.print(t.get("sweep.table", path=out / RESULTS), soft_wrap=True)
+        console.print(t.get("sweep.report", path=report.html), soft_wrap=True)
+    if failed:
+        err_console.print(t.get("sweep.failed", count=len(failed)))
+        for key, error in failed.items():
             err_console.print(f"  {key}: {error}")
         raise typer.Exit(1)
 
+
+app.command("compare")(compare_command)
 
 plan_app = typer.Typer(help="Capacity planning on the fleet simulator.", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
@@ -1307,11 +1423,14 @@ def plan_capacity_command(
     seeds: Annotated[int, typer.Option(min=1, max=1000, help="Seeds per capacity tried.")] = 2,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="The answer as JSON on stdout (steps on stderr).")
+    ] = False,
     lang: LangOption = "fr",
 ) -> None:
     """The smallest registry capacity meeting a target in every month across seeds."""
     from simulation.cluster import ClusterError, dask_client, worker_count
-    from simulation.plan import PlanError, parse_target, plan_capacity
+    from simulation.plan import PlanError, figure_text, parse_target, plan_capacity
     from simulation.scenario import ScenarioError, load_scenario
 
     t = _quant_texts(lang)
@@ -1327,7 +1446,7 @@ def plan_capacity_command(
     seed_list = [scenario.run.seed + i for i in range(seeds)]
 
     def shown(value: float) -> str:
-        return f"{value:.1%}" if not goal.lower_is_better else f"{value:.1f} h"
+        return figure_text(goal, value)
 
     def on_step(verdict) -> None:  # type: ignore[no-untyped-def]
         verdict_text = t.get("plan.meets" if verdict.meets else "plan.misses")
@@ -1361,6 +1480,9 @@ def plan_capacity_command(
         raise fail(str(exc)) from None
     verdict = result.verdict
     assert verdict is not None
+    if json_out:
+        typer.echo(json.dumps(result.to_json(scenario.name), indent=2))
+        raise typer.Exit(0 if result.capacity is not None else 1)
     if result.capacity is None:
         console.print(
             t.get(
@@ -1440,25 +1562,44 @@ def scenarios_run(
     name: Annotated[str | None, typer.Argument(help="Scenario name (see `list`).")] = None,
     run_all: Annotated[bool, typer.Option("--all", help="Run every scenario.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", help="Also write the verdicts to FILE as JUnit XML, for CI."),
+    ] = None,
 ) -> None:
     """Replay scenarios; one verdict line each. Exit 1 if any did not pass."""
+    import time
+
+    from ephoto.clock import SystemClock
     from simulation.faq import PASSED, SCENARIOS, run_scenario
+    from simulation.junit import TimedOutcome, write_junit
 
     if run_all == (name is not None):
         raise fail("give one scenario name or --all")
     if name is not None and name not in SCENARIOS:
         raise fail(f"no FAQ scenario {name!r}; choose one of: {', '.join(SCENARIOS)}")
+    if junit is not None:  # refused before a scenario runs, not after all of them
+        if junit.is_dir():
+            raise fail(f"--junit {junit} is a folder, not a file")
+        if not junit.parent.is_dir():
+            raise fail(f"--junit {junit}: folder {junit.parent} does not exist")
+        check_writable(junit, "--junit")
     names = [name] if name is not None else list(SCENARIOS)
-    outcomes = []
+    started = SystemClock().now()
+    results = []
     for each in names:
+        began = time.perf_counter()
         outcome = run_scenario(each)
-        outcomes.append(outcome)
+        results.append(TimedOutcome(outcome, time.perf_counter() - began))
         if not json_out:
             mark = {"passed": "PASS", "failed": "FAIL"}
             line = f"{mark[outcome.status]:<4} {each}: {outcome.summary}"
             typer.echo(line + (f" ({outcome.detail})" if outcome.detail else ""))
+    outcomes = [result.outcome for result in results]
     if json_out:
         typer.echo(json.dumps([o.to_json() for o in outcomes], default=str, indent=2))
+    if junit is not None:
+        write_junit(junit, results, started)
     raise typer.Exit(0 if all(o.status == PASSED for o in outcomes) else 1)
 
 

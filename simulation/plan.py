@@ -52,6 +52,26 @@ class Target:
         return a > b if self.lower_is_better else a < b
 
 
+def figure_text(target: Target, value: float) -> str:
+    """``value`` of the target's figure as the plan prints it (``72.1 h``, ``94.9%``), to the
+    tenth, so that it never reads as the opposite of its verdict: a miss of ``p95<=72`` at
+    72.04 h is ``72.1 h``, not ``72.0 h``; a pass of ``p95<72`` at 71.96 h is ``71.9 h``."""
+    scale, unit = (1.0, " h") if target.lower_is_better else (100.0, "%")
+
+    def tenths(number: float) -> float:
+        return round(number * scale * 10, 6)  # no float dust: 0.95 is 950 tenths of a percent
+
+    shown = round(tenths(value))
+    if shown == tenths(target.limit):
+        met = target.met(value)
+        inclusive = target.op in ("<=", ">=")
+        if not met and inclusive:  # one tenth further on the side that misses
+            shown += 1 if target.lower_is_better else -1
+        elif met and not inclusive:  # one tenth further on the side that meets
+            shown += -1 if target.lower_is_better else 1
+    return f"{shown / 10:.1f}{unit}"
+
+
 def parse_target(text: str) -> Target:
     """``p95<=72``, ``p99<120``, ``mean<=30``, ``max<=400`` (activation hours) or
     ``share72>=0.95`` (share of numbers active within 72 h)."""
@@ -91,6 +111,31 @@ class PlanResult:
     verdict: Verdict | None = None  # at the answer
     below: float = 0.0  # how much less capacity misses the target (flat search)
     steps: list[Verdict] = field(default_factory=list)
+
+    def to_json(self, scenario: str) -> dict[str, Any]:
+        """The answer as a program reads it (``capacity`` null when no capacity meets)."""
+
+        def verdict_json(verdict: Verdict) -> dict[str, Any]:
+            return {
+                "capacities": verdict.capacities,
+                "meets": verdict.meets,
+                "worst": verdict.worst,
+                "worst_month": verdict.worst_month,
+            }
+
+        return {
+            "scenario": scenario,
+            "target": self.target.text,
+            "figure": self.target.name,
+            "limit": self.target.limit,
+            "seeds": self.seeds,
+            "capacity": self.capacity,
+            "by_month": self.by_month,
+            "below": self.below if self.capacity is not None else None,
+            "verdict": verdict_json(self.verdict) if self.verdict is not None else None,
+            "steps": [verdict_json(step) for step in self.steps],
+            "toml": self.toml_lines() if self.capacity is not None else [],
+        }
 
     def toml_lines(self) -> list[str]:
         if self.by_month:
@@ -205,6 +250,10 @@ def plan_capacity(
     evaluator = Evaluator(client, scenario, target, seeds)
     result = PlanResult(target, list(seeds))
 
+    def step(verdict: Verdict) -> None:  # every step kept in the result, and reported
+        result.steps.append(verdict)
+        on_step(verdict)
+
     def flat(capacity: float) -> dict[str, float]:
         return {"all": float(capacity)}
 
@@ -216,7 +265,7 @@ def plan_capacity(
     previous: Verdict | None = None
     while True:
         (verdict,) = evaluator.verdicts([flat(high_value)])
-        on_step(verdict)
+        step(verdict)
         if verdict.meets:
             break
         low = high_value
@@ -229,7 +278,7 @@ def plan_capacity(
             return result
         previous = verdict
         high_value = min(LARGEST, high_value * 2)
-    capacity, verdict, low = _search(evaluator, flat, low, verdict, high_value, width, on_step)
+    capacity, verdict, low = _search(evaluator, flat, low, verdict, high_value, width, step)
     result.capacity, result.verdict, result.below = capacity, verdict, capacity - low
     if not per_month:
         return result
@@ -243,9 +292,7 @@ def plan_capacity(
         def with_month(value: float, month: str = month) -> dict[str, float]:
             return {**plan, month: float(value)}
 
-        value, verdict, _ = _search(
-            evaluator, with_month, 0.0, verdict, plan[month], width, on_step
-        )
+        value, verdict, _ = _search(evaluator, with_month, 0.0, verdict, plan[month], width, step)
         plan[month] = value
     result.by_month, result.verdict = plan, verdict
     return result

@@ -111,11 +111,13 @@ def write_report(
     library: ReportLibraries | None = None,
     drawn: Future[dict[str, Path]] | None = None,
     lang: str = DEFAULT_LANGUAGE,
+    record: dict[str, Any] | None = None,
 ) -> ReportFiles:
     """Write metrics, plots (unless ``plots`` is false) and the HTML report of ``run`` into
     ``out`` (created if needed), their words in ``lang``. ``drawn``: the plots being drawn
     already (:func:`simulation.plots.draw_on_thread`); without it they are drawn here.
-    ``library``: the libraries being imported already, when given."""
+    ``library``: the libraries being imported already, when given. ``record``: what was
+    run (:func:`simulation.run_record.run_record`), kept in metrics.json and the report."""
     words = texts("simulation", lang)
     if library is not None:
         library.ready()
@@ -123,6 +125,8 @@ def write_report(
 
     out.mkdir(parents=True, exist_ok=True)
     figures = metrics(run)
+    if record is not None:
+        figures["record"] = record
     metrics_path = out / "metrics.json"
     metrics_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     plot_paths: dict[str, Path] = {}
@@ -138,6 +142,7 @@ def write_report(
         scenario=run.scenario,
         scenario_json=json.dumps(run.scenario.model_dump(mode="json"), indent=2),
         m=figures,
+        record=record,
         plots={key: path.name for key, path in plot_paths.items()},
         promise_hours=PROMISE_HOURS,
         lang=lang,

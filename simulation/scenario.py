@@ -311,6 +311,33 @@ def parse_scenario(data: dict, source: str = "scenario") -> Scenario:
         raise ScenarioError(f"{source}:\n{_describe(exc)}") from None
 
 
+class ScenarioNotFound(ScenarioError):
+    """No such file and no bundled scenario by that name; names the bundled ones."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.bundled = bundled_names()
+        super().__init__(
+            f"scenario file {path} does not exist; bundled scenarios: {', '.join(self.bundled)}"
+        )
+
+
+class SweepFileGiven(ScenarioError):
+    """A sweep file where a scenario was expected (it names a scenario and what to vary)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"{path} is a sweep file, not a scenario: run it with cabine sweep {path} --out FOLDER"
+        )
+
+
+def is_sweep_data(data: dict) -> bool:
+    """True for a sweep file's table: it names its scenario or what to vary, keys no scenario
+    has."""
+    return isinstance(data.get("scenario"), str) or "vary" in data
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """A scenario from a TOML file, or a bundled one by name (``summer-peak``)."""
     path = Path(path)
@@ -319,14 +346,20 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ScenarioError(f"scenario file {path} does not exist") from None
+        raise ScenarioNotFound(path) from None
     except UnicodeDecodeError:
         raise ScenarioError(f"scenario file {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    if is_sweep_data(data):
+        raise SweepFileGiven(path)
     data.setdefault("name", path.stem)
     return parse_scenario(data, str(path))
 
 
 def bundled_scenarios() -> list[Path]:
     return sorted(SCENARIO_DIR.glob("*.toml"))
+
+
+def bundled_names() -> list[str]:
+    return [path.stem for path in bundled_scenarios()]

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from ephoto import __version__
 from simulation.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 
 RESULTS = "results.csv"
@@ -84,7 +85,7 @@ class Sweep:
 
     @property
     def columns(self) -> list[str]:
-        return ["run", *self.parameters, "seed", *FIGURES, "run_seconds"]
+        return ["run", *self.parameters, "seed", *FIGURES, "run_seconds", "cabine_version"]
 
 
 # --- the sweep file -------------------------------------------------------------------------
@@ -223,12 +224,32 @@ def parse_sweep(data: dict[str, Any], source: str, base_dir: Path) -> Sweep:
     return Sweep(sweep_name, base, parameters, runs, seeds)
 
 
+SWEEP_DIR = Path(__file__).resolve().parent / "sweeps"
+"""The bundled example sweeps (``cabine sweep --example``), run by name like a file."""
+DEFAULT_EXAMPLE = "capacity"
+
+
+def bundled_sweeps() -> list[str]:
+    return sorted(path.stem for path in SWEEP_DIR.glob("*.toml"))
+
+
+def bundled_sweep_path(name: str) -> Path | None:
+    path = SWEEP_DIR / f"{name}.toml"
+    return path if path.is_file() else None
+
+
 def load_sweep(path: str | Path) -> Sweep:
+    """A sweep from a TOML file, or a bundled example by name (``capacity``)."""
     path = Path(path)
+    if not path.exists():
+        path = bundled_sweep_path(path.name) or path
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SweepError(f"sweep file {path} does not exist") from None
+        bundled = ", ".join(bundled_sweeps())
+        raise SweepError(
+            f"sweep file {path} does not exist; bundled sweeps: {bundled} (cabine sweep --example)"
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SweepError(f"{path}: not valid TOML: {exc}") from None
     return parse_sweep(data, str(path), path.resolve().parent)
@@ -316,6 +337,11 @@ class ResultTable:
         if header is None:
             self._write_text(_csv_line(self.columns), replace=True)
             return
+        if header != self.columns and header == [c for c in self.columns if c != "cabine_version"]:
+            raise SweepError(
+                f"{self.path}: written by an older cabine (no cabine_version column); "
+                "use another --out"
+            )
         if header != self.columns:
             raise SweepError(
                 f"{self.path}: written by another sweep (its columns differ); use another --out"
@@ -401,6 +427,8 @@ def table_row(spec: RunSpec, figures: dict[str, Any]) -> dict[str, Any]:
         "seed": spec.seed,
         **{name: figures[name] for name in FIGURES},
         "run_seconds": round(float(figures["run_seconds"]), 6),
+        # Each row says which cabine made it: a resumed sweep can mix versions.
+        "cabine_version": __version__,
     }
 
 

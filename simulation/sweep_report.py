@@ -105,11 +105,18 @@ def _plot(
 
 
 def write_sweep_report(
-    sweep: Sweep, rows: list[dict[str, Any]], out: Path, lang: str = DEFAULT_LANGUAGE
+    sweep: Sweep,
+    rows: list[dict[str, Any]],
+    out: Path,
+    lang: str = DEFAULT_LANGUAGE,
+    record: dict[str, Any] | None = None,
 ) -> SweepReport:
     """``report.html`` and its plots in ``out``: each figure against each parameter, the mean
     across seeds with its 95 % confidence band, and the table of every combination; their
-    words in ``lang``."""
+    words in ``lang``. ``record``: what was run (:mod:`simulation.run_record`), shown at the
+    end."""
+    from simulation.run_record import MIN_SEEDS
+
     words = texts("sweep", lang)
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -146,6 +153,9 @@ def write_sweep_report(
         lang=lang,
         t=words,
         num=lambda value, digits=0: format_number(value, digits, lang),
+        record=record,
+        record_scenario=json.dumps(record["scenario"], indent=2) if record else "",
+        min_seeds=MIN_SEEDS,
     )
     html_path = out / "report.html"
     html_path.write_text(html, encoding="utf-8")

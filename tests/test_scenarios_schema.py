@@ -61,7 +61,7 @@ def test_a_bad_value_is_refused_naming_its_key(data, key, words):
 def test_a_missing_or_broken_file_is_a_clear_cli_error(tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["simulate", str(tmp_path / "nope.toml"), "--out", str(tmp_path)])
-    assert result.exit_code == 2 and "does not exist" in result.output
+    assert result.exit_code == 2 and "nope.toml n'existe pas" in result.output
     broken = tmp_path / "broken.toml"
     broken.write_text("[fleet]\nbooths = 'many'\n")
     result = runner.invoke(app, ["simulate", str(broken), "--out", str(tmp_path)])
