@@ -26,7 +26,7 @@ from tests.facecases import (
 )
 from tests.facecases import judged as judge_cases
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PHOTO_RULES = Path(__file__).resolve().parents[1] / "docs" / "operator" / "photo-rules.md"
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +89,11 @@ def test_a_well_framed_real_portrait_passes_and_each_fault_fails_its_own_rule(ju
         assert not by_name[name][rule], name
 
 
-def test_readme_shows_the_per_rule_table_this_test_computes(judged):
+def test_the_photo_rules_page_shows_the_per_rule_table_this_test_computes(judged):
     counts = table(judged)
-    text = README.read_text(encoding="utf-8")
+    text = PHOTO_RULES.read_text(encoding="utf-8")
     block = re.search(r"<!-- facecheck-table -->\n(.*?)<!-- /facecheck-table -->", text, re.S)
-    assert block, "README.md lacks the face check's table"
+    assert block, "docs/operator/photo-rules.md lacks the face check's table"
     shown = {
         row[0].strip("` "): (int(row[1]), int(row[2]))
         for row in (
@@ -102,7 +102,7 @@ def test_readme_shows_the_per_rule_table_this_test_computes(judged):
             if line.startswith("| `")
         )
     }
-    assert shown == counts, f"update README.md's table to: {counts}"
+    assert shown == counts, f"update docs/operator/photo-rules.md's table to: {counts}"
 
 
 # Real people beyond the two photographs above (tests/facecases.py: CALIBRATION set the chin's
@@ -138,9 +138,9 @@ def test_people_facing_the_lens_pass_frontal():
         assert verdict["frontal"], case.name
 
 
-def test_readme_shows_the_held_back_people_table_this_test_computes():
+def test_the_photo_rules_page_shows_the_held_back_people_table_this_test_computes():
     counts = table(judge_cases(people_cases(HELD_BACK)))
-    text = README.read_text(encoding="utf-8")
+    text = PHOTO_RULES.read_text(encoding="utf-8")
     block = re.search(r"<!-- held-back-table -->\n(.*?)<!-- /held-back-table -->", text, re.S)
-    assert block, "README.md lacks the held-back people's table"
-    assert block.group(1).strip() == markdown(counts), f"update README.md's table to: {counts}"
+    assert block, "docs/operator/photo-rules.md lacks the held-back people's table"
+    assert block.group(1).strip() == markdown(counts), f"update docs/operator/photo-rules.md's table to: {counts}"

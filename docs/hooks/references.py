@@ -20,6 +20,7 @@ build until this page says what it means.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import types
 from collections.abc import Callable, Iterator
@@ -515,9 +516,55 @@ def metrics_page() -> str:
 SERVICES = ("registry", "collector", "support")
 
 
-def openapi(service: str) -> dict[str, Any]:
-    """The OpenAPI of ``service``, its app built as its command builds it, admin routes on, in a
-    throwaway folder."""
+@dataclass(frozen=True)
+class ServedPath:
+    method: str
+    path: str
+    summary: str
+    in_schema: bool
+
+
+@dataclass(frozen=True)
+class ServiceDoc:
+    spec: dict[str, Any]
+    served: tuple[ServedPath, ...]  # every route the app serves, in the schema or not
+
+
+def _served(app: Any) -> tuple[ServedPath, ...]:
+    from starlette.routing import Mount
+
+    def flat(routes: Any) -> Iterator[Any]:
+        for route in routes:
+            # FastAPI 0.16x keeps an included router as one entry that lists its routes.
+            contexts = getattr(route, "effective_route_contexts", None)
+            if contexts is not None:
+                yield from contexts()
+            else:
+                yield route
+
+    served = []
+    for route in flat(app.routes):
+        if isinstance(route, Mount):
+            served.append(ServedPath("GET", f"{route.path}/{{path}}", "static files", False))
+            continue
+        doc = (getattr(route, "endpoint", None) and route.endpoint.__doc__) or ""
+        for method in sorted(getattr(route, "methods", None) or ()):
+            if method == "HEAD":
+                continue
+            served.append(
+                ServedPath(
+                    method,
+                    re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path),  # {code:path}: {code}
+                    " ".join(doc.split("\n\n")[0].split()),
+                    bool(getattr(route, "include_in_schema", False)),
+                )
+            )
+    return tuple(served)
+
+
+def service_doc(service: str) -> ServiceDoc:
+    """The OpenAPI of ``service`` and every path it serves, its app built by the factory its
+    command uses, admin routes on, in a throwaway folder."""
     with tempfile.TemporaryDirectory(prefix="cabine-docs-") as tmp_name:
         tmp = Path(tmp_name)
         if service == "registry":
@@ -564,37 +611,44 @@ def openapi(service: str) -> dict[str, Any]:
                 load_catalog(),
                 booth_id="booth-001",
             ) as desk:
-                return create_app(desk, SupportSettings()).openapi()
+                app = create_app(desk, SupportSettings())
+                return ServiceDoc(app.openapi(), _served(app))
         else:
             raise ValueError(f"unknown service {service!r}")
-        return app.openapi()
+        return ServiceDoc(app.openapi(), _served(app))
+
+
+def openapi(service: str) -> dict[str, Any]:
+    return service_doc(service).spec
 
 
 def http_paths(service: str) -> list[tuple[str, str]]:
-    """(METHOD, path) of every operation of ``service``."""
-    spec = openapi(service)
-    return [
-        (method.upper(), path)
-        for path, operations in spec["paths"].items()
-        for method in operations
-        if method in ("get", "post", "put", "patch", "delete")
-    ]
+    """(METHOD, path) of every route ``service`` serves, in its OpenAPI schema or not."""
+    return [(s.method, s.path) for s in service_doc(service).served]
 
 
-def _schema_text(schema: dict[str, Any]) -> str:
+def _schema_text(schema: dict[str, Any], defined: frozenset[str] = frozenset()) -> str:
+    """A schema in words; a named schema links to its section when the OpenAPI defines it."""
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[1]
-        return f"[{name}](#{name.lower()})"
+        return f"[{name}](#{name.lower()})" if name in defined else f"`{name}` (not defined)"
     if "anyOf" in schema:
-        return " or ".join(_schema_text(s) for s in schema["anyOf"])
+        return " or ".join(_schema_text(s, defined) for s in schema["anyOf"])
     if schema.get("type") == "array":
-        return f"list of {_schema_text(schema.get('items', {}))}"
+        return f"list of {_schema_text(schema.get('items', {}), defined)}"
     if "enum" in schema:
         return " or ".join(json.dumps(v) for v in schema["enum"])
     if schema.get("type") == "object" and "additionalProperties" in schema:
         inner = schema["additionalProperties"]
-        return "table of " + (_schema_text(inner) if isinstance(inner, dict) else "values")
+        return "table of " + (_schema_text(inner, defined) if isinstance(inner, dict) else "values")
     return str(schema.get("type", "any"))
+
+
+def undefined_schemas(spec: dict[str, Any]) -> list[str]:
+    """Schemas the OpenAPI names (``$ref``) without defining them in its components."""
+    defined = set(spec.get("components", {}).get("schemas", {}))
+    named = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(spec)))
+    return sorted(named - defined)
 
 
 TITLES = {
@@ -610,7 +664,9 @@ GUIDES = {
 
 
 def http_page(service: str) -> str:
-    spec = openapi(service)
+    doc = service_doc(service)
+    spec = doc.spec
+    defined = frozenset(spec.get("components", {}).get("schemas", {}))
     info = spec.get("info", {})
     lines = [
         f"# {TITLES[service]}",
@@ -643,8 +699,9 @@ def http_page(service: str) -> str:
         if params:
             lines += ["| parameter | in | type | required | meaning |", "|---|---|---|---|---|"]
             for p in params:
+                kind = _cell(_schema_text(p.get("schema", {}), defined))
                 lines.append(
-                    f"| `{p['name']}` | {p['in']} | {_cell(_schema_text(p.get('schema', {})))}"
+                    f"| `{p['name']}` | {p['in']} | {kind}"
                     f" | {'yes' if p.get('required') else 'no'} | "
                     f"{_cell(p.get('description', p.get('schema', {}).get('description', '')))} |"
                 )
@@ -652,11 +709,34 @@ def http_page(service: str) -> str:
         body = operation.get("requestBody")
         if body:
             for content_type, content in body.get("content", {}).items():
-                lines.append(f"Body ({content_type}): {_schema_text(content.get('schema', {}))}")
+                lines.append(
+                    f"Body ({content_type}): {_schema_text(content.get('schema', {}), defined)}"
+                )
             lines.append("")
         lines += ["| answer | meaning |", "|---|---|"]
         for status, answer in operation.get("responses", {}).items():
             lines.append(f"| {status} | {_cell(answer.get('description', ''))} |")
+    outside = [s for s in doc.served if not s.in_schema]
+    if outside:
+        lines += [
+            "",
+            "## Served outside the schema",
+            "",
+            "Pages and files for a browser, and FastAPI's own description of the API.",
+            "",
+            "| method | path | what it serves |",
+            "|---|---|---|",
+        ]
+        lines += [f"| `{s.method}` | `{s.path}` | {_cell(s.summary)} |" for s in outside]
+    missing = undefined_schemas(spec)
+    if missing:
+        lines += [
+            "",
+            '!!! warning "Named but not defined"',
+            "    The app's OpenAPI names "
+            + ", ".join(f"`{name}`" for name in missing)
+            + " without defining it in its components; the guide describes the body.",
+        ]
     schemas = spec.get("components", {}).get("schemas", {})
     if schemas:
         lines += ["", "## Schemas"]
@@ -670,7 +750,7 @@ def http_page(service: str) -> str:
             lines += ["| field | type | required | meaning |", "|---|---|---|---|"]
             for field, sub in properties.items():
                 lines.append(
-                    f"| `{field}` | {_cell(_schema_text(sub))} | "
+                    f"| `{field}` | {_cell(_schema_text(sub, defined))} | "
                     f"{'yes' if field in required else 'no'} | "
                     f"{_cell(sub.get('description', ''))} |"
                 )
