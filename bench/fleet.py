@@ -40,6 +40,8 @@ def run(args: argparse.Namespace, seed: int, folder: Path) -> dict:
         str(out),
         "--seed",
         str(seed),
+        "--citizens-days",
+        str(args.citizens_days),
     ]
     if args.scale:
         command += ["--scale", str(args.scale)]
@@ -111,6 +113,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--scale", type=float, default=None, help="default: the fleet's own")
     parser.add_argument("--faults", default=None, help="a faults TOML for every run")
+    parser.add_argument(
+        "--citizens-days",
+        type=float,
+        default=0.0,
+        help="days the buyers go on after the last sale (default 0: the chain's figures only)",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="keep the runs in this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cabine-fleet-bench-") as scratch:

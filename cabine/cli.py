@@ -1615,7 +1615,7 @@ def _support_desk(config: Path | None, data: Path | None, registry: str | None):
     """The support desk of this machine's booth file, from the configuration."""
     from cabine.config import load_settings
     from kiosk.catalog import load_catalog
-    from support.desk import open_desk
+    from support.desk import open_desk, open_fleet_desk
     from transmitter.outbox import booth_db_path
 
     if data is not None:
@@ -1625,6 +1625,20 @@ def _support_desk(config: Path | None, data: Path | None, registry: str | None):
     overrides = {"data_dir": data} if data is not None else {}
     settings = load_settings(config, **overrides)
     section = settings.support
+    if section.booths:
+        for booth, path in section.booths.items():
+            check_sqlite_file(path, f"booth database of {booth}")
+        return open_fleet_desk(
+            section.booths,
+            registry or section.registry_url,
+            section.registry_admin_token,
+            settings.clock.make(),
+            load_catalog(),
+            prefixes=(settings.operator.prefix,),
+            timeout=section.registry_timeout_seconds,
+            collector_url=section.collector_url,
+            collector_token=section.collector_admin_token,
+        )
     booth_db = section.booth_db or booth_db_path(settings.data_dir)
     check_sqlite_file(booth_db, "booth database")
     return open_desk(

@@ -46,6 +46,15 @@ def fleet_run(
         Path | None,
         typer.Option("--faults", help="TOML schedule of faults in simulated hours ([[fault]])."),
     ] = None,
+    citizens_days: Annotated[
+        float,
+        typer.Option(
+            "--citizens-days",
+            help="Simulated days the buyers go on using their numbers and writing to the "
+            "support desk after the last sale (0: the run ends once every number is at the "
+            "state).",
+        ),
+    ] = 3.0,
     scheduler: Annotated[
         str | None,
         typer.Option(
@@ -78,6 +87,7 @@ def fleet_run(
         booths_per_worker=booths_per_worker,
         faults=faults,
         scheduler=scheduler,
+        citizens_days=citizens_days,
     )
     try:
         check_options(options)

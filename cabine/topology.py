@@ -166,6 +166,8 @@ class Topology:
                 }
             )
         elif name == SUPPORT:
+            from transmitter.outbox import booth_db_path
+
             update[SUPPORT] = base.support.model_copy(
                 update={
                     "host": self.host,
@@ -174,6 +176,11 @@ class Topology:
                     "registry_admin_token": self.admin_token,
                     "collector_url": self.url(COLLECTOR),
                     "collector_admin_token": self.admin_token,
+                    # Each booth keeps its own file; in the shared layout the desk's data
+                    # folder is the one booth's.
+                    "booths": {}
+                    if self.shared
+                    else {b: booth_db_path(self.folder(b)) for b in self.booths},
                     **self.overrides.get(SUPPORT, {}),
                 }
             )

@@ -174,6 +174,8 @@ class Issued:
     code: str | None
     issued_at: datetime
     expires_at: datetime | None
+    product: str | None = None
+    """The sale's product, where the reader asked for it."""
 
 
 @dataclass(frozen=True)
@@ -258,21 +260,31 @@ def issued_count(path: Path) -> int:
         engine.dispose()
 
 
-def numbers_after(path: Path, sale_id: int) -> list[Sale]:
-    """The sales with a number opened after sale ``sale_id`` in the booth database at
-    ``path``, in order: what a reader following a running booth (the live fleet's buyers) has
-    not seen yet. Read only; nothing before the booth has made its database."""
+def numbers_after(path: Path, sale_id: int) -> list[Issued]:
+    """The numbers issued by sales opened after sale ``sale_id`` in the booth database at
+    ``path``, in order of sale, with their sales' products: what a reader following a running
+    booth (the live fleet's buyers) has not seen yet. Read only; nothing before the booth has
+    made its database."""
     if not Path(path).exists():
         return []
     engine = _read_only_engine(path)
     try:
         with engine.connect() as conn:
             rows = conn.execute(
-                Ledger._sale_query()
-                .where(sales.c.id > sale_id, issued_codes.c.code.is_not(None))
-                .order_by(sales.c.id)
+                select(
+                    issued_codes.c.sale_id,
+                    issued_codes.c.code,
+                    issued_codes.c.issued_at,
+                    issued_codes.c.expires_at,
+                    sales.c.product,
+                )
+                .join(sales, issued_codes.c.sale_id == sales.c.id)
+                .where(issued_codes.c.sale_id > sale_id, issued_codes.c.code.is_not(None))
+                .order_by(issued_codes.c.sale_id)
             ).all()
-        return [Ledger._sale(r) for r in rows]
+        return [
+            Issued(r.sale_id, r.code, r.issued_at, r.expires_at, product=r.product) for r in rows
+        ]
     except SQLAlchemyError:  # the booth is still making its tables
         return []
     finally:

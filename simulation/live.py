@@ -37,13 +37,23 @@ from simulation.live_faults import (
     load_faults,
     uplink_outages,
 )
-from simulation.live_record import ATTEMPTS_FILE, RUN_FILE, CheckResult, Services, reconcile
+from simulation.live_record import (
+    ATTEMPTS_FILE,
+    REPORTS_FILE,
+    RUN_FILE,
+    CheckResult,
+    Services,
+    reconcile,
+)
 from simulation.live_worker import PlannedSale, run_on_cluster
 from simulation.scenario import Scenario
 
 log = logging.getLogger("cabine.fleet")
 
 SETTLE_DAYS = 6.0
+CITIZENS_DAYS = 3.0
+"""By default the buyers go on for the 72 h promise after the last sale, so that those refused
+for good reach the support desk (they write once it has passed)."""
 """After the last sale, the chain runs until every number is at the state and the state's queue
 is empty, at most this long (domain time): beyond the FAQ's 72 h, so that a busy registry's
 backlog is seen to clear."""
@@ -70,6 +80,8 @@ class FleetOptions:
     faults: Path | None = None
     scheduler: str | None = None
     """A running Dask scheduler (``tcp://HOST:8786``): the booth groups run on its workers."""
+    citizens_days: float = CITIZENS_DAYS
+    """Simulated days the buyers go on trying and reporting after the last sale."""
 
 
 def booth_ids(count: int) -> tuple[str, ...]:
@@ -150,6 +162,10 @@ def check_options(options: FleetOptions, resume: bool = False) -> list[Fault]:
         raise FleetError(f"--booths {options.booths}: a fleet has at least one booth")
     if options.days < 1:
         raise FleetError(f"--days {options.days}: at least one day")
+    if not (0 <= options.citizens_days <= SETTLE_DAYS):
+        raise FleetError(
+            f"--citizens-days {options.citizens_days:g}: between 0 and {SETTLE_DAYS:g} days"
+        )
     if options.scale is not None and not (0 < options.scale <= 86_400):
         raise FleetError(f"--scale {options.scale:g}: between 0 and 86400 domain seconds a second")
     out = options.out
@@ -266,7 +282,7 @@ def start_fleet(
     """Wire and start the services and the booth workers; returns once all serve."""
     from cabine.config import Settings
     from cabine.processes import ProcessGroup
-    from cabine.topology import COLLECTOR, REGISTRY, Topology
+    from cabine.topology import COLLECTOR, REGISTRY, SUPPORT, Topology
     from ephoto.settings import ClockSettings
 
     scenario = options.scenario.with_seed(options.seed)
@@ -305,6 +321,8 @@ def start_fleet(
                 "registration_window_minutes": scenario.collector.registration_window_minutes
             },
             "transmitter": {"batch_window_minutes": scenario.booth.batch_window_minutes},
+            # Each reporting buyer has their own address too.
+            "support": {"forwarded_allow_ips": "127.0.0.1"},
         },
     )
     topology.wire()
@@ -401,6 +419,12 @@ def start_fleet(
                     )
                 )
             progress_files.append(progress)
+        # The desk opens every booth's file: started once the booths have made them.
+        _wait_for_booths(topology, workers)
+        group.start(
+            "support", ["support", "serve"], config=files[SUPPORT], url=topology.url(SUPPORT)
+        )
+        group.get("support").wait_serving(path="/healthz")
         citizens = out / "plans" / "citizens.json"
         citizens.write_text(
             json.dumps(
@@ -411,6 +435,9 @@ def start_fleet(
                     "seed": [scenario.run.seed, 23],
                     "registry_url": topology.url(REGISTRY),
                     "record": str(out / ATTEMPTS_FILE),
+                    "support_url": topology.url(SUPPORT),
+                    "report_share": scenario.support.report_share,
+                    "reports": str(out / REPORTS_FILE),
                     "clock_config": str(files[booths[0]]),
                 }
             ),
@@ -447,6 +474,21 @@ def start_fleet(
     return fleet
 
 
+def _wait_for_booths(topology: Any, workers: list[Any], timeout: float = 120.0) -> None:
+    """Until every booth's file exists (its worker has opened the booth), or a worker died."""
+    from transmitter.outbox import booth_db_path
+
+    deadline = time.monotonic() + timeout
+    waiting = [booth_db_path(topology.folder(b)) for b in topology.booths]
+    while waiting:
+        for worker in workers:
+            worker.check()
+        waiting = [path for path in waiting if not path.exists()]
+        if waiting and time.monotonic() > deadline:
+            raise FleetError(f"{waiting[0]} was not created within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
 def chain_settled(services: Services, sold: int) -> bool:
     """Every number the booths sold is at the state and its queue is empty: from then on each
     number's activation time is fixed (the registry records it at receipt, its base delay
@@ -477,6 +519,7 @@ def run_fleet(
     try:
         selling_ends = fleet.scenario.end
         settle_by = selling_ends + timedelta(days=SETTLE_DAYS)
+        buyers_done = selling_ends + timedelta(days=options.citizens_days)
         while True:
             now = clock.now()
             fleet.faults.step(now)
@@ -490,7 +533,11 @@ def run_fleet(
             if progress["workers_finished"] == len(fleet.workers) and now >= selling_ends:
                 # Settled by the booths' own records, read once the selling is over.
                 issued = sum(issued_count(topology.folder(b) / "booth.db") for b in topology.booths)
-                if not fleet.faults.held_down and chain_settled(services, issued):
+                if (
+                    now >= buyers_done
+                    and not fleet.faults.held_down
+                    and chain_settled(services, issued)
+                ):
                     break
                 if now >= settle_by:
                     break

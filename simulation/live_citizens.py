@@ -13,8 +13,14 @@ Each buyer has an address of their own (``X-Forwarded-For`` from the benchmarkin
 198.18.0.0/15, trusted from loopback by the fleet's registry), so the registry's limit on failed
 checks per client applies per buyer, as on the real site.
 
+A buyer still refused after the last attempt writes to the operator's support desk, at the
+scenario's ``[support] report_share``, once the 72 h promise has passed (the simulator's rule,
+``simulation.fleet._support``): the number as last typed, to the desk's real API, which decides
+in the selling booth's file.
+
 Run as ``python -m simulation.live_citizens PLAN.json``; every attempt is appended to
-``citizens.csv`` (the buyers' own account: what they typed, when, and what the state said).
+``citizens.csv`` and every report to ``reports.csv`` (the buyers' own account: what they typed,
+when, and what the state or the desk said).
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ import logging
 import signal
 import sys
 import threading
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 import numpy as np
@@ -43,6 +50,9 @@ log = logging.getLogger("cabine.fleet.citizens")
 SCAN_SECONDS = 1.0
 """How often (real seconds) the booths' ledgers are read for new numbers."""
 COLUMNS = ("code", "booth", "attempt", "at", "typed", "status", "answer")
+REPORT_COLUMNS = ("code", "booth", "at", "typed", "status", "outcome", "reason", "reference")
+PROMISE = timedelta(hours=72)
+"""The activation promise: a refused buyer writes to support only once it has passed."""
 
 
 @dataclass(order=True)
@@ -55,6 +65,9 @@ class Attempt:
     number: int = field(compare=False, default=1)
     worked: bool = field(compare=False, default=False)
     """A second entry of a number that already worked (the double use)."""
+    bought: datetime | None = field(compare=False, default=None)
+    report: bool = field(compare=False, default=False)
+    """Not an entry at the state but a report to the support desk."""
 
 
 def typed_form(code: str, rng: np.random.Generator, people: CitizensSection) -> str:
@@ -90,7 +103,14 @@ class Citizens:
         self.seen = dict.fromkeys(self.booths, 0)
         self.queue: list[Attempt] = []
         self.client = httpx.Client(base_url=plan["registry_url"], timeout=30)
+        self.report_share = float(plan.get("report_share", 0.0))
+        self.desk = (
+            httpx.Client(base_url=plan["support_url"], timeout=30)
+            if plan.get("support_url")
+            else None
+        )
         self.out = Path(plan["record"])
+        self.reports_out = Path(plan["reports"]) if plan.get("reports") else None
         self.stop = threading.Event()
 
     def scan(self) -> None:
@@ -99,26 +119,31 @@ class Citizens:
 
         for booth, folder in self.booths.items():
             new = numbers_after(folder / "booth.db", self.seen[booth])
-            for sale in new:
-                self.seen[booth] = sale.id
-                if sale.code is None or sale.product not in self.procedures:
+            for issued in new:
+                self.seen[booth] = issued.sale_id
+                if issued.code is None or issued.product not in self.procedures:
                     continue
                 wait = float(self._delays(self.rng, self.people.first_attempt, 1)[0])
                 heapq.heappush(
                     self.queue,
                     Attempt(
-                        sale.opened_at + timedelta(hours=wait),
-                        sale.code,
+                        issued.issued_at + timedelta(hours=wait),
+                        issued.code,
                         booth,
-                        self.procedures[sale.product],
-                        typed_form(sale.code, self.rng, self.people),
+                        self.procedures[issued.product],
+                        typed_form(issued.code, self.rng, self.people),
+                        bought=issued.issued_at,
                     ),
                 )
 
-    def play_due(self, writer: Any) -> None:
+    def play_due(self, writer: Any, reports: Any = None) -> None:
         now = self.clock.now()
         while self.queue and self.queue[0].at <= now and not self.stop.is_set():
             attempt = heapq.heappop(self.queue)
+            if attempt.report:
+                if not self._report(attempt, now, reports):
+                    return
+                continue
             try:
                 response = self.client.post(
                     f"/v1/codes/{attempt.typed}/redeem",
@@ -165,9 +190,10 @@ class Citizens:
                 heapq.heappush(self.queue, again)
             return
         refused = status in (404, 422)
-        if not refused or attempt.number >= people.max_attempts:
+        if not refused:
             return
-        if self.rng.random() >= people.retry_share:
+        if attempt.number >= people.max_attempts or self.rng.random() >= people.retry_share:
+            self._maybe_report(attempt, now)
             return
         typed = attempt.typed.upper() if status == 422 else attempt.typed
         wait = float(self.rng.exponential(people.retry_after_hours))
@@ -180,34 +206,107 @@ class Citizens:
                 attempt.procedure,
                 typed,
                 attempt.number + 1,
+                bought=attempt.bought,
             ),
         )
 
+    def _maybe_report(self, attempt: Attempt, now: datetime) -> None:
+        """A buyer refused for good writes to support, at the scenario's share, once the 72 h
+        promise has passed."""
+        if self.desk is None or self.rng.random() >= self.report_share:
+            return
+        bought = attempt.bought or now
+        heapq.heappush(
+            self.queue,
+            Attempt(
+                max(now, bought + PROMISE),
+                attempt.code,
+                attempt.booth,
+                attempt.procedure,
+                attempt.typed,
+                attempt.number,
+                bought=bought,
+                report=True,
+            ),
+        )
+
+    def _report(self, attempt: Attempt, now: datetime, writer: Any) -> bool:
+        """Send one report to the desk; False when it must wait (the desk or the registry
+        away: the same report is sent again in an hour)."""
+        assert self.desk is not None
+        try:
+            response = self.desk.post(
+                "/v1/reports",
+                json={"code": attempt.typed},
+                headers={"X-Forwarded-For": buyer_address(attempt.code)},
+            )
+        except httpx.HTTPError as exc:
+            log.info("report for %s not answered: %s", attempt.code, exc)
+            response = None
+        if response is None or response.status_code in (502, 503, 429):
+            attempt.at = now + timedelta(hours=1)
+            heapq.heappush(self.queue, attempt)
+            return response is not None
+        data = _json(response)
+        if writer is not None:
+            writer.writerow(
+                [
+                    attempt.code,
+                    attempt.booth,
+                    now.isoformat(),
+                    attempt.typed,
+                    response.status_code,
+                    data.get("outcome", ""),
+                    data.get("reason", ""),
+                    data.get("reference", ""),
+                ]
+            )
+        return True
+
     def run(self) -> None:
         scale = clock_scale(self.clock)
-        new_file = not self.out.exists()
-        with self.out.open("a", newline="", encoding="utf-8") as handle:
+        with ExitStack() as files:
+            handle = files.enter_context(_appending(self.out, COLUMNS))
             writer = csv.writer(handle)
-            if new_file:
-                writer.writerow(COLUMNS)
+            reports, report_writer = None, None
+            if self.reports_out is not None:
+                reports = files.enter_context(_appending(self.reports_out, REPORT_COLUMNS))
+                report_writer = csv.writer(reports)
             while not self.stop.is_set():
                 self.scan()
-                self.play_due(writer)
+                self.play_due(writer, report_writer)
                 handle.flush()
+                if reports is not None:
+                    reports.flush()
                 wait = SCAN_SECONDS
                 if self.queue:
                     ahead = (self.queue[0].at - self.clock.now()).total_seconds() / scale
                     wait = max(0.05, min(wait, ahead))
                 self.stop.wait(wait)
         self.client.close()
+        if self.desk is not None:
+            self.desk.close()
 
 
-def _status_of(response: httpx.Response) -> str:
+def _appending(path: Path, columns: tuple[str, ...]) -> TextIO:
+    """A CSV file opened to add rows, its header written when it is new."""
+    new_file = not path.exists()
+    handle = path.open("a", newline="", encoding="utf-8")
+    if new_file:
+        csv.writer(handle).writerow(columns)
+    return handle
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError:
-        return ""
-    return str(data.get("status", "")) if isinstance(data, dict) else ""
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _status_of(response: httpx.Response) -> str:
+    return str(_json(response).get("status", ""))
 
 
 def main(argv: list[str]) -> int:

@@ -12,7 +12,11 @@ number and every euro to these rules, each breach named with its number:
 4. the state holds no number that no booth sold, and no booth sold a number twice;
 5. a number is used at the state exactly when a buyer was told it worked, and only once;
 6. each booth's approved payments equal the price of its paid sales (card and coins); its
-   change, coins returned and refunds due are written beside them in ``money.csv``.
+   change, coins returned and refunds due are written beside them in ``money.csv``;
+7. every report a buyer made is in the desk's record (``support.csv``, read from the booths'
+   files) with the answer the buyer got, and each decision agrees with the state's record of
+   the number at the time it was made (active or not, used, past the 72 h promise); each of the
+   desk's refunds is of a paid sale of that booth, for what was paid, once.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,10 @@ CHECK_FILE = "check.json"
 RUN_FILE = "run.json"
 ATTEMPTS_FILE = "citizens.csv"
 """The buyers' attempts, written by the fleet's citizens (``simulation.live_citizens``)."""
+REPORTS_FILE = "reports.csv"
+"""The buyers' reports to the support desk and the answers they got."""
+SUPPORT_FILE = "support.csv"
+"""The desk's own record of every report it decided, read from each booth's file."""
 
 COLUMNS = (
     "code",
@@ -111,12 +119,17 @@ class BoothBook:
     money: dict[str, int]
     outbox: dict[str, str]
     """Each number's state in the booth's outbox: pending, sent or rejected."""
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    """The support desk's record of the reports it decided in this booth's file."""
+    refunds: list[dict[str, Any]] = field(default_factory=list)
+    """The desk's refunds of this booth's sales."""
 
 
 def read_booth(folder: Path, booth_id: str) -> BoothBook:
     """A booth's ledger and outbox, read only, through their owners' read functions."""
     from ephoto.clock import ManualClock
     from kiosk.ledger import Ledger
+    from support.desk import read_record
     from transmitter.outbox import read_delivery, read_file
 
     ledger = Ledger(folder / "booth.db", ManualClock(), booth_id=booth_id)
@@ -127,7 +140,8 @@ def read_booth(folder: Path, booth_id: str) -> BoothBook:
         with ledger.engine.connect() as conn:
             deliveries = {code: read_delivery(conn, code) for code in numbers}
         outbox = {code: d.status for code, d in deliveries.items() if d is not None}
-        return BoothBook(booth_id, sales, files, ledger.money_by_status(), outbox)
+        reports, refunds = read_record(folder / "booth.db")
+        return BoothBook(booth_id, sales, files, ledger.money_by_status(), outbox, reports, refunds)
     finally:
         ledger.engine.dispose()
 
@@ -174,8 +188,9 @@ def reconcile(run_dir: Path, services: Services) -> CheckResult:
     rows: list[dict[str, str]] = []
     money_rows: list[dict[str, Any]] = []
     seen: dict[str, str] = {}
+    books: dict[str, BoothBook] = {}
     for booth_id, folder in booth_folders(run_dir).items():
-        book = read_booth(folder, booth_id)
+        book = books[booth_id] = read_booth(folder, booth_id)
         result.booths += 1
         money_rows.append(_money(book, result))
         for sale in book.sales:
@@ -190,6 +205,8 @@ def reconcile(run_dir: Path, services: Services) -> CheckResult:
             seen[code] = booth_id
             rows.append(_number_row(book, sale, services, result))
     _with_citizens(run_dir, rows, result)
+    support_rows = _support(run_dir, rows, books, money_rows, result)
+    _write_csv(run_dir / SUPPORT_FILE, SUPPORT_COLUMNS, support_rows)
     _nothing_unsold(len(seen), services, result)
     _write_csv(run_dir / RECORD_FILE, COLUMNS, rows)
     money_columns = (
@@ -200,6 +217,8 @@ def reconcile(run_dir: Path, services: Services) -> CheckResult:
         "returned_cents",
         "refund_due_cents",
         "refund_due_sales",
+        "support_refund_cents",
+        "support_refunds",
     )
     _write_csv(run_dir / MONEY_FILE, money_columns, money_rows)
     (run_dir / CHECK_FILE).write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
@@ -389,3 +408,152 @@ def services_of(run_dir: Path) -> Iterator[Services]:
             yield services
         finally:
             services.close()
+
+
+SUPPORT_COLUMNS = (
+    "booth",
+    "received_at",
+    "typed",
+    "code",
+    "outcome",
+    "reason",
+    "replayed",
+    "error",
+)
+PROMISE_HOURS = 72.0
+_NOT_YET_ACTIVE = ("wait", "typo_wait", "refused_in_transit")
+_ACTIVE_UNUSED = ("works", "typo")
+_NEVER_ACTIVE_PAST_PROMISE = (
+    "refund_not_activated",
+    "refund_lost_in_transit",
+    "refund_never_transmitted",
+    "refund_too_late_to_resend",
+    "refund_refused_in_transit",
+)
+
+
+def _support(
+    run_dir: Path,
+    rows: list[dict[str, str]],
+    books: dict[str, BoothBook],
+    money_rows: list[dict[str, Any]],
+    result: CheckResult,
+) -> list[dict[str, Any]]:
+    """The desk's record held against the buyers' account and the state's record (rule 7)."""
+    run = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    slack = timedelta(seconds=float(run.get("tick_seconds", 0.0)))
+    by_code = {row["code"]: row for row in rows}
+    decided: list[dict[str, Any]] = []
+    for booth, book in books.items():
+        for report in book.reports:
+            decided.append({"booth": booth, **report})
+            if report["outcome"] is not None:
+                _decision_agrees(report, by_code.get(report["code"] or ""), slack, result)
+        _refunds_of(book, money_rows, result)
+    decided.sort(key=lambda r: (r["received_at"], r["booth"]))
+    _buyers_answered(run_dir, decided, result)
+    return [{column: _iso(report.get(column)) for column in SUPPORT_COLUMNS} for report in decided]
+
+
+def _when(text: str) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _decision_agrees(
+    report: dict[str, Any], row: dict[str, str] | None, slack: timedelta, result: CheckResult
+) -> None:
+    """One decision against the state's record of its number when it was made: the desk asked
+    the registry a moment before recording, so a change within one tick either way is allowed."""
+    reason, at = report["reason"], ensure_aware(report["received_at"])
+    subject = report["code"] or report["typed"] or "?"
+
+    def breach(detail: str) -> None:
+        result.breaches.append(
+            Breach("support", subject, f"{reason} at {at.isoformat()}: {detail}")
+        )
+
+    if row is None:
+        if report["code"] is not None:
+            breach("about a number no booth sold")
+        return
+    active = _when(row["active_at"])
+    used = _when(row["used_at"])
+    issued = _when(row["issued_at"])
+    active_then = active is not None and active <= at + slack
+    active_before = active is not None and active <= at - slack
+    if reason in _ACTIVE_UNUSED and not active_then:
+        breach("the state had not made it active")
+    if reason in _ACTIVE_UNUSED and used is not None and used <= at - slack:
+        breach("the state had it used already")
+    if reason == "used" and (used is None or used > at + slack):
+        breach("the state had not recorded its use")
+    if reason in _NOT_YET_ACTIVE and active_before:
+        breach("the state had made it active already")
+    if reason in _NEVER_ACTIVE_PAST_PROMISE:
+        if active_before:
+            breach("refunded as never active, but the state had made it active")
+        if issued is not None and at + slack < issued + timedelta(hours=PROMISE_HOURS):
+            breach("refunded before the 72 h promise passed")
+
+
+def ensure_aware(value: Any) -> datetime:
+    from ephoto.clock import ensure_utc
+
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return ensure_utc(when)
+
+
+def _refunds_of(book: BoothBook, money_rows: list[dict[str, Any]], result: CheckResult) -> None:
+    """Each refund is of a paid sale of this booth, for its price, at most once."""
+    from kiosk.ledger import PAID, PRINTED
+
+    sales = {sale.id: sale for sale in book.sales}
+    refunded: set[int] = set()
+    for refund in book.refunds:
+        sale = sales.get(refund["sale_id"])
+        subject = refund["sale_ref"]
+        if sale is None or sale.status not in (PAID, PRINTED):
+            result.breaches.append(Breach("refund", subject, "not a paid sale of this booth"))
+        elif refund["amount_cents"] != sale.price_cents:
+            result.breaches.append(
+                Breach(
+                    "refund",
+                    subject,
+                    f"{refund['amount_cents']} cents refunded, {sale.price_cents} paid",
+                )
+            )
+        if refund["sale_id"] in refunded:
+            result.breaches.append(Breach("refund", subject, "refunded twice"))
+        refunded.add(refund["sale_id"])
+    row = next(r for r in money_rows if r["booth"] == book.booth)
+    row["support_refund_cents"] = sum(r["amount_cents"] for r in book.refunds)
+    row["support_refunds"] = len(book.refunds)
+
+
+def _buyers_answered(run_dir: Path, decided: list[dict[str, Any]], result: CheckResult) -> None:
+    """Every answer a buyer got from the desk is one the desk recorded (same number as typed,
+    same outcome and reason), and the desk recorded no decided report nobody made."""
+    path = run_dir / REPORTS_FILE
+    told: dict[tuple[str, str, str], int] = {}
+    if path.exists():
+        with path.open(newline="", encoding="utf-8") as handle:
+            for report in csv.DictReader(handle):
+                if report["status"] == "200":
+                    key = (report["typed"], report["outcome"], report["reason"])
+                    told[key] = told.get(key, 0) + 1
+    recorded: dict[tuple[str, str, str], int] = {}
+    for report in decided:
+        if report["outcome"] is not None:
+            key = (report["typed"] or "", report["outcome"], report["reason"])
+            recorded[key] = recorded.get(key, 0) + 1
+    for key in sorted(set(told) | set(recorded)):
+        if told.get(key, 0) != recorded.get(key, 0):
+            typed, outcome, reason = key
+            result.breaches.append(
+                Breach(
+                    "support",
+                    typed,
+                    f"{told.get(key, 0)} buyers told {outcome}/{reason}, "
+                    f"the desk recorded {recorded.get(key, 0)}",
+                )
+            )

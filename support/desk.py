@@ -629,6 +629,127 @@ class SupportDesk:
             return [dict(r._mapping) for r in conn.execute(select(audit).order_by(audit.c.id))]
 
 
+def read_record(booth_db: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The desk's record in a booth's file, read only: every report received, each with the
+    number its decision was about (``code``, None when no sale was found), and every refund;
+    both empty when no report was ever decided there."""
+    engine = create_engine(f"sqlite:///file:{booth_db}?mode=ro&uri=true")
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(audit.name):
+                return [], []
+            decided = {
+                row.report_key: json.loads(row.decision).get("code")
+                for row in conn.execute(select(claims.c.report_key, claims.c.decision))
+            }
+            reports = [
+                {**row._mapping, "code": decided.get(row.report_key)}
+                for row in conn.execute(select(audit).order_by(audit.c.id))
+            ]
+            made = [dict(r._mapping) for r in conn.execute(select(refunds).order_by(refunds.c.id))]
+            return reports, made
+    finally:
+        engine.dispose()
+
+
+class FleetDesk:
+    """One desk for an operator's booths: each report is decided by the desk of the booth that
+    sold it, in that booth's file, so a refund, its decision and the number's return to that
+    booth's outbox still commit together.
+
+    The booth is the one a printed sale reference names (``booth-002-000042``); else the one
+    whose ledger holds the number as typed, or its near miss when only one booth has one. A
+    report that no booth's ledger answers (or answers twice) is decided and recorded by the
+    first booth's desk, which then finds no sale (or an ambiguous one) by the same rules."""
+
+    def __init__(self, desks: dict[str, SupportDesk]):
+        if not desks:
+            raise ValueError("a fleet desk serves at least one booth")
+        self.desks = desks
+        first = next(iter(desks.values()))
+        self.prefixes = first.prefixes
+
+    def desk_for(self, report: Report) -> SupportDesk:
+        if report.sale_id:
+            parsed = parse_sale_reference(report.sale_id)
+            if parsed is not None and parsed[0] in self.desks:
+                return self.desks[parsed[0]]
+        if report.code:
+            found = []
+            for desk in self.desks.values():
+                with desk.engine.connect() as conn:
+                    resolution = desk._resolve(conn, report)
+                if resolution.sale is not None:
+                    if resolution.matched_by == "code":  # the number as typed: no doubt
+                        return desk
+                    found.append(desk)
+            if len(found) == 1:
+                return found[0]
+        return next(iter(self.desks.values()))
+
+    def submit(self, report: Report) -> ReportResult:
+        return self.desk_for(report).submit(report)
+
+    def refunds(self) -> list[dict[str, Any]]:
+        return [
+            {"booth": booth, **row} for booth, desk in self.desks.items() for row in desk.refunds()
+        ]
+
+    def audit_log(self) -> list[dict[str, Any]]:
+        rows = [
+            {"booth": booth, **row}
+            for booth, desk in self.desks.items()
+            for row in desk.audit_log()
+        ]
+        return sorted(rows, key=lambda row: (row["received_at"], row["booth"], row["id"]))
+
+
+@contextmanager
+def open_fleet_desk(
+    booths: dict[str, Path],
+    registry_url: str,
+    token: str | None,
+    clock: Clock,
+    catalog: Catalog,
+    *,
+    prefixes: tuple[str, ...] = (codes.DEFAULT_PREFIX,),
+    timeout: float = 5.0,
+    collector_url: str | None = None,
+    collector_token: str | None = None,
+) -> Iterator[FleetDesk]:
+    """A desk on several booths' files (``booths``: booth id to its SQLite file), sharing one
+    registry client and one collector client; closed on exit."""
+    missing = [str(path) for path in booths.values() if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(f"booth ledger {missing[0]} does not exist: start the kiosk first")
+    registry = RegistryAdmin(registry_url, token, timeout=timeout)
+    collector = (
+        CollectorAdmin(collector_url, collector_token, timeout=timeout) if collector_url else None
+    )
+    engines = {booth: open_booth_engine(path) for booth, path in booths.items()}
+    try:
+        yield FleetDesk(
+            {
+                booth: SupportDesk(
+                    engine,
+                    registry,
+                    clock,
+                    catalog,
+                    booth_id=booth,
+                    prefixes=prefixes,
+                    collector=collector,
+                )
+                for booth, engine in engines.items()
+            }
+        )
+    finally:
+        registry.close()
+        if collector is not None:
+            collector.close()
+        for engine in engines.values():
+            engine.dispose()
+
+
 @contextmanager
 def open_desk(
     booth_db: Path,

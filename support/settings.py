@@ -18,6 +18,12 @@ class SupportSettings(BaseModel):
         description="The booth's SQLite file (ledger and outbox) the desk checks and refunds "
         "in; empty: booth.db in the data folder.",
     )
+    booths: dict[str, Path] = Field(
+        default_factory=dict,
+        description="An operator's booths the desk serves, by booth id: each one's SQLite file. "
+        "A report goes to the booth its sale reference names or whose ledger holds its number; "
+        "empty: the one booth of booth_db.",
+    )
     registry_url: str = Field(
         default="http://127.0.0.1:8700",
         description="Base URL of the registry whose admin API tells a code's internal state.",

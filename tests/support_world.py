@@ -44,6 +44,7 @@ class World:
     ledger: Ledger
     catalog: Catalog
     booth_db: Path
+    booth_id: str = BOOTH_ID
 
     def desk(self, registry_url: str | None = None) -> SupportDesk:
         """A desk with its own engine and HTTP client, as a separate desk process would have."""
@@ -52,7 +53,7 @@ class World:
             RegistryAdmin(registry_url or self.registry.url, ADMIN_TOKEN, timeout=5),
             self.clock,
             self.catalog,
-            booth_id=BOOTH_ID,
+            booth_id=self.booth_id,
         )
 
     def buy(self, product_id: str = "ephoto-permis") -> Bought:
@@ -94,16 +95,17 @@ class World:
             return dict(conn.execute(select(outbox).where(outbox.c.code == code)).one()._mapping)
 
 
-def make_world(tmp: Path, registry: ThreadedRegistry) -> World:
+def make_world(tmp: Path, registry: ThreadedRegistry, booth_id: str = BOOTH_ID) -> World:
     booth_db = tmp / f"booth-{uuid.uuid4().hex[:8]}.db"
-    ledger = Ledger(booth_db, registry.clock, booth_id=BOOTH_ID)
+    ledger = Ledger(booth_db, registry.clock, booth_id=booth_id)
     return World(
         clock=registry.clock,
         registry=registry,
-        booth=registry.booth(BOOTH_ID),
+        booth=registry.booth(booth_id),
         ledger=ledger,
         catalog=load_catalog(),
         booth_db=booth_db,
+        booth_id=booth_id,
     )
 
 

@@ -498,6 +498,10 @@ CASES: list[Case] = [
     Case(("fleet", "run", "summer_peak", "--out", "{tmp}/out"), "summer_peak"),
     Case(("fleet", "run", "off-season", "--booths", "0", "--out", "{tmp}/out"), "--booths 0"),
     Case(("fleet", "run", "off-season", "--days", "0", "--out", "{tmp}/out"), "--days 0"),
+    Case(
+        ("fleet", "run", "off-season", "--citizens-days", "9", "--out", "{tmp}/out"),
+        "--citizens-days 9",
+    ),
     Case(("fleet", "run", "off-season", "--out", "{data}"), "is not empty", "corrupt booth.db"),
     Case(
         ("fleet", "run", "off-season", "--out", "{tmp}/out", "--faults", "{tmp}/none.toml"),

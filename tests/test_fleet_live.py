@@ -42,7 +42,7 @@ median_hours = 2.0
 p95_hours = 6.0
 [citizens]
 lowercase_share = 0.2
-confusable_share = 0.1
+confusable_share = 0.25
 retry_share = 1.0
 retry_after_hours = 4.0
 double_use_share = 0.3
@@ -50,22 +50,28 @@ double_use_share = 0.3
 kind = "lognormal"
 median_hours = 6.0
 p95_hours = 20.0
+[support]
+report_share = 1.0
 """
 
 
-def small_fleet(folder: Path, booths: int, days: int, *extra: str):
-    """``cabine fleet run`` of the small scenario at an hour a second, into ``folder/run``."""
+def small_fleet(folder: Path, booths: int, days: int, *extra: str, citizens_days: float = 0.0):
+    """``cabine fleet run`` of the small scenario at an hour a second, into ``folder/run``;
+    by default the run ends once every number is at the state."""
     scenario = folder / "small.toml"
     scenario.write_text(SMALL, encoding="utf-8")
     out = folder / "run"
     argv = ["fleet", "run", str(scenario), "--booths", str(booths), "--days", str(days)]
+    argv += ["--citizens-days", str(citizens_days)]
     result = runner.invoke(app, [*argv, "--out", str(out), "--scale", "3600", *extra])
     return out, result
 
 
 @pytest.fixture(scope="module")
 def fleet_run(tmp_path_factory) -> Path:
-    out, result = small_fleet(tmp_path_factory.mktemp("fleet"), 3, 2)
+    """Three booths for two days, the buyers followed for the 72 h promise after the last sale
+    (so that those refused for good write to the support desk)."""
+    out, result = small_fleet(tmp_path_factory.mktemp("fleet"), 3, 2, citizens_days=3.0)
     assert result.exit_code == 0, result.output
     assert "reconciled" in result.output
     return out
@@ -121,6 +127,80 @@ def test_each_booth_keeps_its_own_ledger_key_and_sheets(fleet_run):
         assert list((folder / "prints").glob("*.png")), f"{booth} printed no sheet"
         assert "[booths" in (folder / "keys.toml").read_text()
     assert (fleet_run / "logs" / "collector.log").is_file()
+
+
+def test_refused_buyers_write_to_the_desk_which_decides_in_the_selling_booths_file(fleet_run):
+    """Buyers refused for good (a mistyped number they kept typing) report to the real support
+    desk once 72 h have passed; the desk finds the sale in the booth that sold it and its
+    decisions, read back from the booths' files, are the answers the buyers got."""
+    told = [r for r in csv.DictReader((fleet_run / "reports.csv").open()) if r["status"] == "200"]
+    assert told, "refused buyers wrote to the desk within the run"
+    numbers = {r["code"]: r for r in csv.DictReader((fleet_run / "numbers.csv").open())}
+    decided = list(csv.DictReader((fleet_run / "support.csv").open()))
+    assert len(decided) == len(told)
+    attempts: dict[str, list[str]] = {}
+    for attempt in csv.DictReader((fleet_run / "citizens.csv").open()):
+        attempts.setdefault(attempt["code"], []).append(attempt["status"])
+    for report in told:
+        assert attempts[report["code"]][-1] in ("404", "422"), "refused at the last attempt"
+        bought = datetime.fromisoformat(numbers[report["code"]]["issued_at"])
+        assert datetime.fromisoformat(report["at"]) >= bought + timedelta(hours=72)
+        same = [d for d in decided if d["typed"] == report["typed"]]
+        assert [d["booth"] for d in same] == [report["booth"]]
+        assert same[0]["code"] == report["code"]
+        assert (same[0]["outcome"], same[0]["reason"]) == (report["outcome"], report["reason"])
+    # A mistyped number the state had made active: the desk gives the right one.
+    assert "typo" in {r["outcome"] for r in told}
+
+
+def test_a_desk_decision_the_state_contradicts_is_a_breach(fleet_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(fleet_run, copy)
+    decided = [
+        r for r in csv.DictReader((copy / "support.csv").open()) if r["outcome"] == "typo"
+    ]
+    report = decided[0]
+    with sqlite3.connect(copy / "booths" / report["booth"] / "booth.db") as db:
+        changed = db.execute(
+            "UPDATE support_audit SET outcome = 'wait', reason = 'wait' WHERE typed = ?",
+            (report["typed"],),
+        ).rowcount
+    assert changed == 1
+    result = runner.invoke(app, ["fleet", "check", str(copy)])
+    assert result.exit_code == 1, result.output
+    assert f"support: {report['code']}: wait at" in result.output
+    assert "the state had made it active already" in result.output
+    assert "buyers told typo/typo, the desk recorded 0" in result.output
+
+
+def test_a_desk_refund_of_other_than_what_was_paid_is_a_breach(fleet_run, tmp_path):
+    import shutil
+
+    from support.desk import create_schema, open_booth_engine
+
+    copy = tmp_path / "run"
+    shutil.copytree(fleet_run, copy)
+    booth = copy / "booths" / "booth-001" / "booth.db"
+    engine = open_booth_engine(booth)
+    create_schema(engine)  # the desk's tables, where no report reached this booth
+    engine.dispose()
+    with sqlite3.connect(booth) as db:
+        sale, price = db.execute(
+            "SELECT id, price_cents FROM sales WHERE status IN ('paid', 'printed') LIMIT 1"
+        ).fetchone()
+        db.execute(
+            "INSERT INTO support_refunds (sale_id, sale_ref, amount_cents, reason, report_key,"
+            " refunded_at, requeued) VALUES (?, ?, 1, 'refund_not_activated', 'k',"
+            " '2026-11-06 10:00:00.000000', 0)",
+            (sale, f"booth-001-{sale:06d}"),
+        )
+    result = runner.invoke(app, ["fleet", "check", str(copy)])
+    assert result.exit_code == 1, result.output
+    assert f"refund: booth-001-{sale:06d}: 1 cents refunded, {price} paid" in result.output
+    money = {m["booth"]: m for m in csv.DictReader((copy / "money.csv").open())}
+    assert money["booth-001"]["support_refund_cents"] == "1"
 
 
 def test_a_number_missing_at_the_state_is_a_breach_named_by_its_number(fleet_run, tmp_path):

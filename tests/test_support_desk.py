@@ -17,7 +17,7 @@ from ephoto.validity import expires_at
 from support.desk import RegistryUnavailable, claims, report_key
 from support.rules import Outcome, Report, explain
 from tests.pgcluster import free_port
-from tests.registry_server import registry_settings, start_threaded
+from tests.registry_server import ADMIN_TOKEN, registry_settings, start_threaded
 from tests.support_world import START, World, make_world
 
 
@@ -330,3 +330,39 @@ def test_rule_expired_through_the_registrys_admin_clock(tmp_path):
         assert "paper" in explain(decision, "en")
     finally:
         registry.stop()
+
+
+def test_one_desk_for_two_booths_decides_each_report_in_the_booth_that_sold_it(
+    tmp_path, shared_registry
+):
+    """An operator's desk over two booths' files: a report by number or by printed sale
+    reference is decided, recorded and refunded in the selling booth's file only."""
+    from support.desk import open_fleet_desk
+
+    first = make_world(tmp_path, shared_registry, "booth-001")
+    second = make_world(tmp_path, shared_registry, "booth-002")
+    here, there = first.buy(), second.buy()
+    second.at(there, hours=72)  # never sent: refunded at the promise
+    with open_fleet_desk(
+        {"booth-001": first.booth_db, "booth-002": second.booth_db},
+        shared_registry.url,
+        ADMIN_TOKEN,
+        second.clock,
+        first.catalog,
+    ) as desk:
+        refunded = desk.submit(Report(there.code))
+        by_reference = desk.submit(Report(None, here.sale_ref))
+        unknown = desk.submit(Report(codes.generate().value))
+        [refund] = desk.refunds()
+        log = desk.audit_log()
+    assert refunded.decision.outcome is Outcome.REFUND and refunded.decision.code == there.code
+    assert refund["booth"] == "booth-002" and refund["sale_ref"] == there.sale_ref
+    assert second.outbox_row(there.code)["status"] == "pending"
+    assert by_reference.decision.sale_id == here.sale_ref
+    assert unknown.decision.outcome is Outcome.UNKNOWN_CODE
+    # All at one instant: in booth order, then as received.
+    assert [(r["booth"], r["outcome"]) for r in log] == [
+        ("booth-001", "proof_needed"),  # a sale reference alone does not show the number
+        ("booth-001", "unknown_code"),
+        ("booth-002", "refund"),
+    ]
