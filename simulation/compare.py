@@ -142,7 +142,7 @@ def _with_qq(
     from dataclasses import replace
 
     from ephoto.texts import texts
-    from simulation.chart import Chart
+    from simulation.plotting import line_axes, save_png
 
     live, model = live[np.isfinite(live)], model[np.isfinite(model)]
     if not (live.size and model.size):
@@ -152,24 +152,18 @@ def _with_qq(
     levels = np.linspace(0.01, 0.99, 99)
     x, y = np.quantile(live, levels), np.quantile(model, levels)
     top = float(max(x.max(), y.max())) * 1.05 or 1.0
-    chart = Chart(
-        t.get("compare.qq_title", stage=name),
-        t.get("compare.qq_x"),
-        t.get("compare.qq_y"),
-        lang,
-        xlim=(0.0, top),
-        ylim=(0.0, top),
+    axes = line_axes(
+        t.get("compare.qq_title", stage=name), t.get("compare.qq_x"), t.get("compare.qq_y"), lang
     )
-    chart.line(
-        np.array([0.0, top]),
-        np.array([0.0, top]),
-        color="#8a939e",
-        width=1.2,
-        label=t.get("compare.diagonal"),
+    axes.plot(
+        [0.0, top], [0.0, top], color="#8a939e", linewidth=1.2, label=t.get("compare.diagonal")
     )
-    chart.line(x, y, color="#1f5fa8", width=2.0, marker=4.0)
+    axes.plot(x, y, color="#1f5fa8", linewidth=2.0, marker="o", markersize=4.0)
+    axes.set_xlim(0.0, top)
+    axes.set_ylim(0.0, top)
+    axes.legend(loc="upper left")
     path = run_dir / f"compare-{stage.stage}.png"
-    chart.save(path)
+    save_png(axes, path)
     return replace(stage, qq=path.name)
 
 

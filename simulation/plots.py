@@ -1,5 +1,5 @@
 """The report's three plots: what they show, worked out from a run's arrays, and their drawing
-(:mod:`simulation.chart`).
+(matplotlib, through :mod:`simulation.plotting`).
 
 A plot needs only a few thousand values (the delay distribution on a grid, the backlog hour by
 hour, the share on time day by day), all known once the registry has answered. ``cabine
@@ -14,11 +14,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ephoto.texts import DEFAULT_LANGUAGE, format_number, texts
 from simulation.figures import PROMISE_HOURS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+# Each plot's series colour, and the promise's.
+CDF_COLOUR, BACKLOG_COLOUR, BY_DAY_COLOUR = "#1f5fa8", "#6b3fa0", "#1e8449"
+PROMISE_COLOUR = "#c0392b"
 
 PLOTS = {
     "activation_cdf": "activation-cdf.png",
@@ -114,54 +122,96 @@ def plot_data(
 def draw(data: PlotData, out: Path) -> dict[str, Path]:
     """Draw the three PNGs into ``out`` (created if needed); their paths by key of
     :data:`PLOTS`."""
-    from simulation.chart import Chart  # Pillow: imported beside the run (ReportLibraries)
+    # matplotlib: imported beside the run (ReportLibraries), or here.
+    from simulation.plotting import save_png
 
     out.mkdir(parents=True, exist_ok=True)
-    paths = {key: out / name for key, name in PLOTS.items()}
-    since = f"{data.first_day:%d/%m/%Y}" if data.lang == "fr" else data.first_day.isoformat()
+    charts = {
+        "activation_cdf": activation_cdf,
+        "backlog": backlog,
+        "share_by_day": share_by_day,
+    }
+    return {key: save_png(chart(data), out / PLOTS[key]) for key, chart in charts.items()}
+
+
+def _since(data: PlotData) -> str:
+    return f"{data.first_day:%d/%m/%Y}" if data.lang == "fr" else data.first_day.isoformat()
+
+
+def activation_cdf(data: PlotData) -> Axes:
+    """The share of codes active against the hours since purchase, the promise marked."""
+    from simulation.plotting import line_axes
+
     words = data.labels
     share = format_number(100 * data.share_within, 1, data.lang) + "\u00a0%"
-
     hours, cumulative = data.cdf_hours, data.cdf_share
     # The lognormal base delay has a long tail; stop at the 99.9th percentile so the body shows.
     shown = float(hours[np.searchsorted(cumulative, 0.999)]) if data.codes else 0.0
     xlabel = words["cdf_x"]
     if data.codes and shown < data.longest:
         xlabel = words["cdf_x_longest"].format(hours=format_number(data.longest, 0, data.lang))
-    chart = Chart(
-        words["cdf_title"],
-        xlabel,
-        words["cdf_y"],
-        data.lang,
-        xlim=(0.0, max(shown * 1.05, PROMISE_HOURS * 1.3)),
-        ylim=(0.0, 1.01),
+    axes = line_axes(words["cdf_title"], xlabel, words["cdf_y"], data.lang)
+    axes.plot(hours, cumulative, color=CDF_COLOUR, linewidth=3)
+    axes.axvline(
+        PROMISE_HOURS, color=PROMISE_COLOUR, linewidth=2.3, linestyle="--", label=words["promise"]
     )
-    chart.line(hours, cumulative, color="#1f5fa8", width=3)
-    chart.rule(x=PROMISE_HOURS, color="#c0392b", width=2.3, dashed=True, label=words["promise"])
-    chart.rule(y=data.share_within, color="#c0392b", width=1.2, alpha=0.5)
-    chart.note(words["within"].format(share=share), PROMISE_HOURS, data.share_within, "#c0392b")
-    chart.save(paths["activation_cdf"])
+    axes.axhline(data.share_within, color=PROMISE_COLOUR, linewidth=1.2, alpha=0.5)
+    axes.annotate(
+        words["within"].format(share=share),
+        (PROMISE_HOURS, data.share_within),
+        xytext=(8, -6),
+        textcoords="offset points",
+        verticalalignment="top",
+        color=PROMISE_COLOUR,
+    )
+    axes.set_xlim(0.0, max(shown * 1.05, PROMISE_HOURS * 1.3))
+    axes.set_ylim(0.0, 1.01)
+    # The curve climbs along the left and runs along the top: the bottom right is free.
+    axes.legend(loc="lower right")
+    return axes
 
-    chart = Chart(
+
+def backlog(data: PlotData) -> Axes:
+    """The registry's queue hour by hour, filled down to zero."""
+    from simulation.plotting import line_axes
+
+    words = data.labels
+    axes = line_axes(
         words["backlog_title"].format(max=format_number(data.backlog_max, 0, data.lang)),
-        words["backlog_x"].format(start=since),
+        words["backlog_x"].format(start=_since(data)),
         words["backlog_y"],
         data.lang,
     )
-    chart.line(data.backlog_days, data.backlog, color="#6b3fa0", width=1.5, fill=0.15)
-    chart.save(paths["backlog"])
+    axes.plot(data.backlog_days, data.backlog, color=BACKLOG_COLOUR, linewidth=1.5)
+    axes.fill_between(
+        data.backlog_days, data.backlog, color=BACKLOG_COLOUR, alpha=0.15, linewidth=0
+    )
+    axes.set_ylim(bottom=0.0)
+    return axes
 
-    days = data.share_by_day.size
-    chart = Chart(
+
+def share_by_day(data: PlotData) -> Axes:
+    """The share of each day's codes active within the promise (no point on a day without
+    sales: the line breaks there)."""
+    from simulation.plotting import line_axes
+
+    words = data.labels
+    axes = line_axes(
         words["by_day_title"],
-        words["by_day_x"].format(start=since),
+        words["by_day_x"].format(start=_since(data)),
         words["by_day_y"],
         data.lang,
-        ylim=(-0.02, 1.02),
     )
-    chart.line(np.arange(days), data.share_by_day, color="#1e8449", width=2.3, marker=4.5)
-    chart.save(paths["share_by_day"])
-    return paths
+    axes.plot(
+        np.arange(data.share_by_day.size),
+        data.share_by_day,
+        color=BY_DAY_COLOUR,
+        linewidth=2.3,
+        marker="o",
+        markersize=4.5,
+    )
+    axes.set_ylim(-0.02, 1.02)
+    return axes
 
 
 def draw_on_thread(out: Path, make: Callable[[], PlotData]) -> Future[dict[str, Path]]:

@@ -63,8 +63,8 @@ class ReportFiles:
 
 
 class ReportLibraries:
-    """Jinja2 and, for a run that plots, Pillow, imported on a thread as soon as a run knows it
-    will write its report, while the run's numpy work leaves the interpreter free."""
+    """Jinja2 and, for a run that plots, matplotlib, imported on a thread as soon as a run
+    knows it will write its report, while the run's numpy work leaves the interpreter free."""
 
     def __init__(self, plots: bool = True) -> None:
         self._plots = plots
@@ -77,9 +77,7 @@ class ReportLibraries:
             import jinja2  # noqa: F401
 
             if self._plots:
-                import PIL.PngImagePlugin  # noqa: F401
-
-                import simulation.chart  # noqa: F401
+                import simulation.plotting  # noqa: F401
         except BaseException as exc:  # re-raised in the caller's thread by ready()
             self._error = exc
 

@@ -74,7 +74,7 @@ def _plot(
     words: Texts,
     lang: str,
 ) -> None:
-    from simulation.chart import Chart
+    from simulation.plotting import line_axes, save_png
 
     others = [p for p in sweep.parameters if p != parameter]
     groups = group_estimates(rows, sweep.parameters, [figure])
@@ -85,23 +85,34 @@ def _plot(
     values = sorted({params[parameter] for params, _ in groups}, key=json.dumps)
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
     label = words(f"figure_long.{figure}")
-    chart = Chart(
+    axes = line_axes(
         words("report.plot_title", figure=label, parameter=parameter),
         parameter,
         label,
         lang,
         size=(700, 400),
-        xticks=None if numeric else [(float(i), str(v)) for i, v in enumerate(values)],
     )
+    if not numeric:
+        axes.set_xticks(range(len(values)), [str(v) for v in values])
     for index, (name, points) in enumerate(lines.items()):
         points.sort(key=lambda item: item[0] if numeric else values.index(item[0]))
         x = np.array([p if numeric else values.index(p) for p, _ in points], dtype=float)
         mean = np.array([e.mean for _, e in points])
         half = np.array([0.0 if math.isnan(e.half_width) else e.half_width for _, e in points])
         colour = COLOURS[index % len(COLOURS)]
-        chart.band(x, mean - half, mean + half, colour, alpha=0.2)
-        chart.line(x, mean, colour, width=2.5, marker=8, label=name if len(lines) > 1 else None)
-    chart.save(path)
+        axes.fill_between(x, mean - half, mean + half, color=colour, alpha=0.2, linewidth=0)
+        axes.plot(
+            x,
+            mean,
+            color=colour,
+            linewidth=2.5,
+            marker="o",
+            markersize=8,
+            label=name if len(lines) > 1 else None,
+        )
+    if len(lines) > 1:
+        axes.legend(loc="best")
+    save_png(axes, path)
 
 
 def write_sweep_report(

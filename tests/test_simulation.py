@@ -287,7 +287,7 @@ def test_report_shows_its_plots_and_key_figures_in_chromium(tmp_path, browser):
 
 def test_a_simulation_does_not_load_what_it_does_not_use():
     # What `cabine simulate` imports is most of its start-up time: no database layer, no
-    # service settings models, no plotting library beyond Pillow.
+    # service settings models, no plotting library (matplotlib comes on a thread, to plot).
     code = (
         "import sys, cabine.cli, simulation.fleet, simulation.report, simulation.scenario;"
         "print(' '.join(sorted(sys.modules)))"

@@ -1,6 +1,7 @@
-"""The report's plots (``simulation.plots``) and the line charts they are drawn with
-(``simulation.chart``): round ticks written as the report's language writes numbers, data put
-where the axes say, lines broken at missing values, and the three PNGs drawn on a thread."""
+"""The report's plots (``simulation.plots``, drawn by matplotlib through
+``simulation.plotting``): the series of the run where the axes say, their words in the report's
+language, ticks written as that language writes numbers, the series' colours in the PNGs of the
+report's size, and the three PNGs drawn on a thread."""
 
 from __future__ import annotations
 
@@ -10,16 +11,27 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageColor
+from matplotlib.colors import to_rgb
+from matplotlib.ticker import MaxNLocator
+from PIL import Image
 
 from ephoto.texts import format_number
-from simulation.chart import INK, Chart, nice_ticks, tick_decimals
 from simulation.fleet import simulate
-from simulation.plots import PLOTS, draw, draw_on_thread
+from simulation.plots import (
+    BACKLOG_COLOUR,
+    BY_DAY_COLOUR,
+    CDF_COLOUR,
+    PLOTS,
+    PROMISE_COLOUR,
+    activation_cdf,
+    backlog,
+    draw,
+    draw_on_thread,
+    share_by_day,
+)
+from simulation.plotting import LanguageFormatter, line_axes, save_png, tick_decimals
 from simulation.report import run_plot_data
 from simulation.scenario import parse_scenario
-
-RED = "#ff0000"
 
 
 @pytest.fixture(scope="module")
@@ -34,36 +46,41 @@ def run():
     return simulate(scenario)
 
 
-@settings(max_examples=300, deadline=None)
+def colour_share(path, colour: str, tolerance: int = 40) -> float:
+    """The share of the image's pixels within ``tolerance`` (summed over R, G, B) of
+    ``colour``."""
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("RGB")).astype(int)
+    target = np.array([round(255 * c) for c in to_rgb(colour)])
+    return float((np.abs(pixels - target).sum(axis=2) < tolerance).mean())
+
+
+def tick_texts(axes, axis: str) -> list[str]:
+    axes.get_figure().canvas.draw()
+    ticks = axes.get_xticklabels() if axis == "x" else axes.get_yticklabels()
+    return [t.get_text() for t in ticks if t.get_text()]
+
+
+@settings(max_examples=200, deadline=None)
 @given(
     low=st.floats(-1e6, 1e6),
-    # An axis spans at least a thousandth of its values' size (no offset notation here).
+    # An axis spans at least a thousandth of its values' size.
     relative=st.floats(1e-3, 1e4),
-    most=st.integers(4, 10),
+    lang=st.sampled_from(["fr", "en"]),
 )
-def test_ticks_are_round_evenly_spaced_and_inside_the_range(low, relative, most):
+def test_tick_labels_tell_every_tick_apart_and_write_its_value(low, relative, lang):
     high = low + relative * max(1.0, abs(low))
-    ticks = nice_ticks(low, high, most)
-    assert 2 <= ticks.size <= most + 1
-    tolerance = 1e-9 * max(abs(low), abs(high))
-    assert ticks[0] >= low - tolerance and ticks[-1] <= high + tolerance
-    steps = np.diff(ticks)
-    step = float(steps[0])
-    np.testing.assert_allclose(steps, step, rtol=1e-6)
-    mantissa = step / 10 ** math.floor(math.log10(step))
-    assert min(abs(mantissa - m) for m in (1, 2, 2.5, 5, 10)) < 1e-6
-    # Every tick is a whole number of steps, and its label tells it from its neighbours.
-    np.testing.assert_allclose(ticks / step, np.round(ticks / step), atol=1e-6)
-    labels = [format_number(float(t), tick_decimals(ticks), "en") for t in ticks]
+    ticks = MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+    formatter = LanguageFormatter(lang)
+    labels = formatter.format_ticks(ticks)
     assert len(set(labels)) == len(labels)
-
-
-def test_ticks_of_a_single_value_and_refused_ranges():
-    assert nice_ticks(3.0, 3.0).size >= 1
-    with pytest.raises(ValueError, match="no ticks"):
-        nice_ticks(2.0, 1.0)
-    with pytest.raises(ValueError, match="no ticks"):
-        nice_ticks(0.0, math.inf)
+    for tick, label in zip(ticks, labels, strict=True):
+        text = label.replace("\u2212", "-")
+        if lang == "fr":
+            text = text.replace("\u202f", "").replace(",", ".")
+        else:
+            text = text.replace(",", "")
+        assert math.isclose(float(text), tick, rel_tol=1e-9, abs_tol=1e-9 * (high - low))
 
 
 @pytest.mark.parametrize(
@@ -71,81 +88,82 @@ def test_ticks_of_a_single_value_and_refused_ranges():
     [([0.0, 0.25, 0.5], 2), ([0.0, 0.2, 0.4], 1), ([0.0, 2500.0, 5000.0], 0), ([1.0], 0)],
 )
 def test_tick_labels_have_the_fewest_decimals_that_write_them(values, digits):
-    assert tick_decimals(np.array(values)) == digits
+    assert tick_decimals(values) == digits
 
 
-def plot_frame(image: Image.Image) -> tuple[int, int, int, int]:
-    """The plot area's frame (left, top, right, bottom) found from the pixels: the longest
-    rows and columns of the frame's colour."""
-    ink = np.array(ImageColor.getrgb(INK))
-    pixels = np.asarray(image.convert("RGB")).astype(int)
-    dark = np.abs(pixels - ink).sum(axis=2) < 60
-    rows, columns = dark.sum(axis=1), dark.sum(axis=0)
-    top, bottom = np.flatnonzero(rows > 0.8 * rows.max())[[0, -1]]
-    left, right = np.flatnonzero(columns > 0.8 * columns.max())[[0, -1]]
-    return int(left), int(top), int(right), int(bottom)
+def test_ticks_are_written_as_the_language_writes_numbers():
+    axes = line_axes("t", "x", "y", "fr")
+    axes.plot([0.0, 20000.0], [0.0, 1.0])
+    axes.set_xlim(0.0, 20000.0)
+    axes.set_ylim(0.0, 1.0)
+    assert "10\u202f000" in tick_texts(axes, "x") and "0,4" in tick_texts(axes, "y")
+    axes = line_axes("t", "x", "y", "en")
+    axes.plot([0.0, 20000.0], [-1.0, 1.0])
+    axes.set_xlim(0.0, 20000.0)
+    assert "10,000" in tick_texts(axes, "x") and "\u22120.50" in tick_texts(axes, "y")
 
 
-def red_pixels(image: Image.Image) -> np.ndarray:
-    pixels = np.asarray(image.convert("RGB")).astype(int)
-    return (pixels[:, :, 0] > 180) & (pixels[:, :, 1] < 120) & (pixels[:, :, 2] < 120)
-
-
-def test_data_lands_where_the_axes_say():
-    chart = Chart("t", "x", "y", xlim=(0.0, 10.0), ylim=(0.0, 1.0))
-    chart.line(np.array([0.0, 10.0]), np.array([0.25, 0.25]), color=RED, width=2)
-    chart.rule(x=2.5, color=RED, width=2)
-    image = chart.render()
-    assert image.size == (880, 495)
-    left, top, right, bottom = plot_frame(image)
-    red = red_pixels(image)
-    quarter_row = round(top + (bottom - top) * 0.75)
-    quarter_column = round(left + (right - left) / 4)
-    line_rows = np.flatnonzero(red[:, round((left + right) * 0.6)])
-    rule_columns = np.flatnonzero(red[round(top + (bottom - top) * 0.4), :])
-    assert abs(line_rows.mean() - quarter_row) <= 1.5
-    assert abs(rule_columns.mean() - quarter_column) <= 1.5
-    # Nothing red outside the plot area.
-    assert not red[: top - 1].any() and not red[bottom + 2 :].any()
-    assert not red[:, : left - 1].any() and not red[:, right + 2 :].any()
-
-
-def test_a_line_is_broken_where_a_value_is_missing():
-    chart = Chart("t", "x", "y", xlim=(0.0, 4.0), ylim=(0.0, 1.0))
-    chart.line(np.arange(5.0), np.array([0.5, 0.5, np.nan, 0.5, 0.5]), color=RED, width=2)
-    image = chart.render()
-    left, _, right, _ = plot_frame(image)
-    red = red_pixels(image).any(axis=0)
-
-    def column(x: float) -> int:
-        return round(left + (right - left) * x / 4)
-
-    assert red[column(0.5)] and red[column(3.5)]
-    assert not red[column(1.3) : column(2.7)].any()
-
-
-def test_a_filled_line_tints_down_to_zero_only():
-    chart = Chart("t", "x", "y", xlim=(0.0, 1.0), ylim=(0.0, 2.0))
-    chart.line(np.array([0.0, 1.0]), np.array([1.0, 1.0]), color="#0000ff", width=1, fill=0.5)
-    image = chart.render()
-    left, top, right, bottom = plot_frame(image)
-    pixels = np.asarray(image.convert("RGB")).astype(int)
-    x = round(left + (right - left) * 0.55)  # between grid lines
-    below = pixels[round(top + (bottom - top) * 0.8), x]
-    above = pixels[round(top + (bottom - top) * 0.2), x]
-    assert tuple(above) == (255, 255, 255)
-    assert below[2] == 255 and 100 < below[0] < 160  # half-way between white and blue
-
-
-def test_the_same_chart_is_the_same_image(tmp_path):
+def test_a_chart_is_a_png_of_its_size_in_pixels_and_the_same_bytes_each_time(tmp_path):
     def make(path):
-        chart = Chart("titre", "heures", "part", "fr")
-        chart.line(np.linspace(0, 100, 400), np.linspace(0, 1, 400), color="#1f5fa8", width=3)
-        chart.rule(x=72.0, color="#c0392b", dashed=True, label="promesse")
-        chart.note("99,3 %", 72.0, 0.9, "#c0392b")
-        return chart.save(path).read_bytes()
+        axes = line_axes("titre", "heures", "part", "fr", size=(700, 400))
+        axes.plot(np.linspace(0, 100, 400), np.linspace(0, 1, 400), color="#1f5fa8")
+        axes.axvline(72.0, color="#c0392b", linestyle="--", label="promesse")
+        axes.legend()
+        return save_png(axes, path).read_bytes()
 
-    assert make(tmp_path / "a.png") == make(tmp_path / "b.png")
+    first = make(tmp_path / "a.png")
+    assert first == make(tmp_path / "b.png")
+    with Image.open(tmp_path / "a.png") as image:
+        assert image.format == "PNG" and image.size == (700, 400)
+
+
+def test_each_plot_shows_the_runs_series_in_its_colour(run, tmp_path):
+    data = run_plot_data(run)
+    cdf = activation_cdf(data)
+    curve = cdf.lines[0]
+    np.testing.assert_array_equal(curve.get_xdata(), data.cdf_hours)
+    np.testing.assert_array_equal(curve.get_ydata(), data.cdf_share)
+    assert curve.get_color() == CDF_COLOUR
+    promise = [line for line in cdf.lines if line.get_label() == data.labels["promise"]]
+    assert len(promise) == 1 and list(promise[0].get_xdata()) == [72.0, 72.0]
+    assert promise[0].get_linestyle() == "--"
+    assert cdf.get_legend().get_texts()[0].get_text() == data.labels["promise"]
+
+    queue = backlog(data)
+    np.testing.assert_array_equal(queue.lines[0].get_ydata(), data.backlog)
+    assert queue.get_ylim()[0] == 0.0 and len(queue.collections) == 1  # filled down to zero
+
+    by_day = share_by_day(data)
+    np.testing.assert_array_equal(by_day.lines[0].get_ydata(), data.share_by_day)
+    assert by_day.lines[0].get_marker() == "o"
+
+    paths = draw(data, tmp_path)
+    wanted = {
+        "activation_cdf": [CDF_COLOUR, PROMISE_COLOUR],
+        "backlog": [BACKLOG_COLOUR],
+        "share_by_day": [BY_DAY_COLOUR],
+    }
+    for key, colours in wanted.items():
+        for colour in colours:
+            assert colour_share(paths[key], colour) > 0.002, (key, colour)
+    # The colours are each plot's own: none of the others' series is drawn there.
+    assert colour_share(paths["backlog"], CDF_COLOUR) == 0.0
+    assert colour_share(paths["share_by_day"], BACKLOG_COLOUR) == 0.0
+
+
+def test_the_cdf_curve_is_drawn_where_its_axes_put_it(run, tmp_path):
+    data = run_plot_data(run)
+    axes = activation_cdf(data)
+    path = save_png(axes, tmp_path / "cdf.png")
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("RGB")).astype(int)
+    height = pixels.shape[0]
+    target = np.array([round(255 * c) for c in to_rgb(CDF_COLOUR)])
+    # The point where half the codes are active, mapped to the image's pixels.
+    middle = int(np.searchsorted(data.cdf_share, 0.5))
+    x, y = axes.transData.transform((data.cdf_hours[middle], data.cdf_share[middle]))
+    around = pixels[round(height - y) - 2 : round(height - y) + 3, round(x) - 2 : round(x) + 3]
+    assert (np.abs(around - target).sum(axis=2) < 40).any()
 
 
 def test_the_three_plots_are_drawn_on_a_thread(run, tmp_path):
@@ -182,6 +200,14 @@ def test_the_plots_speak_the_reports_language(run):
     assert french.lang == "fr" and french.labels["cdf_title"] == "Délai d'activation (cumulé)"
     assert english.lang == "en" and english.labels["cdf_title"] == "Activation delay (cumulative)"
     assert set(french.labels) == set(english.labels)
+    assert activation_cdf(english).get_title() == "Activation delay (cumulative)"
+    assert backlog(french).get_xlabel() == "jours depuis le 01/09/2026"
+    assert backlog(english).get_xlabel() == "days since 2026-09-01"
+    share = format_number(100 * french.share_within, 1, "fr")
+    assert "," in share
+    assert [t.get_text() for t in activation_cdf(french).texts] == [
+        f"{share}\u00a0% actifs sous 72 h"
+    ]
 
 
 def test_plot_values_per_day_are_the_same_in_order_or_not(run):
@@ -202,29 +228,29 @@ def test_plot_values_per_day_are_the_same_in_order_or_not(run):
     np.testing.assert_array_equal(shuffled.cdf_share, data.cdf_share)
 
 
-def test_the_legend_goes_where_it_hides_no_line():
-    # Lines along the top and the bottom: every corner would hide one.
-    chart = Chart("t", "x", "y", xlim=(0.0, 1.0), ylim=(0.0, 1.0))
-    chart.line(np.array([0.0, 1.0]), np.array([0.97, 0.97]), color=RED, width=2, label="top")
-    chart.line(np.array([0.0, 1.0]), np.array([0.03, 0.03]), color=RED, width=2, label="bottom")
-    image = chart.render()
-    left, top, right, bottom = plot_frame(image)
-    red = red_pixels(image)
-    for fraction in (0.97, 0.03):
-        row = round(top + (bottom - top) * (1 - fraction))
-        line = red[row - 2 : row + 3, left + 2 : right - 2].any(axis=0)
-        assert line.all(), f"the line at {fraction} is hidden over {np.count_nonzero(~line)} px"
+def test_a_sweep_plot_draws_a_line_and_band_per_group_in_its_colour(tmp_path):
+    from simulation.sweep import FIGURES, parse_sweep
+    from simulation.sweep_report import COLOURS, write_sweep_report
 
-
-def test_a_band_tints_between_its_bounds_and_categories_label_the_axis():
-    chart = Chart("t", "x", "y", ylim=(0.0, 1.0), xticks=[(0.0, "mardi"), (1.0, "mercredi")])
-    chart.band(np.array([0.0, 1.0]), np.array([0.2, 0.2]), np.array([0.4, 0.4]), "#0000ff", 0.5)
-    image = chart.render()
-    left, top, right, bottom = plot_frame(image)
-    pixels = np.asarray(image.convert("RGB")).astype(int)
-    x = round(left + (right - left) * 0.55)
-    inside = pixels[round(top + (bottom - top) * 0.7), x]
-    outside = pixels[round(top + (bottom - top) * 0.3), x]
-    assert inside[2] == 255 and inside[0] < 160 and tuple(outside) == (255, 255, 255)
-    with pytest.raises(ValueError, match="three arrays"):
-        chart.band(np.arange(3.0), np.zeros(2), np.ones(3), "#0000ff")
+    sweep = parse_sweep(
+        {
+            "scenario": "off-season",
+            "seeds": 2,
+            "vary": {"registry.capacity_per_hour": [100.0, 250.0], "fleet.booths": [10, 20]},
+        },
+        "sweep.toml",
+        tmp_path,
+    )
+    rows = [
+        {**run.params, "seed": run.seed, **{f: float(i % 3 + 1) for f in FIGURES}}
+        for i, run in enumerate(sweep.runs)
+    ]
+    report = write_sweep_report(sweep, rows, tmp_path / "out", lang="en")
+    assert len(report.plots) == len(FIGURES) * 2
+    for path in report.plots:
+        with Image.open(path) as image:
+            assert image.format == "PNG" and image.size == (700, 400)
+        # Two groups (one per number of booths) against each parameter: two colours.
+        assert colour_share(path, COLOURS[0], 20) > 0.001, path.name
+        assert colour_share(path, COLOURS[1], 20) > 0.001, path.name
+        assert colour_share(path, COLOURS[2], 20) == 0.0, path.name
