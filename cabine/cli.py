@@ -198,14 +198,25 @@ def products(
         ]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table(title="cabine catalogue")
-    for column in ("id", "name", "ePhoto number", "site", "price", "photos", "layout"):
-        table.add_column(column)
-    for p in catalog:
-        badge = "[bold green]YES[/bold green]" if p.ephoto else "[dim]no[/dim]"
-        table.add_row(
-            p.id, p.name(lang), badge, p.site or "-", p.price.format(lang), str(p.photos), p.layout
-        )
+    from cabine.tables import whole_table
+
+    # Ids and prices are never cut: in 80 columns the layout (in --json) is left out so that
+    # the names keep room to wrap between words.
+    with_layout = console.width >= 100
+    columns = ["id", "name", "ePhoto number", "site", "price", "photos"]
+    lines = [
+        [
+            p.id,
+            p.name(lang),
+            "[bold green]YES[/bold green]" if p.ephoto else "[dim]no[/dim]",
+            p.site or "-",
+            p.price.format(lang),
+            str(p.photos),
+        ]
+        + ([p.layout] if with_layout else [])
+        for p in catalog
+    ]
+    table = whole_table("cabine catalogue", columns + (["layout"] if with_layout else []), lines, 1)
     console.print(table)
 
 
@@ -646,7 +657,7 @@ def transmitter_status(
         return
     table = Table(title="transmitter outbox")
     table.add_column("state")
-    table.add_column("numbers", justify="right")
+    table.add_column("numbers", justify="right", no_wrap=True)
     for state, n in status.counts.items():
         table.add_row(state, str(n))
     table.add_row("  of which in flight", str(status.in_flight))
@@ -1550,8 +1561,8 @@ def scenarios_list(
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     table = Table(title="FAQ scenarios")
-    table.add_column("name")
-    table.add_column("customer question")
+    table.add_column("name", no_wrap=True)
+    table.add_column("customer question", ratio=1)
     for name, (question, _) in SCENARIOS.items():
         table.add_row(name, question)
     console.print(table)
@@ -1917,12 +1928,9 @@ def demo(
         headless = True
 
     def show_table(rows: list[list[str]], columns: list[str], title: str) -> None:
-        table = Table(title=title)
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
+        from cabine.tables import whole_table
+
+        console.print(whole_table(title, columns, rows))
 
     try:
         run_demo(
