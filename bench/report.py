@@ -1,8 +1,8 @@
-"""What a simulation's report costs beyond the run: the plotting library, side by side with the
-other one considered, and the delay figures' percentiles against numpy's.
+"""What a simulation's plots cost beyond the run: the plotting library, side by side with the
+other one considered.
 
-Plots. Each library in fresh processes, taking turns, ``--repeat`` times each, on the three
-plots of the scenario's run (PNG files of the report's sizes, French labels):
+Each library in fresh processes, taking turns, ``--repeat`` times each, on the three plots of
+the scenario's run (PNG files of the report's sizes, French labels):
 - import: the library's import, and for vl-convert its first conversion (a tiny chart), where
   it starts its JavaScript engine;
 - render: the three plots drawn and written;
@@ -14,12 +14,10 @@ shared machine). matplotlib draws with ``simulation.plots.draw``, the report's o
 vl-convert-python is not a dependency: it is measured when it is installed, on Vega-Lite specs
 of the same three plots (same series, colours, labels, French number format).
 
-Percentiles. ``simulation.figures.percentiles`` against ``np.percentile`` (same values, to the
-last bit) on the run's own arrays: the activation delays, the registry's wait, each stage's
-delays and each month's activation delays, as ``metrics.json`` asks for them; median of
-``--repeat`` timings each.
+(The delay figures' percentiles were measured here against numpy's until numpy's replaced them:
+``simulation/figures.py`` gives the figures.)
 
-Run: .venv/bin/python bench/report.py [SCENARIO] [--repeat 5] [--no-plots] [--no-percentiles]
+Run: .venv/bin/python bench/report.py [SCENARIO] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -321,48 +319,6 @@ def compare_plots(scenario_name: str, repeat: int) -> None:
         print(f"  not installed, not measured: {', '.join(missing)}")
 
 
-def compare_percentiles(scenario_name: str, repeat: int) -> None:
-    from simulation.figures import month_parts, percentiles
-    from simulation.fleet import simulate
-    from simulation.scenario import load_scenario
-
-    scenario = load_scenario(scenario_name)
-    run = simulate(scenario)
-    times = run.stage_times()
-    arrays = {"activation": run.activation_hours, "registry wait": run.registry_wait_hours}
-    if times is not None:
-        for name, later, earlier in zip(
-            ("booth", "collector", "state queue", "base delay"), times[1:], times[:-1], strict=True
-        ):
-            arrays[f"stage {name}"] = later - earlier
-    for month, part in month_parts(scenario.run.start, scenario.run.days, run.day):
-        arrays[f"month {month:02d}"] = run.activation_hours[part]
-    print(f"percentiles (p50, p95, p99) of {scenario_name}, median of {repeat}:")
-    ours_total = numpy_total = 0.0
-    for name, values in arrays.items():
-        ours_times, numpy_times = [], []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            ours = percentiles(values, [50, 95, 99])
-            ours_times.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            theirs = np.percentile(values, [50, 95, 99])
-            numpy_times.append(time.perf_counter() - started)
-        if ours != [float(v) for v in theirs]:
-            raise SystemExit(f"{name}: {ours} differs from numpy's {theirs.tolist()}")
-        mine, numpys = statistics.median(ours_times), statistics.median(numpy_times)
-        ours_total += mine
-        numpy_total += numpys
-        print(
-            f"  {name} ({values.size:,} values): ours {mine * 1000:.1f} ms,"
-            f" np.percentile {numpys * 1000:.1f} ms ({numpys / mine:.2f}x)"
-        )
-    print(
-        f"  all: ours {ours_total * 1000:.0f} ms, np.percentile {numpy_total * 1000:.0f} ms"
-        f" ({numpy_total / ours_total:.2f}x)"
-    )
-
-
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:
         _child(sys.argv[2:])
@@ -370,13 +326,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", nargs="?", default="national-summer")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--no-plots", action="store_true", help="Skip the plotting libraries.")
-    parser.add_argument("--no-percentiles", action="store_true", help="Skip the percentiles.")
     args = parser.parse_args()
-    if not args.no_plots:
-        compare_plots(args.scenario, args.repeat)
-    if not args.no_percentiles:
-        compare_percentiles(args.scenario, args.repeat)
+    compare_plots(args.scenario, args.repeat)
 
 
 if __name__ == "__main__":
