@@ -1,11 +1,13 @@
 """Speed of the fleet simulator: the national summer end to end, beside its floor and SimPy.
 
-The floor: ``cabine simulate SCENARIO`` as a whole process (interpreter start, imports, every
-stage, metrics, report, plots; and again with ``--no-plots``) against a bare numpy core of the
-same model as a whole process: Poisson sales per booth per day by season and hourly profile,
-one sort, the FIFO as a cumulative maximum at the registry's capacity, the lognormal base delay
-and the percentiles, nothing else (goal: within 2x). The processes take turns, ``--repeat``
-times each; the median of each is compared.
+The floor: ``cabine simulate SCENARIO --no-plots`` as a whole process (interpreter start,
+imports, every stage, metrics, report) against a bare numpy core of the same model as a whole
+process: Poisson sales per booth per day by season and hourly profile, one sort, the FIFO as a
+cumulative maximum at the registry's capacity, the lognormal base delay and the percentiles,
+nothing else (goal: within 2x). The plots have a budget of their own: ``cabine simulate`` with
+its three plots within 0.5 s of the run without them (``bench/report.py`` measures the
+plotting library alone). The processes take turns, ``--repeat`` times each; the median of each
+is compared.
 
 The SimPy model is the straightforward way to write the same scenario: one process per booth
 selling through the day, one process per code waiting for its batch window, the registry as a
@@ -165,12 +167,19 @@ def floor_comparison(scenario_arg: str, scenario: Scenario, repeat: int) -> None
     median = {name: statistics.median(values) for name, values in times.items()}
     core = median["bare numpy core"]
     print(f"whole processes, median of {repeat} (load average {os.getloadavg()[0]:.1f}):")
+    # The speed goal is the simulator's, without plots; the plots have a budget of their own.
+    goals = {
+        "cabine simulate --no-plots": (
+            f" = {median['cabine simulate --no-plots'] / core:.2f}x the core (goal <= 2x)"
+        ),
+        "cabine simulate": (
+            f" = {median['cabine simulate'] - median['cabine simulate --no-plots']:+.2f} s for"
+            " the three plots beyond the run (goal <= 0.5 s)"
+        ),
+    }
     for name, seconds in median.items():
         spread = ", ".join(f"{t:.2f}" for t in times[name])
-        ratio = (
-            "" if name == "bare numpy core" else f" = {seconds / core:.2f}x the core (goal <= 2x)"
-        )
-        print(f"  {name}: {seconds:.2f} s ({spread}){ratio}")
+        print(f"  {name}: {seconds:.2f} s ({spread}){goals.get(name, '')}")
 
 
 def main() -> None:
