@@ -571,6 +571,24 @@ def test_the_metrics_reference_refuses_a_key_it_does_not_describe(monkeypatch):
 # --- hand-written tables that follow the code ---------------------------------------------------
 
 
+def test_the_command_line_table_names_every_command():
+    rows = [
+        line.split(" | ")[0]
+        for line in (DOCS / "commands.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `cabine")
+    ]
+    # "cabine transmitter [run]" names both the group and its subcommand.
+    named = [re.sub(r"\[([\w-]+)\]", r"\1", m) for row in rows for m in INLINE.findall(row)]
+    missing = [
+        path
+        for path, command in command_paths(ROOT_COMMAND)[1:]
+        if not getattr(command, "commands", None)
+        or getattr(command, "invoke_without_command", False)
+        if not any(name == path or name.startswith(path + " ") for name in named)
+    ]
+    assert not missing, f"docs/commands.md's table lacks {missing}"
+
+
 def test_the_operator_guide_explains_every_screen_of_the_sale():
     from kiosk.sale import State
 

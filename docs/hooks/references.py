@@ -20,7 +20,10 @@ build until this page says what it means.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import tempfile
 import types
 from collections.abc import Callable, Iterator
@@ -444,11 +447,16 @@ METRICS = {
     "claims": "The support desk's decisions, by decision.",
     "claim_reasons": "The support desk's decisions, by reason.",
     "wall_seconds": "Seconds the simulation took.",
+    "record": "What was run: cabine's version, the command line, the seeds, and the scenario "
+    "with every parameter after defaults (its keys: [the scenario reference](scenario.md)).",
 }
+# Values listed as one table, not key by key: the run record's scenario has the scenario
+# reference's keys.
+NOT_FLATTENED = {"record.scenario"}
 
 
 def _flatten(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, dict):
+    if isinstance(value, dict) and prefix not in NOT_FLATTENED:
         for key, inner in value.items():
             yield from _flatten(inner, f"{prefix}.{key}" if prefix else key)
     elif isinstance(value, list) and value and isinstance(value[0], dict):
@@ -457,22 +465,30 @@ def _flatten(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
         yield prefix, value
 
 
-def metrics_sample() -> dict[str, Any]:
-    """The metrics.json of a real run: the bundled off-season scenario, 3 booths, 2 days."""
-    from simulation.fleet import simulate
-    from simulation.report import write_report
-    from simulation.scenario import load_scenario
+# A small scenario: two days of three booths, so the build runs it in a second.
+SAMPLE_SCENARIO = 'name = "docs-sample"\n[run]\ndays = 2\n[fleet]\nbooths = 3\n'
 
-    base = load_scenario("off-season")
-    scenario = base.model_copy(
-        update={
-            "fleet": base.fleet.model_copy(update={"booths": 3}),
-            "run": base.run.model_copy(update={"days": 2}),
-        }
-    )
-    with tempfile.TemporaryDirectory(prefix="cabine-docs-") as tmp:
-        files = write_report(simulate(scenario), Path(tmp), plots=False, lang="en")
-        return json.loads(files.metrics.read_text(encoding="utf-8"))
+
+def metrics_sample() -> dict[str, Any]:
+    """The metrics.json ``cabine simulate`` writes, for a small scenario."""
+    with tempfile.TemporaryDirectory(prefix="cabine-docs-") as tmp_name:
+        tmp = Path(tmp_name)
+        (tmp / "docs-sample.toml").write_text(SAMPLE_SCENARIO, encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CABINE_")}
+        command = ["simulate", "docs-sample.toml", "--out", "out", "--no-plots", "--lang", "en"]
+        # The installed command, as a user types it (the run record keeps the command line).
+        installed = Path(sys.executable).with_name("cabine")
+        program = [str(installed)] if installed.is_file() else [sys.executable, "-m", "cabine.cli"]
+        done = subprocess.run(
+            [*program, *command],
+            cwd=tmp,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"cabine {' '.join(command)} failed:\n{done.stderr}")
+        return json.loads((tmp / "out" / "metrics.json").read_text(encoding="utf-8"))
 
 
 def metrics_page() -> str:
@@ -486,7 +502,10 @@ def metrics_page() -> str:
     lines = [
         "# `metrics.json` reference",
         "",
-        _note("the `metrics.json` of a real run (off-season, 3 booths, 2 days)"),
+        _note(
+            "the `metrics.json` that `cabine simulate` writes for a small scenario "
+            "(3 booths, 2 days)"
+        ),
         "`cabine simulate` writes `metrics.json` beside its report "
         "([Reading a report](../qa/reading-a-report.md)).",
         "",
@@ -506,8 +525,9 @@ def metrics_page() -> str:
     ]
     for key, value in _flatten(sample, ""):
         kind = type(value).__name__.replace("str", "text").replace("float", "number")
-        kind = kind.replace("int", "integer")
-        lines.append(f"| `{key}` | {kind} | `{_cell(json.dumps(value))}` |")
+        kind = kind.replace("int", "integer").replace("dict", "table")
+        shown = "every key of the scenario" if key in NOT_FLATTENED else json.dumps(value)
+        lines.append(f"| `{key}` | {kind} | `{_cell(shown)}` |")
     return "\n".join(lines) + "\n"
 
 
