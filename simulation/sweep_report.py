@@ -46,6 +46,25 @@ def format_estimate(value: Estimate, figure: str, lang: str = DEFAULT_LANGUAGE) 
     return f"{mean} ± {format_number(value.half_width * scale, digits, lang)}{unit}"
 
 
+def parameter_label(name: str, words: Texts) -> str:
+    """A scenario key as the report names it in its language (``[parameter]`` of
+    assets/text/sweep.*.toml); an entry of a table key is the table's name and the entry
+    (``demand.season.09``); a key without words stays as it is written."""
+    if f"parameter.{name}" in words.keys():
+        return words(f"parameter.{name}")
+    table, _, entry = name.rpartition(".")
+    if f"parameter.{table}" in words.keys():
+        return f"{words(f'parameter.{table}')} {entry}"
+    return name
+
+
+# Each line of a chart has its own marker and dash, and the lines drawn later are thinner
+# with hollow markers: where two lines coincide (a parameter without effect on a figure),
+# the thick one shows around the thin one on top of it.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+DASHES = ("-", "--", "-.", ":")
+
+
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text).strip("-")
 
@@ -80,21 +99,23 @@ def _plot(
     groups = group_estimates(rows, sweep.parameters, [figure])
     lines: dict[str, list[tuple[Any, Estimate]]] = {}
     for params, estimates in groups:
-        label = ", ".join(f"{p} = {params[p]}" for p in others) or words("report.all_runs")
+        label = ", ".join(f"{parameter_label(p, words)} = {params[p]}" for p in others)
+        label = label or words("report.all_runs")
         lines.setdefault(label, []).append((params[parameter], estimates[figure]))
     values = sorted({params[parameter] for params, _ in groups}, key=json.dumps)
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
     label = words(f"figure_long.{figure}")
+    name = parameter_label(parameter, words)
     axes = line_axes(
-        words("report.plot_title", figure=label, parameter=parameter),
-        parameter,
+        words("report.plot_title", figure=label, parameter=name),
+        name,
         label,
         lang,
         size=(700, 400),
     )
     if not numeric:
         axes.set_xticks(range(len(values)), [str(v) for v in values])
-    for index, (name, points) in enumerate(lines.items()):
+    for index, (series, points) in enumerate(lines.items()):
         points.sort(key=lambda item: item[0] if numeric else values.index(item[0]))
         x = np.array([p if numeric else values.index(p) for p, _ in points], dtype=float)
         mean = np.array([e.mean for _, e in points])
@@ -105,10 +126,14 @@ def _plot(
             x,
             mean,
             color=colour,
-            linewidth=2.5,
-            marker="o",
-            markersize=8,
-            label=name if len(lines) > 1 else None,
+            linewidth=max(1.2, 4.0 - 1.2 * index),
+            linestyle=DASHES[index % len(DASHES)],
+            marker=MARKERS[index % len(MARKERS)],
+            markersize=max(5.0, 11.0 - 2.0 * index),
+            markerfacecolor=colour if index == 0 else "none",
+            markeredgewidth=2,
+            zorder=3 + index,
+            label=series if len(lines) > 1 else None,
         )
     if len(lines) > 1:
         axes.legend(loc="best")
@@ -142,7 +167,13 @@ def write_sweep_report(
             _plot(sweep, rows, parameter, figure, path, words, lang)
             paths.append(path)
             figures.append({"label": words(f"figure_long.{figure}"), "src": f"plots/{path.name}"})
-        sections.append({"parameter": parameter, "figures": figures})
+        sections.append(
+            {
+                "parameter": parameter,
+                "label": parameter_label(parameter, words),
+                "figures": figures,
+            }
+        )
     groups = [
         {
             "params": params,
@@ -159,6 +190,7 @@ def write_sweep_report(
         sweep=sweep,
         runs=len(rows),
         figure_labels=[words(f"figure_long.{f}") for f in REPORT_FIGURES],
+        parameter_labels={p: parameter_label(p, words) for p in sweep.parameters},
         groups=groups,
         sections=sections,
         lang=lang,

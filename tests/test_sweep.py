@@ -406,11 +406,11 @@ def test_the_issue_form_runs_as_written_on_the_default_local_cluster(tmp_path):
     assert share[100.0] < 0.5 < 0.95 < share[250.0]
     assert "Sweep sweep: mean" in result.stdout and "250.0" in result.stdout
     html = (out / "report.html").read_text()
-    assert '<html lang="en">' in html and "Against registry.capacity_per_hour" in html
+    assert '<html lang="en">' in html and "Against registry capacity (codes/h)" in html
     # The same table again in French, the report's default language.
     from simulation.sweep import load_sweep
     from simulation.sweep_report import write_sweep_report
 
     french = write_sweep_report(load_sweep(path), rows, tmp_path / "fr").html.read_text()
-    assert '<html lang="fr">' in french and "En fonction de registry.capacity_per_hour" in french
+    assert '<html lang="fr">' in french and "En fonction de capacité du registre (codes/h)" in french
     assert "numéros ePhoto émis" in french and "± " in french
