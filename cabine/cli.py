@@ -1121,6 +1121,15 @@ def simulate(
     json_out: Annotated[
         bool, typer.Option("--json", help="The summary as JSON on stdout (progress on stderr).")
     ] = False,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay",
+            help="A live fleet's record (its folder or numbers.csv): the model on its sales "
+            "(trace-driven), each number's times in replay.csv [default --out: the run's "
+            "model/ folder].",
+        ),
+    ] = None,
     lang: LangOption = "fr",
 ) -> None:
     """Simulate a fleet over a season on a virtual clock; write metrics, plots and a report."""
@@ -1130,6 +1139,13 @@ def simulate(
         words = texts("simulation", check_language(lang))
     except ValueError as exc:
         raise fail(f"--lang {lang}: {exc}") from None
+    if replay is not None:
+        from cabine.fleet_cli import simulate_replay
+
+        if scenario_file is not None:
+            raise fail("--replay takes the scenario from the live run: give no scenario file")
+        simulate_replay(replay, out, seed, json_out, lang)
+        return
     if list_bundled:
         from simulation.scenario_list import print_bundled
 

@@ -222,3 +222,45 @@ def fleet_compare(
         typer.echo(f"report: {run_dir / 'compare.html'}")
     if not (all(s.agrees for s in stages) and queue["agrees"]):
         raise typer.Exit(1)
+
+
+def simulate_replay(
+    source: Path, out: Path | None, seed: int | None, json_out: bool, lang: str
+) -> None:
+    """``cabine simulate --replay``: the model on a live run's own sales (trace-driven)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ephoto.texts import format_number, texts
+    from simulation.replay import ReplayError, replay, run_folder
+    from simulation.scenario import ScenarioError
+
+    try:
+        folder = run_folder(source)
+        run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        result = replay(source, out or folder / "model", seed or 0)
+    except (ReplayError, ScenarioError) as exc:
+        raise _fail(exc) from None
+    if json_out:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    words = texts("fleet", lang)
+    table = Table(
+        title=words(
+            "replay.title",
+            numbers=format_number(result["numbers"], 0, lang),
+            name=run["scenario"],
+            seed=seed or 0,
+        )
+    )
+    table.add_column(words("replay.stage"))
+    for column in ("mean", "p50", "p95", "p99"):
+        table.add_column(words(f"compare.{column}"), justify="right", no_wrap=True)
+    for stage, figures in result["stages_hours"].items():
+        table.add_row(
+            words(f"compare.stage_{stage}"),
+            *(format_number(figures[c], 2, lang) for c in ("mean", "p50", "p95", "p99")),
+        )
+    console = Console()
+    console.print(table)
+    console.print(words("replay.file", path=result["file"]), soft_wrap=True)

@@ -106,11 +106,14 @@ def live_stages(trace: Trace) -> dict[str, np.ndarray]:
     }
 
 
-def model_stages(
-    trace: Trace, overrides: dict[str, Any] | None = None, seed: int = 0
+def model_times(
+    trace: Trace, overrides: dict[str, Any] | None = None, seed: int = 0, draws: int = MODEL_DRAWS
 ) -> dict[str, np.ndarray]:
-    """The simulator's stages for the live sales; ``overrides`` change the model's scenario
-    (``{"booth": {"batch_window_minutes": 30}}``), for a model known to be wrong."""
+    """The simulator's times (hours after the origin) for the live sales: ``uploaded``,
+    ``registered`` and ``processing_end`` per number, ``active`` ``draws`` times per number
+    (the base delay drawn each time, number by number in a row). ``overrides`` change the
+    model's scenario (``{"booth": {"batch_window_minutes": 30}}``), for a model known to be
+    wrong."""
     from registry.ingestion import capacity_schedule, processing_times
     from simulation.booths import departure_hours, merge_outages
 
@@ -138,14 +141,101 @@ def model_stages(
     processing_end = np.empty_like(processed)
     processing_end[order] = processed
     rng = np.random.default_rng(seed)
-    draws = model.base_delay.sample_hours(rng, processing_end.size * MODEL_DRAWS)
-    active = np.repeat(processing_end, MODEL_DRAWS) + draws
+    delays = model.base_delay.sample_hours(rng, processing_end.size * draws)
+    return {
+        "uploaded": uploaded,
+        "registered": registered,
+        "processing_end": processing_end,
+        "active": np.repeat(processing_end, draws) + delays,
+    }
+
+
+def model_stages(
+    trace: Trace, overrides: dict[str, Any] | None = None, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """The simulator's stages for the live sales (see :func:`model_times`)."""
+    times = model_times(trace, overrides, seed)
+    uploaded, registered, active = times["uploaded"], times["registered"], times["active"]
     return {
         "booth": uploaded - trace.issued,
         "collector": registered - uploaded,
         "state": active - np.repeat(registered, MODEL_DRAWS),
         "activation": active - np.repeat(trace.issued, MODEL_DRAWS),
     }
+
+
+REPLAY_FILE = "replay.csv"
+REPLAY_COLUMNS = (
+    "code",
+    "booth",
+    "issued_at",
+    "collector_received_at",
+    "registered_at",
+    "processing_end",
+    "active_at",
+)
+
+
+class ReplayError(ValueError):
+    """A replay source that is not a live fleet's record."""
+
+
+def run_folder(source: Path) -> Path:
+    """The run folder of ``source`` (the folder itself, or its ``numbers.csv``)."""
+    folder = source.parent if source.name == "numbers.csv" else source
+    for needed in ("run.json", "numbers.csv"):
+        if not (folder / needed).is_file():
+            raise ReplayError(
+                f"{source}: not a live fleet's record (no {needed}; `cabine fleet run` makes one)"
+            )
+    return folder
+
+
+def replay(source: Path, out: Path, seed: int = 0) -> dict[str, Any]:
+    """The model on a live run's sales: ``replay.csv`` in ``out`` (each number's times as the
+    model gives them, one draw of the base delay, seeded) and the model's stage figures
+    (hours: mean, p50, p95, p99), returned."""
+    folder = run_folder(source)
+    trace = read_trace(folder)
+    times = model_times(trace, seed=seed, draws=1)
+    origin = trace.scenario.origin
+    with (folder / "numbers.csv").open(newline="", encoding="utf-8") as handle:
+        rows = sorted(csv.DictReader(handle), key=lambda r: r["issued_at"])
+
+    def when(hours: float) -> str:
+        return (origin + timedelta(hours=float(hours))).isoformat() if np.isfinite(hours) else ""
+
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / REPLAY_FILE).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(REPLAY_COLUMNS)
+        for i, row in enumerate(rows):
+            writer.writerow(
+                [
+                    row["code"],
+                    row["booth"],
+                    row["issued_at"],
+                    when(times["uploaded"][i]),
+                    when(times["registered"][i]),
+                    when(times["processing_end"][i]),
+                    when(times["active"][i]),
+                ]
+            )
+    stages = {
+        "booth": times["uploaded"] - trace.issued,
+        "collector": times["registered"] - times["uploaded"],
+        "state": times["active"] - times["registered"],
+        "activation": times["active"] - trace.issued,
+    }
+    figures = {
+        stage: {
+            "mean": float(np.mean(values)),
+            **{f"p{q}": float(np.percentile(values, q)) for q in (50, 95, 99)},
+        }
+        for stage, values in stages.items()
+        if values.size
+    }
+    return {"numbers": len(rows), "file": str(out / REPLAY_FILE), "stages_hours": figures}
 
 
 def queue_given_arrivals(trace: Trace) -> np.ndarray:

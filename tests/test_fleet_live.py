@@ -380,6 +380,48 @@ def test_the_model_replayed_on_the_live_sales_matches_where_it_is_deterministic(
     assert "Live fleet against the simulator" in html and "KS statistic" in html
 
 
+def test_simulate_replay_runs_the_model_on_the_live_sales_number_by_number(fleet_run, tmp_path):
+    """``cabine simulate --replay``: the model takes the live run's sales (each number's issue
+    time and booth) and gives each number its times; seeded, so the same seed gives the same
+    file."""
+    first, second, other = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for out, seed in ((first, "1"), (second, "1"), (other, "2")):
+        argv = ["simulate", "--replay", str(fleet_run / "numbers.csv"), "--out", str(out)]
+        result = runner.invoke(app, [*argv, "--seed", seed, "--json"])
+        assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    live = list(csv.DictReader((fleet_run / "numbers.csv").open()))
+    model = list(csv.DictReader((first / "replay.csv").open()))
+    assert summary["numbers"] == len(model) == len(live)
+    assert sorted(r["code"] for r in model) == sorted(r["code"] for r in live)
+    for row in model:
+        issued = datetime.fromisoformat(row["issued_at"])
+        received = datetime.fromisoformat(row["collector_received_at"])
+        registered = datetime.fromisoformat(row["registered_at"])
+        active = datetime.fromisoformat(row["active_at"])
+        assert received >= issued + timedelta(minutes=15)  # the scenario's batch window
+        assert registered - received == timedelta(minutes=5)  # the collector's window
+        assert active > datetime.fromisoformat(row["processing_end"]) >= registered
+    assert (first / "replay.csv").read_bytes() == (second / "replay.csv").read_bytes()
+    assert (first / "replay.csv").read_bytes() != (other / "replay.csv").read_bytes()
+    assert set(summary["stages_hours"]) == {"booth", "collector", "state", "activation"}
+    shown = runner.invoke(app, ["simulate", "--replay", str(fleet_run), "--out", str(other)])
+    assert shown.exit_code == 0 and "activation" in shown.output, shown.output
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["simulate", "--replay", "{tmp}"], "not a live fleet's record"),
+        (["simulate", "off-season", "--replay", "{run}"], "give no scenario file"),
+    ],
+)
+def test_bad_replay_sources_are_refused_in_one_line(fleet_run, tmp_path, argv, message):
+    argv = [a.format(tmp=tmp_path, run=fleet_run) for a in argv]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
 def test_a_deliberately_wrong_model_is_flagged(fleet_run):
     """The check can fail: the model's batch window doubled is caught on the booth stage."""
     result = runner.invoke(
