@@ -384,3 +384,46 @@ def test_plan_capacity_json_gives_the_answer_and_each_step(tmp_path):
     for step in misses:
         shown = figure_text(target, step["worst"])
         assert shown != "40.0 h" and shown in result.stderr.replace("\n", " ")
+
+
+def test_sweep_json_gives_each_combinations_means_and_bands(tmp_path):
+    from simulation.sweep import estimate, read_results
+
+    (tmp_path / "small.toml").write_text(SMALL)
+    path = tmp_path / "sweep.toml"
+    path.write_text('scenario = "small.toml"\nseeds = 2\n[vary]\n"fleet.booths" = [10, 20]\n')
+    out = tmp_path / "out"
+    write_sweep_table_for(path, out)  # every run done: no cluster is started
+    result = invoke("sweep", str(path), "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["parameters"] == ["fleet.booths"] and summary["seeds"] == [5, 6]
+    assert [c["parameters"] for c in summary["combinations"]] == [
+        {"fleet.booths": 10},
+        {"fleet.booths": 20},
+    ]
+    rows = [r for r in read_results(out) if r["fleet.booths"] == 20]
+    expected = estimate([r["backlog_max"] for r in rows])
+    got = summary["combinations"][1]["figures"]["backlog_max"]
+    assert got == {"mean": expected.mean, "half_width": expected.half_width}
+    assert summary["files"]["report"] == str(out / "report.html")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_compare_refuses_two_sweeps_with_no_parameters_in_common(tmp_path, lang):
+    from simulation.sweep import ResultTable, parse_sweep, run_figures, table_row
+
+    (tmp_path / "small.toml").write_text(SMALL)
+    folders = []
+    for key, values in (("fleet.booths", [10]), ("registry.capacity_per_hour", [20.0])):
+        sweep = parse_sweep(
+            {"scenario": "small.toml", "seeds": [5], "vary": {key: values}}, "s.toml", tmp_path
+        )
+        out = tmp_path / key
+        table = ResultTable(out / "results.csv", sweep.columns)
+        for spec in sweep.runs:
+            table.append(table_row(spec, run_figures(spec.scenario)))
+        folders.append(str(out))
+    line = one_line_error(invoke("compare", *folders, "--lang", lang))
+    assert "fleet.booths" in line and "registry.capacity_per_hour" in line
+    assert ("en commun" if lang == "fr" else "in common") in line
