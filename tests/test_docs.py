@@ -608,6 +608,21 @@ def test_every_test_and_bench_the_docs_name_exists():
     assert not missing, f"the docs name files that do not exist: {missing}"
 
 
+def test_every_picture_the_docs_show_exists_and_every_picture_is_shown():
+    # MkDocs's strict build does not check pictures, only links.
+    shown = set()
+    for page in [README, *PAGES]:
+        for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            picture = (page.parent / target).resolve()
+            assert picture.is_file(), (
+                f"{page.relative_to(ROOT)} shows {target}, which does not exist"
+            )
+            shown.add(picture)
+    pictures = {p.resolve() for p in DOCS.rglob("*.png")}
+    assert len(pictures) >= 13
+    assert pictures <= shown, f"pictures no page shows: {sorted(map(str, pictures - shown))}"
+
+
 def test_the_readme_is_short_and_opens_with_its_two_commands():
     text = README.read_text(encoding="utf-8")
     assert len(text.splitlines()) <= 150

@@ -5,6 +5,8 @@
 - ``kiosk-products.png``: ``cabine kiosk --headless`` driven by a script to the product screen
   of the ID photos (French, at the booth's 1920x1080, shown at 1280x720), the screenshot
   the booth itself saves;
+- ``screens/STATE.png``: the screens of an ePhoto sale, the demo's scripted customer buying
+  one through ``cabine kiosk --headless`` (at 1920x1080, shown at 960x540);
 - ``sheet-ephoto.png``: ``cabine sheet`` for an ePhoto driving-licence sheet, shown at 60 %;
 - ``registry-check.png``: ``cabine registry`` on loopback, its check page asked about a number
   it does not know, in headless Chromium (Debian's ``chromium``, through Playwright, as the
@@ -17,6 +19,7 @@ screen, the sheet or the check page, and commit the pictures with the change.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -87,6 +90,64 @@ def kiosk_products(out: Path, work: Path) -> Path:
     return save(shown, out / "kiosk-products.png")
 
 
+# The states of an ePhoto sale shown in the operator's guide, in the order a customer meets them.
+SALE_SCREENS = (
+    "attract",
+    "language",
+    "category",
+    "product",
+    "confirm",
+    "capture",
+    "review",
+    "signature",
+    "payment",
+    "done",
+)
+
+
+def _toml_steps(steps: list[dict[str, object]]) -> str:
+    """A script's steps as the TOML file ``cabine kiosk --script`` reads."""
+
+    def value(v: object) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return json.dumps(v)  # a JSON string or number is a TOML one too
+
+    lines = []
+    for step in steps:
+        lines += ["[[step]]", *(f"{key} = {value(v)}" for key, v in step.items())]
+    return "\n".join(lines) + "\n"
+
+
+def sale_screens(out: Path, work: Path) -> Path:
+    """An ePhoto sale for a driving licence, as the demo's scripted customer makes it, with the
+    screenshot the booth saves on entering each state."""
+    from cabine.demo import purchase_steps
+
+    script = work / "sale.toml"
+    script.write_text(_toml_steps(purchase_steps("ephoto-permis", "ephoto", True, "fr")))
+    shots = work / "shots"
+    cabine(
+        "kiosk",
+        "--headless",
+        "--data",
+        str(work / "booth"),
+        "--script",
+        str(script),
+        "--screenshots",
+        str(shots),
+        cwd=work,
+    )
+    folder = out / "screens"
+    folder.mkdir(exist_ok=True)
+    for state in SALE_SCREENS:
+        first = sorted(shots.glob(f"[0-9][0-9][0-9]-{state}.png"))
+        if not first:
+            raise SystemExit(f"the sale never showed the {state} screen: {sorted(shots.iterdir())}")
+        save(Image.open(first[0]).resize((960, 540), Image.LANCZOS), folder / f"{state}.png")
+    return folder
+
+
 def sheet_ephoto(out: Path, work: Path) -> Path:
     sheet = work / "sheet.png"
     cabine(
@@ -128,6 +189,7 @@ def registry_check(out: Path, work: Path) -> Path:
 
 PICTURES: dict[str, Callable[[Path, Path], Path]] = {
     "kiosk-products": kiosk_products,
+    "sale-screens": sale_screens,
     "sheet-ephoto": sheet_ephoto,
     "registry-check": registry_check,
 }
