@@ -12,6 +12,9 @@
   it does not know, in headless Chromium (Debian's ``chromium``, through Playwright, as the
   browser tests drive it).
 
+- ``report/*.png``: ``cabine simulate summer-peak --lang en``: its three plots, and the top of
+  its ``report.html`` in headless Chromium.
+
 Each picture is reduced to a palette of 256 colours, as committed. Run it after a change to a
 screen, the sheet or the check page, and commit the pictures with the change.
 """
@@ -187,11 +190,34 @@ def registry_check(out: Path, work: Path) -> Path:
     return save(Image.open(shot), out / "registry-check.png")
 
 
+def simulation_report(out: Path, work: Path) -> Path:
+    """``cabine simulate summer-peak`` in English: its three plots, and the top of its report
+    in headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    run = work / "summer-peak"
+    cabine("simulate", "summer-peak", "--out", str(run), "--lang", "en", cwd=work)
+    folder = out / "report"
+    folder.mkdir(exist_ok=True)
+    for plot in ("activation-cdf.png", "backlog.png", "share-within-72h-by-day.png"):
+        save(Image.open(run / plot), folder / plot)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(locale="en-GB", viewport={"width": 1000, "height": 1100})
+        page.goto((run / "report.html").as_uri())
+        shot = work / "report.png"
+        page.screenshot(path=str(shot))
+        browser.close()
+    save(Image.open(shot), folder / "report.png")
+    return folder
+
+
 PICTURES: dict[str, Callable[[Path, Path], Path]] = {
     "kiosk-products": kiosk_products,
     "sale-screens": sale_screens,
     "sheet-ephoto": sheet_ephoto,
     "registry-check": registry_check,
+    "simulation-report": simulation_report,
 }
 
 
