@@ -400,6 +400,8 @@ def serve_customer(booth: Booth, product_id: str, lang: str) -> CustomerVisit:
     flow = SaleFlow(booth, machine, InlineExecutor())
     product = booth.catalog.get(product_id)
     machine.fire("start")
+    if machine.state is not State.LANGUAGE:  # the booth refused to open (out of paper, ...)
+        return CustomerVisit(machine.state, None, None, tuple(s.value for s in machine.path()))
     machine.choose_language(lang)
     machine.choose_category(product.category)
     machine.choose_product(product_id)

@@ -329,6 +329,7 @@ def start_fleet(
     files = topology.write()
     groups = worker_groups(options)
     outages = uplink_outages(faults or [], scenario.origin)
+    paper_out = uplink_outages(faults or [], scenario.origin, "printer_out_of_paper")
     (out / RUN_FILE).write_text(
         json.dumps(
             {
@@ -396,6 +397,11 @@ def start_fleet(
                             b: [[start.isoformat(), end.isoformat()] for start, end in outages[b]]
                             for b in members
                             if b in outages
+                        },
+                        "paper_out": {
+                            b: [[start.isoformat(), end.isoformat()] for start, end in paper_out[b]]
+                            for b in members
+                            if b in paper_out
                         },
                     }
                 ),

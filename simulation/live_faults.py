@@ -13,7 +13,10 @@ Paris) and, for those that last, ``hours``:
   ``registry_5xx`` (``share`` of the batches answered 500), ``registry_slow`` (``ms``): the
   services' own fault APIs, for ``hours``;
 - ``uplink_down`` (``booth``): the booth's transmitter has no connectivity for ``hours``, the
-  outage window the transmitter itself honours (``transmitter.latency.Outage``).
+  outage window the transmitter itself honours (``transmitter.latency.Outage``);
+- ``printer_out_of_paper`` (``booth``): the booth's paper runs out (its ledger's paper count,
+  which its printer reads, set to 0) and the operator refills it after ``hours``; meanwhile
+  the booth refuses to open a sale, as on site, and its customers go away without buying.
 """
 
 from __future__ import annotations
@@ -39,7 +42,10 @@ Kind = Literal[
     "registry_5xx",
     "registry_slow",
     "uplink_down",
+    "printer_out_of_paper",
 ]
+BOOTH_FAULTS = ("uplink_down", "printer_out_of_paper")
+"""Faults a booth's own worker applies at their times (the schedule is in its plan)."""
 KILLS = ("collector_kill", "registry_kill", "worker_kill")
 
 
@@ -53,15 +59,17 @@ class Fault(BaseModel):
     kind: Kind
     at: float = Field(ge=0, description="Simulated hours after midnight of the first day.")
     hours: float = Field(default=0.0, ge=0, description="How long it lasts.")
-    booth: str | None = Field(default=None, description="uplink_down: the booth's id.")
+    booth: str | None = Field(
+        default=None, description="uplink_down, printer_out_of_paper: the booth's id."
+    )
     worker: int | None = Field(default=None, ge=1, description="worker_kill: the worker, from 1.")
     share: float = Field(default=1.0, gt=0, le=1, description="registry_5xx: batches refused.")
     ms: float = Field(default=0.0, ge=0, le=60_000, description="*_slow: milliseconds added.")
 
     @model_validator(mode="after")
     def _needs(self) -> Fault:
-        if self.kind == "uplink_down" and self.booth is None:
-            raise ValueError("uplink_down needs booth")
+        if self.kind in BOOTH_FAULTS and self.booth is None:
+            raise ValueError(f"{self.kind} needs booth")
         if self.kind == "worker_kill" and self.worker is None:
             raise ValueError("worker_kill needs worker")
         if self.kind.endswith("_slow") and self.ms <= 0:
@@ -108,12 +116,13 @@ def load_faults(path: Path, booths: tuple[str, ...], workers: int) -> list[Fault
 
 
 def uplink_outages(
-    faults: list[Fault], origin: datetime
+    faults: list[Fault], origin: datetime, kind: str = "uplink_down"
 ) -> dict[str, list[tuple[datetime, datetime]]]:
-    """Each booth's windows without connectivity, for its transmitter."""
+    """Each booth's windows of a booth fault (by default without connectivity, for its
+    transmitter)."""
     windows: dict[str, list[tuple[datetime, datetime]]] = {}
     for fault in faults:
-        if fault.kind == "uplink_down" and fault.booth is not None:
+        if fault.kind == kind and fault.booth is not None:
             start = origin + timedelta(hours=fault.at)
             windows.setdefault(fault.booth, []).append(
                 (start, start + timedelta(hours=fault.hours))
@@ -182,7 +191,7 @@ class FaultRunner:
                     assert fault.worker is not None
                     self.fleet.workers[fault.worker - 1] = again
                 self.held_down.discard(process.name)
-        elif kind != "uplink_down":
+        elif kind not in BOOTH_FAULTS:
             service, knob, value = {
                 "collector_down": ("collector", "down", True),
                 "collector_slow": ("collector", "extra_latency_ms", fault.ms),
@@ -196,7 +205,7 @@ class FaultRunner:
                 on.pop(knob, None)
             client = getattr(self.fleet.services, service)
             client.post("/admin/faults", json=on).raise_for_status()
-        # uplink_down: the booth's transmitter already holds the window (uplink_outages).
+        # A booth's fault: its worker already holds the window (its plan).
 
     def _log(self, fault: Fault, what: str, now: datetime) -> None:
         self.events.append({"fault": fault.model_dump(exclude_none=True), what: now.isoformat()})

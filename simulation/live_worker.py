@@ -20,8 +20,8 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,8 @@ class Plan:
     progress: Path
     outages: dict[str, tuple[Outage, ...]]
     """Each booth's windows without connectivity (a fault of the schedule)."""
+    paper_out: dict[str, tuple[Outage, ...]] = field(default_factory=dict)
+    """Each booth's windows without paper (a fault of the schedule), refilled at their end."""
 
 
 def load_plan(path: Path) -> Plan:
@@ -70,7 +72,11 @@ def load_plan(path: Path) -> Plan:
         booth: tuple(Outage(parse_utc(start), parse_utc(end)) for start, end in windows)
         for booth, windows in raw.get("outages", {}).items()
     }
-    return Plan(configs, sales, Path(raw["progress"]), outages)
+    paper_out = {
+        booth: tuple(Outage(parse_utc(start), parse_utc(end)) for start, end in windows)
+        for booth, windows in raw.get("paper_out", {}).items()
+    }
+    return Plan(configs, sales, Path(raw["progress"]), outages, paper_out)
 
 
 class Worker:
@@ -81,6 +87,8 @@ class Worker:
         self.sales = plan.sales
         self.progress = plan.progress
         self.outages = plan.outages
+        self.paper_out = plan.paper_out
+        self.paper_done: set[tuple[str, int, str]] = set()
         self.stop = threading.Event()
         self.booths: dict[str, Any] = {}
         self.transmitters: dict[str, Any] = {}
@@ -122,15 +130,30 @@ class Worker:
             transmitter.start()
             self.transmitters[booth_id] = transmitter
         assert clock is not None, "a worker has at least one booth"
-        served = {b: len(booth.ledger.all_sales()) for b, booth in self.booths.items()}
-        kept: list[PlannedSale] = []
-        for sale in self.sales:
-            if served[sale.booth] > 0:
-                served[sale.booth] -= 1
-            else:
-                kept.append(sale)
-        self.sales = kept
+        # The customers already served (or turned away) are those planned up to the last sale
+        # each booth's ledger opened.
+        never = datetime.min.replace(tzinfo=UTC)
+        last = {
+            b: max((s.opened_at for s in booth.ledger.all_sales()), default=never)
+            for b, booth in self.booths.items()
+        }
+        self.sales = [s for s in self.sales if s.at > last[s.booth]]
         return clock
+
+    def apply_paper(self, now: datetime) -> None:
+        """The schedule's paper faults that have come: the roll runs out (the ledger's paper
+        count, which the printer reads, set to 0), then the operator refills it. Each step
+        once: after a restart, a window still open is applied again (the count is kept)."""
+        for booth_id, windows in self.paper_out.items():
+            booth = self.booths[booth_id]
+            for index, window in enumerate(windows):
+                if now >= window.start and (booth_id, index, "out") not in self.paper_done:
+                    self.paper_done.add((booth_id, index, "out"))
+                    if now < window.end:
+                        booth.ledger.set_paper_left(0)
+                if now >= window.end and (booth_id, index, "refilled") not in self.paper_done:
+                    self.paper_done.add((booth_id, index, "refilled"))
+                    booth.refill_paper()
 
     def run(self, clock: Clock, scale: float, stopped: threading.Event | None = None) -> None:
         """Make each sale when the session clock reaches it; progress every half second."""
@@ -146,11 +169,13 @@ class Worker:
                 if ahead <= 0:
                     break
                 self.stop.wait(min(ahead / scale, PROGRESS_EVERY_SECONDS))
+                self.apply_paper(clock.now())
                 if time.monotonic() - last_progress >= PROGRESS_EVERY_SECONDS:
                     self.write_progress()
                     last_progress = time.monotonic()
             if self.stop.is_set():
                 break
+            self.apply_paper(clock.now())
             self.lags.append((clock.now() - sale.at).total_seconds())
             started = time.process_time()
             try:

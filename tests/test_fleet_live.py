@@ -158,9 +158,7 @@ def test_a_desk_decision_the_state_contradicts_is_a_breach(fleet_run, tmp_path):
 
     copy = tmp_path / "run"
     shutil.copytree(fleet_run, copy)
-    decided = [
-        r for r in csv.DictReader((copy / "support.csv").open()) if r["outcome"] == "typo"
-    ]
+    decided = [r for r in csv.DictReader((copy / "support.csv").open()) if r["outcome"] == "typo"]
     report = decided[0]
     with sqlite3.connect(copy / "booths" / report["booth"] / "booth.db") as db:
         changed = db.execute(
@@ -287,6 +285,12 @@ hours = 2.0
 kind = "registry_kill"
 at = 30.0
 hours = 1.0
+
+[[fault]]
+kind = "printer_out_of_paper"
+booth = "booth-003"
+at = 32.0
+hours = 6.0
 """
 
 
@@ -303,9 +307,16 @@ def test_a_fleet_under_faults_reconciles_with_nothing_lost(tmp_path):
     events = json.loads((out / "faults.json").read_text())
     kinds = [e["fault"]["kind"] for e in events if "started" in e]
     assert sorted(kinds) == sorted(
-        ["collector_kill", "uplink_down", "registry_5xx", "worker_kill", "registry_kill"]
+        [
+            "collector_kill",
+            "uplink_down",
+            "registry_5xx",
+            "worker_kill",
+            "registry_kill",
+            "printer_out_of_paper",
+        ]
     )
-    assert len([e for e in events if "ended" in e]) == 5
+    assert len([e for e in events if "ended" in e]) == 6
     # The cut-off booth's numbers sold during the outage left only once it was over.
     run = json.loads((out / "run.json").read_text())
     start = datetime.fromisoformat(run["start"] + "T00:00:00+01:00")
@@ -323,6 +334,21 @@ def test_a_fleet_under_faults_reconciles_with_nothing_lost(tmp_path):
         assert received >= window[1], row
     progress = json.loads((out / "plans" / "worker-01.progress.json").read_text())
     assert progress["finished"], "the killed worker was started again and sold to the end"
+    # Out of paper from hour 32 to 38: booth-003 turned its customers away, then sold again.
+    paper = (start + timedelta(hours=32), start + timedelta(hours=38))
+    scenario = parse_scenario(run["resolved_scenario"])
+    planned = [s.at for s in plan_sales(scenario, booth_ids(3)) if s.booth == "booth-003"]
+    ledger = Ledger(out / "booths" / "booth-003" / "booth.db", ManualClock(), booth_id="booth-003")
+    try:
+        opened = [s.opened_at for s in ledger.all_sales()]
+    finally:
+        ledger.engine.dispose()
+    away = [at for at in planned if paper[0] + timedelta(minutes=1) <= at < paper[1]]
+    assert away, "the scenario has customers at booth-003 while its paper is out"
+    assert not [at for at in opened if paper[0] + timedelta(minutes=2) <= at < paper[1]]
+    assert [at for at in opened if at >= paper[1]], "refilled, the booth sold again"
+    turned = json.loads((out / "plans" / "worker-02.progress.json").read_text())["ended"]
+    assert turned.get("maintenance", 0) == len(away), turned
 
 
 @pytest.mark.parametrize(
