@@ -427,3 +427,16 @@ def test_compare_refuses_two_sweeps_with_no_parameters_in_common(tmp_path, lang)
     line = one_line_error(invoke("compare", *folders, "--lang", lang))
     assert "fleet.booths" in line and "registry.capacity_per_hour" in line
     assert ("en commun" if lang == "fr" else "in common") in line
+
+
+def test_scenarios_run_junit_of_a_real_scenario_records_its_checks(tmp_path):
+    report = tmp_path / "junit.xml"
+    result = invoke("scenarios", "run", "busy-season", "--junit", str(report))
+    assert result.exit_code == 0, result.output
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "0" and suite.get("tests") == "1"
+    (case,) = suite.findall("testcase")
+    assert case.get("name") == "busy-season" and case.find("failure") is None
+    assert float(case.get("time") or 0) > 0
+    out = case.find("system-out")
+    assert out is not None and (out.text or "").splitlines()[0] in result.stdout
