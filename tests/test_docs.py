@@ -570,6 +570,28 @@ def test_the_metrics_reference_refuses_a_key_it_does_not_describe(monkeypatch):
         refs.metrics_page()
 
 
+# Written like a configuration key, but something else.
+NOT_KEYS = {"registry.sqlite": "the registry's database file", "registry.batches": "a logger"}
+
+
+def test_every_configuration_key_the_guides_name_exists():
+    """``kiosk.operator_pin_hash`` written in a guide is a key of the schema, unless it names a
+    module (``transmitter.latency``)."""
+    keys = {key.key for key in references().config_keys()}
+    sections = {key.split(".")[0] for key in keys if "." in key}
+    named, problems = 0, []
+    for page in [README, *PAGES]:
+        for section_name, key in re.findall(r"`([a-z_]+)\.([a-z_0-9]+)`", page.read_text()):
+            dotted = f"{section_name}.{key}"
+            if section_name not in sections or dotted in NOT_KEYS:
+                continue
+            named += 1
+            if dotted not in keys and importlib.util.find_spec(dotted) is None:
+                problems.append(f"{page.relative_to(ROOT)}: `{dotted}` is no key of the schema")
+    assert not problems, "\n".join(problems)
+    assert named > 10
+
+
 # --- hand-written tables that follow the code ---------------------------------------------------
 
 
