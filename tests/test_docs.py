@@ -27,7 +27,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import typer.main
@@ -621,6 +621,14 @@ def test_the_operator_guide_explains_every_screen_of_the_sale():
     assert block, "docs/operator/index.md lacks the screens' table"
     shown = re.findall(r"^\| `(\w+)` \|", block.group(1), re.M)
     assert sorted(shown) == sorted(s.value for s in State)
+
+
+def test_the_live_fleet_page_shows_every_kind_of_fault():
+    from simulation.live_faults import Kind
+
+    text = (DOCS / "qa" / "fleet.md").read_text(encoding="utf-8")
+    missing = [kind for kind in get_args(Kind) if kind not in text]
+    assert not missing, f"docs/qa/fleet.md does not show the faults {missing}"
 
 
 def test_every_test_and_bench_the_docs_name_exists():
