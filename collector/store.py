@@ -4,7 +4,7 @@ and the registration outbox (``transmitter.outbox``'s table, in the same databas
 Storage choice: the photo and the signature are blobs in the file's row. A file, its seal and
 its outbox row commit in one transaction, so a refused upload stores nothing and a crash leaves
 either the whole file or none of it, on SQLite (WAL, synchronous=FULL, secure_delete) and on
-PostgreSQL alike (see the README's "The collector" for the measurement behind it).
+PostgreSQL alike (docs/integrator/collector.md, "Storage", for the measurement behind it).
 
 Rules the database enforces, so they hold with several workers:
 
