@@ -386,24 +386,34 @@ def test_every_toml_example_is_valid_for_the_file_it_shows(
 
 
 @pytest.mark.parametrize(
-    ("title", "text"),
+    ("title", "text", "refusal"),
     [
-        ("cabine.toml", "[kiosk]\nprinterr = 'cups:Q'"),
-        ("scenario.toml", "[demand]\nseason = { '13' = 1.2 }"),
-        ("sweep.toml", 'scenario = "summer-peak"\n[vary]\n"registry.capacity" = [1.0]'),
+        ("cabine.toml", "[kiosk]\nprinterr = 'cups:Q'", "kiosk.printerr"),
+        ("cabine.toml", "[kiosk]\nprinter = 7", "printer"),
+        ("scenario.toml", "[demand]\nseason = { '13' = 1.2 }", "month '13'"),
+        ("sweep.toml", 'scenario = "summer-peak"\n[vary]\n"registry.capacity" = [1.0]', "capacity"),
         (
             "faults.toml",
             '[[fault]]\nkind = "uplink_down"\nbooth = "booth-999"\nat = 1.0\nhours = 1.0',
+            "booth-999",
         ),
-        ("script.toml", '[[step]]\nwait_for = "nowhere"'),
-        ("other.toml", "a = 1"),
+        ("script.toml", '[[step]]\nwait_for = "nowhere"', "wait_for"),
+        ("other.toml", "a = 1", "must name the file"),
     ],
 )
 def test_a_toml_example_with_a_mistake_fails_its_check(
-    title: str, text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    title: str, text: str, refusal: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
+    from pydantic import ValidationError
+
+    from kiosk.ui.script import ScriptError
+    from simulation.live_faults import FaultError
+    from simulation.scenario import ScenarioError
+    from simulation.sweep import SweepError
+
     monkeypatch.chdir(tmp_path)
-    with pytest.raises((AssertionError, ValueError, Exception)):  # noqa: B017
+    refused = (AssertionError, ValidationError, ScenarioError, SweepError, FaultError, ScriptError)
+    with pytest.raises(refused, match=re.escape(refusal)):
         check_toml(title, text, tmp_path)
 
 
