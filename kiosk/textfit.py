@@ -13,6 +13,7 @@ the tallest ``measure`` height of the lines (for Pillow: ascent + descent of the
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,14 +88,20 @@ def _split_long_word(word: str, width: float, size: int, measure: Measure) -> li
     return pieces
 
 
+BREAKS = re.compile(r"[^\S\u00a0\u2007\u202f]+")
+"""Where a line may break: white space, except the no-break spaces (French typography puts
+them before ``:`` and ``€``, and ``2 min 05 s`` must stay on one line)."""
+
+
 def wrap(
     text: str, width: float, size: int, measure: Measure, break_words: bool = False
 ) -> list[str] | None:
     """Greedy word wrap of ``text`` at ``size``; ``None`` if a word alone is wider than ``width``
-    (unless ``break_words``, which cuts such a word). Explicit newlines start a new line."""
+    (unless ``break_words``, which cuts such a word). Explicit newlines start a new line; a
+    no-break space never ends one."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        words = paragraph.split()
+        words = [word for word in BREAKS.split(paragraph) if word]
         if not words:
             lines.append("")
             continue

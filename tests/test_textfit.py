@@ -136,3 +136,13 @@ def test_paragraphs_too_long_for_the_box_are_cut_with_an_ellipsis_inside_it():
     assert fitted.truncated and fitted.size == 12
     assert len(fitted.blocks) == 1 and fitted.blocks[0].lines[-1].endswith(ELLIPSIS)
     assert fitted.height <= 100
+
+
+def test_a_no_break_space_never_ends_a_line():
+    """French typography's no-break spaces (before ':' and '€', inside '2 min 05 s') hold
+    their words together; an ordinary space is where lines break."""
+    text = "Reste à payer\u00a0: 6,00\u00a0€ dans 2\u00a0min\u00a005\u00a0s"
+    lines = wrap(text, 14 * 0.6 * 10, 10, mono)
+    assert lines is not None
+    assert "2\u00a0min\u00a005\u00a0s" in lines and any("6,00\u00a0€" in line for line in lines)
+    assert all(not line.startswith(("€", ":", "s")) for line in lines)
