@@ -27,13 +27,25 @@ def fleet_run(
     scenario_file: Annotated[
         Path, typer.Argument(help="Scenario TOML file, or the name of a bundled scenario.")
     ],
-    booths: Annotated[int, typer.Option("--booths", help="Real booths in the fleet.")] = 3,
+    booths: Annotated[
+        int | None, typer.Option("--booths", help="Real booths in the fleet [default: 3].")
+    ] = None,
     days: Annotated[
-        int, typer.Option("--days", help="Days of sales, from the scenario's start.")
-    ] = 1,
+        int | None,
+        typer.Option("--days", help="Days of sales, from the scenario's start [default: 1]."),
+    ] = None,
     out: Annotated[
-        Path, typer.Option("--out", help="Folder for the run (must be new or empty).")
+        Path,
+        typer.Option("--out", help="Folder for the run (new or empty, unless --resume)."),
     ] = Path("fleet-out"),
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Go on with the run stopped in --out (Ctrl-C), from where its clock stopped; "
+            "its booths, days and seed are the run's.",
+        ),
+    ] = False,
     scale: Annotated[
         float | None,
         typer.Option(help="Domain seconds per real second; default: the fastest that keeps up."),
@@ -77,10 +89,18 @@ def fleet_run(
         scenario = load_scenario(scenario_file)
     except ScenarioError as exc:
         raise _fail(exc) from None
+    if resume:
+        try:
+            run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+            booths = len(run["booths"]) if booths is None else booths
+            days = int(run["days"]) if days is None else days
+            seed = int(run["seed"]) if seed is None else seed
+        except (OSError, ValueError, KeyError):
+            pass  # check_options says what is wrong with the folder
     options = FleetOptions(
         scenario,
-        booths,
-        days,
+        3 if booths is None else booths,
+        1 if days is None else days,
         out,
         scale=scale,
         seed=seed,
@@ -88,6 +108,7 @@ def fleet_run(
         faults=faults,
         scheduler=scheduler,
         citizens_days=citizens_days,
+        resume=resume,
     )
     try:
         check_options(options)

@@ -82,6 +82,8 @@ class FleetOptions:
     """A running Dask scheduler (``tcp://HOST:8786``): the booth groups run on its workers."""
     citizens_days: float = CITIZENS_DAYS
     """Simulated days the buyers go on trying and reporting after the last sale."""
+    resume: bool = False
+    """Go on with the run stopped in ``out``, from where its session clock stopped."""
 
 
 def booth_ids(count: int) -> tuple[str, ...]:
@@ -155,9 +157,10 @@ def worker_groups(options: FleetOptions) -> list[tuple[str, ...]]:
     return [booths[i : i + per_worker] for i in range(0, len(booths), per_worker)]
 
 
-def check_options(options: FleetOptions, resume: bool = False) -> list[Fault]:
+def check_options(options: FleetOptions) -> list[Fault]:
     """Refuse bad options before anything starts (:class:`FleetError`, one line); the fault
     schedule, checked against the fleet."""
+    resume = options.resume
     if options.booths < 1:
         raise FleetError(f"--booths {options.booths}: a fleet has at least one booth")
     if options.days < 1:
@@ -172,7 +175,12 @@ def check_options(options: FleetOptions, resume: bool = False) -> list[Fault]:
     if out.exists() and not out.is_dir():
         raise FleetError(f"--out {out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()) and not resume:
-        raise FleetError(f"--out {out} is not empty: choose a new folder")
+        raise FleetError(
+            f"--out {out} is not empty: choose a new folder, or --resume a stopped run"
+        )
+    if resume:
+        previous = stopped_run(out)
+        _same_as(options, previous)
     if options.scheduler is not None:
         _reach(options.scheduler)
     if options.faults is None:
@@ -187,6 +195,64 @@ def check_options(options: FleetOptions, resume: bool = False) -> list[Fault]:
             "started; with --scheduler the booths run on the cluster's workers"
         )
     return faults
+
+
+def stopped_run(out: Path) -> dict[str, Any]:
+    """The ``run.json`` of the run stopped in ``out``; :class:`FleetError` when there is none
+    or it went to its end."""
+    try:
+        run = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError):
+        raise FleetError(f"--resume: {out} holds no fleet run ({RUN_FILE})") from None
+    except ValueError:
+        raise FleetError(f"--resume: {out / RUN_FILE} is damaged") from None
+    if run.get("finished"):
+        raise FleetError(
+            f"--resume: the run in {out} went to its end; `cabine fleet check {out}` "
+            "reconciles it again"
+        )
+    return dict(run)
+
+
+def _same_as(options: FleetOptions, run: dict[str, Any]) -> None:
+    """A resumed run goes on with the fleet it started with."""
+    given = {
+        "scenario": options.scenario.name,
+        "booths": options.booths,
+        "days": options.days,
+        "seed": options.scenario.with_seed(options.seed).run.seed,
+    }
+    had = {
+        "scenario": run["scenario"],
+        "booths": len(run["booths"]),
+        "days": run["days"],
+        "seed": run["seed"],
+    }
+    for key, value in given.items():
+        if value != had[key]:
+            raise FleetError(
+                f"--resume: the run in {options.out} has {key} {had[key]}, not {value}"
+            )
+
+
+def stopped_at(out: Path, run: dict[str, Any]) -> datetime:
+    """Where the stopped run's session clock was: recorded at Ctrl-C, else (a harder stop)
+    the last sale any booth opened, else the run's start."""
+    from ephoto.clock import ManualClock
+    from kiosk.ledger import Ledger
+
+    if run.get("stopped_at"):
+        return datetime.fromisoformat(run["stopped_at"])
+    last = datetime.fromisoformat(run["origin"])
+    for booth in run["booths"]:
+        path = out / "booths" / booth / "booth.db"
+        if path.exists():
+            ledger = Ledger(path, ManualClock(), booth_id=booth)
+            try:
+                last = max([last, *(s.opened_at for s in ledger.all_sales())])
+            finally:
+                ledger.engine.dispose()
+    return last
 
 
 def _reach(scheduler: str) -> None:
@@ -298,6 +364,16 @@ def start_fleet(
     # The session starts a moment from now so that every process is up before its first sale.
     epoch = datetime.now(UTC) + timedelta(seconds=8)
     origin = scenario.origin - timedelta(minutes=30)
+    previous: dict[str, Any] | None = None
+    resumed_from = origin
+    if options.resume:
+        # The same fleet on its own stores, its clock going on from where it stopped.
+        previous = stopped_run(out)
+        scale = options.scale or float(previous["scale"])
+        # The clock reads the stop's time now and runs on while the processes start: never
+        # back before a time the stores already hold.
+        resumed_from = stopped_at(out, previous)
+        origin = resumed_from + (epoch - datetime.now(UTC)) * scale
     model = scenario.registry
     topology = Topology(
         data_dir=out,
@@ -330,9 +406,11 @@ def start_fleet(
     groups = worker_groups(options)
     outages = uplink_outages(faults or [], scenario.origin)
     paper_out = uplink_outages(faults or [], scenario.origin, "printer_out_of_paper")
+    resumes = [] if previous is None else [*previous.get("resumes", []), resumed_from.isoformat()]
     (out / RUN_FILE).write_text(
         json.dumps(
             {
+                "resumes": resumes,
                 "scenario": scenario.name,
                 "seed": scenario.run.seed,
                 "start": scenario.run.start.isoformat(),
@@ -445,6 +523,7 @@ def start_fleet(
                     "report_share": scenario.support.report_share,
                     "reports": str(out / REPORTS_FILE),
                     "clock_config": str(files[booths[0]]),
+                    "resume": options.resume,
                 }
             ),
             encoding="utf-8",
@@ -477,6 +556,8 @@ def start_fleet(
         client=client,
     )
     fleet.faults = FaultRunner(faults or [], scenario.origin, fleet, out / FAULTS_RECORD)
+    if options.resume:
+        fleet.faults.resume_at(resumed_from)
     return fleet
 
 
@@ -522,6 +603,7 @@ def run_fleet(
     topology = fleet.topology
     clock = topology.clock.make()
     services = fleet.services
+    finished = False
     try:
         selling_ends = fleet.scenario.end
         settle_by = selling_ends + timedelta(days=SETTLE_DAYS)
@@ -554,7 +636,9 @@ def run_fleet(
         for worker in fleet.workers:  # the transmitters stop with their booths
             worker.stop(grace=30)
         result = reconcile(options.out, services)
+        finished = True
     finally:
+        _mark_run(options.out, finished, clock.now())
         services.close()
         for worker in fleet.workers:
             if isinstance(worker, ClusterTask):
@@ -563,6 +647,17 @@ def run_fleet(
         if fleet.client is not None:
             fleet.client.close()
     return result
+
+
+def _mark_run(out: Path, finished: bool, now: datetime) -> None:
+    """In ``run.json``: the run went to its end, or where its clock stopped (for --resume)."""
+    path = out / RUN_FILE
+    run = json.loads(path.read_text(encoding="utf-8"))
+    if finished:
+        run["finished"] = True
+    else:
+        run["stopped_at"] = now.isoformat()
+    path.write_text(json.dumps(run, indent=2), encoding="utf-8")
 
 
 def _write_cpu(out: Path, fleet: FleetRun, wall_seconds: float) -> None:

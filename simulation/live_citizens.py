@@ -111,6 +111,12 @@ class Citizens:
         )
         self.out = Path(plan["record"])
         self.reports_out = Path(plan["reports"]) if plan.get("reports") else None
+        self.followed: set[str] = set()
+        """Numbers whose buyers tried them before a resumed run's stop: their journey ended
+        with the stop (what they did is in the record)."""
+        if plan.get("resume") and self.out.exists():
+            with self.out.open(newline="", encoding="utf-8") as handle:
+                self.followed = {row["code"] for row in csv.DictReader(handle)}
         self.stop = threading.Event()
 
     def scan(self) -> None:
@@ -122,6 +128,8 @@ class Citizens:
             for issued in new:
                 self.seen[booth] = issued.sale_id
                 if issued.code is None or issued.product not in self.procedures:
+                    continue
+                if issued.code in self.followed:
                     continue
                 wait = float(self._delays(self.rng, self.people.first_attempt, 1)[0])
                 heapq.heappush(

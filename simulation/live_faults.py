@@ -163,6 +163,18 @@ class FaultRunner:
                 self._apply(fault, start=False)
                 self._log(fault, "ended", now)
 
+    def resume_at(self, now: datetime) -> None:
+        """A resumed run: the record so far is kept, and the faults that had started before the
+        stop are over (every service and booth starts afresh); the later ones come on time."""
+        try:
+            self.events = list(json.loads(self.record.read_text(encoding="utf-8")))
+        except (FileNotFoundError, ValueError):
+            self.events = []
+        for index, fault in enumerate(self.faults):
+            if self.origin + timedelta(hours=fault.at) < now:
+                self._started.add(index)
+                self._ended.add(index)
+
     def finish(self, now: datetime) -> None:
         """End every fault still on (the chain must settle), then write the record."""
         for index, fault in enumerate(self.faults):

@@ -481,7 +481,7 @@ def test_compare_refuses_a_folder_that_is_not_a_run(tmp_path):
     assert result.exit_code == 2 and "fleet run" in result.output
 
 
-def test_ctrl_c_stops_every_process_and_leaves_a_record_that_reconciles(tmp_path):
+def test_ctrl_c_stops_every_process_leaves_a_record_that_reconciles_and_resumes(tmp_path):
     import signal
     import subprocess
     import sys
@@ -545,6 +545,36 @@ def test_ctrl_c_stops_every_process_and_leaves_a_record_that_reconciles(tmp_path
     assert result.exit_code == 0, result.output
     check = json.loads((out / "check.json").read_text())
     assert check["ok"] and check["numbers"] >= 1
+
+    # --resume goes on from where the clock stopped, with the run's own booths and days, and
+    # serves every planned customer exactly once over the two sessions.
+    stopped = datetime.fromisoformat(json.loads((out / "run.json").read_text())["stopped_at"])
+    before = _opened(out, 2)
+    argv = ["fleet", "run", str(scenario), "--out", str(out), "--resume", "--scale", "3600"]
+    result = runner.invoke(app, [*argv, "--citizens-days", "0"])
+    assert result.exit_code == 0 and "reconciled" in result.output, result.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["finished"] and run["resumes"] == [stopped.isoformat()]
+    planned = plan_sales(parse_scenario(run["resolved_scenario"]), booth_ids(2))
+    after = _opened(out, 2)
+    for booth in booth_ids(2):
+        assert len(after[booth]) == len([s for s in planned if s.booth == booth]), booth
+        assert after[booth][: len(before[booth])] == before[booth]
+        assert all(at >= stopped for at in after[booth][len(before[booth]) :])
+    again = runner.invoke(app, argv)
+    assert again.exit_code == 2 and "went to its end" in again.output, again.output
+
+
+def _opened(out: Path, booths: int) -> dict[str, list[datetime]]:
+    """When each booth's sales opened, from its ledger."""
+    opened = {}
+    for booth in booth_ids(booths):
+        ledger = Ledger(out / "booths" / booth / "booth.db", ManualClock(), booth_id=booth)
+        try:
+            opened[booth] = [s.opened_at for s in ledger.all_sales()]
+        finally:
+            ledger.engine.dispose()
+    return opened
 
 
 def _parent_of(proc: Path) -> int | None:
