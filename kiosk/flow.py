@@ -179,8 +179,12 @@ class SaleFlow:
 
     # -- the host's frame ---------------------------------------------------------------------
     def tick(self) -> None:
-        """Timeouts, the capture countdown, and finished work turned into events."""
-        self.machine.tick()
+        """Timeouts, the capture countdown, and finished work turned into events.
+
+        No timeout while work is under way on the screen (a card being charged): the sale is
+        never given up under a payment whose answer has not come back."""
+        if self.progress.busy is None:
+            self.machine.tick()
         if self.machine.state is State.CAPTURE:
             left = self.countdown_left()
             if left > 0 and f"countdown_{left}" not in self._said:

@@ -231,6 +231,9 @@ class Timeouts:
     customer: float = 90.0
     payment: float = 120.0
     resting: float = 20.0
+    prompt_seconds: float = 30.0
+    """A customer screen asks "still there?" this long before it gives up (a third of its
+    wait at most)."""
 
     def for_state(self, state: State) -> float | None:
         if state is State.PAYMENT:
@@ -242,6 +245,14 @@ class Timeouts:
         if state in RESTING_STATES:
             return self.resting
         return None
+
+    def prompt_for(self, state: State) -> float | None:
+        """Seconds before the end of ``state``'s wait at which it asks "still there?"; None
+        for the screens that do not ask (only customer screens do)."""
+        limit = self.for_state(state)
+        if limit is None or state not in CUSTOMER_STATES:
+            return None
+        return min(self.prompt_seconds, limit / 3)
 
 
 @dataclass
@@ -303,6 +314,17 @@ class SaleMachine:
 
     def idle_seconds(self) -> float:
         return self.monotonic() - self._last_activity
+
+    def seconds_left(self) -> float | None:
+        """Idle seconds left before the current screen gives up; None where it never does."""
+        limit = self.timeouts.for_state(self.state)
+        return None if limit is None else max(0.0, limit - self.idle_seconds())
+
+    def asks_still_there(self) -> bool:
+        """A customer screen left alone nearly long enough to end the sale: it asks whether
+        the customer is still there (any touch answers and starts the wait again)."""
+        left, prompt = self.seconds_left(), self.timeouts.prompt_for(self.state)
+        return left is not None and prompt is not None and left <= prompt
 
     def tick(self) -> State | None:
         """Fire ``timeout`` if the current screen has been left alone too long."""

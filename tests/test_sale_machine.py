@@ -188,3 +188,23 @@ def test_the_operator_menu_closes_itself_when_left_alone(ticks):
     m.fire("pin_ok")
     ticks.now += 91
     assert m.tick() is State.ATTRACT
+
+
+def test_customer_screens_ask_still_there_before_giving_up_and_resting_ones_do_not(ticks):
+    m = machine(ticks)
+    m.fire("start")
+    assert m.state is State.LANGUAGE and m.seconds_left() == 90
+    # A third of the wait at most, 30 s at most: 30 s of a customer screen's 90 s.
+    assert m.timeouts.prompt_for(State.LANGUAGE) == 30
+    assert m.timeouts.prompt_for(State.PAYMENT) == 30
+    assert Timeouts(30, 120, 20).prompt_for(State.CATEGORY) == 10
+    assert m.timeouts.prompt_for(State.DONE) is None
+    assert m.timeouts.prompt_for(State.ISSUING) is None
+    ticks.now += 59
+    assert not m.asks_still_there()
+    ticks.now += 2
+    assert m.asks_still_there() and m.seconds_left() == 29
+    m.touch()  # any touch answers it
+    assert not m.asks_still_there() and m.seconds_left() == 90
+    m.fire("cancel")
+    assert m.state is State.ATTRACT and m.seconds_left() is None and not m.asks_still_there()
