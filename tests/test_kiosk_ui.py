@@ -14,7 +14,7 @@ from sqlalchemy import event, select
 from ephoto import code as codes
 from kiosk.ledger import CANCELLED, PRINTED, REFUND_DUE, payments, prints
 from kiosk.sale import State
-from kiosk.ui.script import run_script
+from kiosk.ui.script import ScriptError, run_script
 from tests.kiosk_harness import (
     CATALOG,
     FakeMonotonic,
@@ -240,10 +240,29 @@ def test_wrong_pins_count_down_then_lock_the_pad_even_for_the_right_pin(tmp_path
         pin_checked(app, run, "9999")
         assert app.current.message == f"Code incorrect. Essais restants : {left}"
     pin_checked(app, run, "9999")
-    assert "bloqué" in app.current.message
-    pin_checked(app, run, "1234")
-    assert app.state is State.OPERATOR_PIN and "bloqué" in app.current.message
+    # Locked: the time left, and a keypad that cannot be pressed, not even for the right PIN.
+    assert (
+        app.current.message
+        == "Trop d'essais : le clavier est bloqué. Réessayez dans 5\u00a0min\u00a000\u00a0s."
+    )
+    keys = [b for b in app.current.buttons if b.id.startswith("pin-")]
+    assert len(keys) == 12 and not any(b.enabled for b in keys)
+    with pytest.raises(ScriptError, match="no button 'pin-1'"):
+        run.find({"tap": "pin-1"}, timeout=0.2)
+    ticks.advance(15)
+    run.frame()
+    assert app.current.message.endswith("4\u00a0min\u00a045\u00a0s.")
+    # Leaving the pad and coming back does not unlock it; the time left is shown again.
+    run_script(app, [{"tap": "cancel"}], close=False)
+    hold_corner(app, ticks, 3.1)
+    until(run, lambda: app.current.locked)
+    assert app.state is State.OPERATOR_PIN and "4\u00a0min\u00a04" in app.current.message
+    assert booth.pinpad.submit("1234").accepted is False
+    # Once the time is up the keypad opens (the pad itself went back to attract meanwhile).
     ticks.advance(301)
+    run.frame()
+    hold_corner(app, ticks, 3.1)
+    until(run, lambda: all(b.enabled for b in app.current.buttons))
     run.pin("1234")
     run.wait_for_state(State.OPERATOR, 5)
     app.close()

@@ -30,6 +30,10 @@ from kiosk.sale import SaleMachine, SaleSession, State, transitions_from
 log = logging.getLogger(__name__)
 
 DESIGN_SIZE = (1920, 1080)
+PORTRAIT_DESIGN_SIZE = (1080, 1920)
+MIN_TEXT_PX = 18
+"""No text on any screen is drawn smaller than this, whatever the window's size: a layout
+that cannot hold its texts at this size has them cut, which the layout tests refuse."""
 AHEAD_BUDGET = 0.005
 """Seconds of a frame after which no more work is done ahead for the next screens."""
 
@@ -74,14 +78,20 @@ class KioskApp:
         self.window = pygame.display.set_mode(size, flags)
         pygame.display.set_caption("cabine")
         self.size = self.window.get_size()
-        self.scale = min(self.size[0] / DESIGN_SIZE[0], self.size[1] / DESIGN_SIZE[1])
+        # A screen taller than wide gets the portrait layouts (1080 x 1920 design units),
+        # any other the landscape ones (1920 x 1080), scaled to fit and centred.
+        self.portrait = self.size[1] > self.size[0]
+        self.design = PORTRAIT_DESIGN_SIZE if self.portrait else DESIGN_SIZE
+        self.scale = min(self.size[0] / self.design[0], self.size[1] / self.design[1])
+        # A small landscape screen (1024 x 600: 0.53) gets layouts with fewer, larger texts.
+        self.compact = not self.portrait and self.scale < 0.75
         self.offset = (
-            (self.size[0] - DESIGN_SIZE[0] * self.scale) / 2,
-            (self.size[1] - DESIGN_SIZE[1] * self.scale) / 2,
+            (self.size[0] - self.design[0] * self.scale) / 2,
+            (self.size[1] - self.design[1] * self.scale) / 2,
         )
         self.min_button_px = round(booth.settings.min_button_mm / 25.4 * booth.settings.dpi)
         self.fps = fps
-        self.kit = TextKit()
+        self.kit = TextKit(min_px=MIN_TEXT_PX)
         self.frame_clock = pygame.time.Clock()
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kiosk-work")
         self.machine: SaleMachine = booth.machine()
@@ -91,7 +101,8 @@ class KioskApp:
             self.machine,
             self.executor,
             previews=PreviewSizes(
-                photo=(self.s(620), self.s(800)), sheet=(self.s(700), self.s(760))
+                photo=(self.s(500), self.s(640)) if self.portrait else (self.s(620), self.s(800)),
+                sheet=(self.s(700), self.s(760)),
             ),
             on_error=self.fail,
         )
@@ -165,6 +176,7 @@ class KioskApp:
         if target is State.ATTRACT:
             self._surfaces.clear()
         self.current = self.screens[target]
+        self.current.asking = False
         self._note_change(target)
         self.current.enter()
         self._ahead = self._prepare_ahead(target)
@@ -356,6 +368,15 @@ class KioskApp:
         elif kind == pygame.MOUSEBUTTONUP and event.button == 1:
             self.pointer_up(event.pos)
 
+    def _still_there(self) -> None:
+        """Put up or take down the "still there?" prompt as the sale machine says."""
+        asking = self.machine.asks_still_there() and self.flow.progress.busy is None
+        if asking != self.current.asking:
+            self.current.asking = asking
+            self.pressed = None
+            self.current.refresh()
+            self.mark_changed("still_there" if asking else "resumed")
+
     def _corner_held(self) -> None:
         if self.corner_since is None:
             return
@@ -371,6 +392,7 @@ class KioskApp:
         for event in pygame.event.get():
             self._safely(self.handle, event)
         self._safely(self.flow.tick)
+        self._safely(self._still_there)
         self._safely(self._corner_held)
         self._safely(self.current.update)
         self._safely(self.draw)

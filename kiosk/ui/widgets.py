@@ -56,10 +56,26 @@ def darker(colour: Colour, factor: float = 0.78) -> Colour:
     return (int(colour[0] * factor), int(colour[1] * factor), int(colour[2] * factor))
 
 
-class TextKit:
-    """Fonts by size, the pygame measure for text fitting, and a cache of rendered lines."""
+@dataclass(frozen=True)
+class PlacedText:
+    """One text as drawn: its box, how it was fitted, and each line's rectangle (in the
+    coordinates of the surface it was drawn on)."""
 
-    def __init__(self) -> None:
+    text: str
+    box: pygame.Rect
+    fitted: FittedText
+    lines: tuple[pygame.Rect, ...]
+
+
+class TextKit:
+    """Fonts by size, the pygame measure for text fitting, and a cache of rendered lines.
+
+    ``min_px`` is the smallest font size any text gets (a smaller minimum asked for is raised
+    to it). While ``placed`` is a list, every text drawn is appended to it (layout tests)."""
+
+    def __init__(self, min_px: int = 0) -> None:
+        self.min_px = min_px
+        self.placed: list[PlacedText] | None = None
         self._fonts: dict[tuple[bool, bool, int], pygame.font.Font] = {}
         self._fits: dict[tuple[object, ...], FittedText] = {}
         self._lines: dict[tuple[object, ...], pygame.Surface] = {}
@@ -141,9 +157,16 @@ class TextKit:
     ) -> FittedText:
         if self.record is not None:
             self.record.append(text)
+        min_size = max(min_size, self.min_px)
+        max_size = max(max_size, min_size)
         fitted = self.fit(text, rect.width, rect.height, max_size, min_size, bold, mono)
+        lines = []
         for line, x, y in fitted.positions(rect.width, rect.height, align, valign):  # type: ignore[arg-type]
-            surface.blit(self.line(line, fitted.size, colour, bold, mono), (rect.x + x, rect.y + y))
+            drawn = self.line(line, fitted.size, colour, bold, mono)
+            surface.blit(drawn, (rect.x + x, rect.y + y))
+            lines.append(drawn.get_rect(topleft=(rect.x + x, rect.y + y)))
+        if self.placed is not None:
+            self.placed.append(PlacedText(text, pygame.Rect(rect), fitted, tuple(lines)))
         return fitted
 
 
@@ -187,10 +210,11 @@ class Button:
         if found is None:
             if len(kit.faces) > 600:
                 kit.faces.clear()
-            found = kit.faces[key] = self._render(kit, pressed).convert_alpha()
+            found = kit.faces[key] = self.render(kit, pressed).convert_alpha()
         return found
 
-    def _render(self, kit: TextKit, pressed: bool) -> pygame.Surface:
+    def render(self, kit: TextKit, pressed: bool) -> pygame.Surface:
+        """The button drawn afresh (``face`` keeps what this returns)."""
         w, h = self.rect.size
         face = pygame.Surface((w, h), pygame.SRCALPHA)
         fill, text = STYLES[self.style]
@@ -209,34 +233,44 @@ class Button:
             pygame.draw.rect(face, darker(fill, 0.7), body, width=2, border_radius=radius)
         pad = max(12, min(w, h) // 10)
         top = body.top + pad
+        inner = body.width - 2 * pad
+        least = max(12, kit.min_px)
         if self.badge:
             badge_fill = STYLES[self.badge_style or "ephoto"][0]
+            # As tall as its words need at the smallest size (two lines on a narrow tile).
             badge_h = max(36, h // 7)
-            badge_rect = pygame.Rect(body.left + pad, top, body.width - 2 * pad, badge_h)
+            while (
+                badge_h < h // 3
+                and kit.fit(
+                    self.badge, inner - badge_h // 2, badge_h - 8, least, least, bold=True
+                ).truncated
+            ):
+                badge_h += max(4, badge_h // 4)
+            badge_rect = pygame.Rect(body.left + pad, top, inner, badge_h)
             if badge_fill == fill:
                 # Same colour as the tile: a white pill with coloured text stands out.
-                pygame.draw.rect(face, WHITE, badge_rect, border_radius=badge_h // 2)
+                pygame.draw.rect(face, WHITE, badge_rect, border_radius=min(badge_h // 2, 24))
                 badge_text = badge_fill
             else:
-                pygame.draw.rect(face, badge_fill, badge_rect, border_radius=badge_h // 2)
+                pygame.draw.rect(face, badge_fill, badge_rect, border_radius=min(badge_h // 2, 24))
                 badge_text = WHITE
             kit.draw(
                 face,
                 self.badge,
                 badge_rect.inflate(-badge_h // 2, -8),
                 badge_text,
-                min(badge_h - 14, self.label_size),
+                max(min(badge_h - 14, self.label_size), least),
                 12,
                 bold=True,
             )
             top = badge_rect.bottom + pad // 2
         bottom = body.bottom - pad
         if self.corner:
-            corner_h = max(30, h // 7)
+            corner_h = max(30, h // 7, round(least * 1.3))
             kit.draw(
                 face,
                 self.corner,
-                pygame.Rect(body.left + pad, bottom - corner_h, body.width - 2 * pad, corner_h),
+                pygame.Rect(body.left + pad, bottom - corner_h, inner, corner_h),
                 text,
                 corner_h,
                 12,
@@ -245,11 +279,21 @@ class Button:
             )
             bottom -= corner_h + pad // 3
         if self.detail:
-            label_h = max(24, (bottom - top) * 2 // 5)
+            # The name takes what it needs of the first part of the space, the detail the
+            # rest: the first split at which neither is cut.
+            space = max(1, bottom - top)
+            detail_size = max(14, self.label_size * 2 // 3)
+            label_h = max(24, space * 2 // 5)
+            for share in (0.4, 0.5, 0.3, 0.6, 0.25):
+                label_h = max(24, round(space * share))
+                name = kit.fit(self.label, inner, label_h, self.label_size, least, bold=True)
+                said = kit.fit(self.detail, inner, space - label_h, detail_size, least)
+                if not name.truncated and not said.truncated:
+                    break
             kit.draw(
                 face,
                 self.label,
-                pygame.Rect(body.left + pad, top, body.width - 2 * pad, label_h),
+                pygame.Rect(body.left + pad, top, inner, label_h),
                 text,
                 self.label_size,
                 14,
@@ -258,18 +302,16 @@ class Button:
             kit.draw(
                 face,
                 self.detail,
-                pygame.Rect(
-                    body.left + pad, top + label_h, body.width - 2 * pad, bottom - top - label_h
-                ),
+                pygame.Rect(body.left + pad, top + label_h, inner, space - label_h),
                 text,
-                max(14, self.label_size * 2 // 3),
+                detail_size,
                 12,
             )
         else:
             kit.draw(
                 face,
                 self.label,
-                pygame.Rect(body.left + pad, top, body.width - 2 * pad, max(1, bottom - top)),
+                pygame.Rect(body.left + pad, top, inner, max(1, bottom - top)),
                 text,
                 self.label_size,
                 14,

@@ -2,9 +2,10 @@
 
 A screen draws its state and turns taps into calls on the sale flow or machine events; it
 owns no sale data (the machine's session and the flow's progress hold it) and does no
-blocking work. Layout is in design units of a 1920 x 1080 screen, scaled to the window;
-buttons never shrink below the configured touch size. Static parts are drawn once per visit
-into a cached surface.
+blocking work. Layout is in design units of a 1920 x 1080 screen, or of a 1080 x 1920 one on
+a screen taller than wide (``portrait``), scaled to the window; buttons never shrink below the
+configured touch size, and no text below the app's minimum size. Static parts are drawn once
+per visit into a cached surface.
 """
 
 from __future__ import annotations
@@ -21,10 +22,22 @@ from kiosk.booth import Booth
 from kiosk.catalog import Product
 from kiosk.flow import SaleFlow
 from kiosk.sale import SaleMachine, SaleSession, State
-from kiosk.ui.widgets import BACKGROUND, PRIMARY, Button, TextKit
+from kiosk.ui.widgets import BACKGROUND, INK, PANEL, PRIMARY, Button, TextKit
 
 FOOTER_Y = 930
 FOOTER_H = 120
+
+Box = tuple[float, float, float, float]
+"""A rectangle in design units: x, y, width, height."""
+
+# The footer's places, landscape then portrait: the back button's (left), a second one's
+# (middle), the main action's (wide, right), and a lone right button's.
+FOOTER: dict[str, tuple[Box, Box]] = {
+    "left": ((60, FOOTER_Y, 360, FOOTER_H), (40, 1760, 320, 130)),
+    "middle": ((460, FOOTER_Y, 360, FOOTER_H), (380, 1760, 320, 130)),
+    "wide": ((1160, FOOTER_Y, 700, FOOTER_H), (40, 1580, 1000, 150)),
+    "right": ((1500, FOOTER_Y, 360, FOOTER_H), (720, 1760, 320, 130)),
+}
 
 
 class ScreenHost(Protocol):
@@ -37,6 +50,8 @@ class ScreenHost(Protocol):
     size: tuple[int, int]
     pressed: Button | None
     running: bool
+    portrait: bool
+    compact: bool
 
     @property
     def session(self) -> SaleSession: ...
@@ -77,6 +92,8 @@ class Screen:
         self.buttons: list[Button] = []
         self.static: pygame.Surface | None = None
         self.painted: list[str] = []  # every text of the static layer, for tests and scripts
+        self.asking = False
+        """The "still there?" prompt is up (the app sets it from the sale machine)."""
 
     # -- helpers ------------------------------------------------------------------------------
     @property
@@ -89,6 +106,23 @@ class Screen:
 
     def r(self, x: float, y: float, w: float, h: float) -> pygame.Rect:
         return self.app.rect(x, y, w, h)
+
+    @property
+    def portrait(self) -> bool:
+        return self.app.portrait
+
+    @property
+    def compact(self) -> bool:
+        """A small landscape screen: fewer texts side by side, so none falls under 18 px."""
+        return self.app.compact
+
+    def at(self, landscape: Box, portrait: Box) -> Box:
+        """The design box for this screen's orientation."""
+        return portrait if self.app.portrait else landscape
+
+    def footer(self, place: str) -> Box:
+        """A footer button's box: ``left``, ``middle``, ``wide`` or ``right`` (see FOOTER)."""
+        return self.at(*FOOTER[place])
 
     def button(
         self, bid: str, x: float, y: float, w: float, h: float, label: str, **kw: Any
@@ -118,16 +152,16 @@ class Screen:
         self.buttons, self.static, self.painted = self.build(self.app.canvas("live"))
 
     def build(self, surface: pygame.Surface) -> tuple[list[Button], pygame.Surface, list[str]]:
-        """This screen's buttons and static layer, drawn on ``surface``, and its texts."""
+        """This screen's buttons and static layer, drawn on ``surface``, and its texts; under
+        the "still there?" prompt, the screen dimmed behind it and the prompt's button only."""
+        if self.asking:
+            return self.build_prompt(surface)
         buttons = self.layout()
         if self.header and self.language_toggle:
             buttons.append(
                 self.button(
                     "language",
-                    1600,
-                    36,
-                    280,
-                    104,
+                    *self.at((1600, 36, 280, 104), (800, 40, 240, 110)),
                     self.t("common.language_switch"),
                     style="secondary",
                     label_size=self.app.s(36),
@@ -138,10 +172,16 @@ class Screen:
         self.app.kit.record = painted
         try:
             if self.header:
+                width = 1480 if self.language_toggle else 1760
                 self.text(
                     surface,
                     self.title(),
-                    self.r(80, 36, 1480 if self.language_toggle else 1760, 120),
+                    self.r(
+                        *self.at(
+                            (80, 36, width, 120),
+                            (40, 40, 740 if self.language_toggle else 1000, 150),
+                        )
+                    ),
                     max_size=64,
                     bold=True,
                     align="left",
@@ -150,6 +190,66 @@ class Screen:
         finally:
             self.app.kit.record = None
         return buttons, surface, painted
+
+    def build_prompt(
+        self, surface: pygame.Surface
+    ) -> tuple[list[Button], pygame.Surface, list[str]]:
+        kit = self.app.kit
+        placed, kit.placed = kit.placed, None  # the screen behind is covered, not shown
+        self.asking = False
+        try:
+            behind, _, _ = self.build(surface)
+            for button in behind:
+                surface.blit(button.face(kit, False), button.rect)
+        finally:
+            self.asking = True
+            kit.placed = placed
+        veil = pygame.Surface(surface.get_size(), pygame.SRCALPHA)
+        veil.fill((0, 0, 0, 150))
+        surface.blit(veil, (0, 0))
+        box = self.r(*self.prompt_box())
+        self.panel(surface, box, PANEL, PRIMARY)
+        painted: list[str] = []
+        kit.record = painted
+        try:
+            x, y, w, h = self.prompt_box()
+            self.text(
+                surface,
+                self.t("common.still_there"),
+                self.r(x + 40, y + 30, w - 80, h * 0.3),
+                max_size=72,
+                bold=True,
+            )
+        finally:
+            kit.record = None
+        x, y, w, h = self.prompt_box()
+        still_here = self.button(
+            "still-here",
+            x + w * 0.15,
+            y + h * 0.62,
+            w * 0.7,
+            h * 0.3,
+            self.t("common.still_here"),
+            style="primary",
+            label_size=self.app.s(52),
+        )
+        return [still_here], surface, painted
+
+    def prompt_box(self) -> Box:
+        return self.at((360, 200, 1200, 680), (60, 480, 960, 900))
+
+    def draw_prompt(self, target: pygame.Surface) -> None:
+        """The seconds left, counted down under the prompt's question."""
+        left = self.app.machine.seconds_left() or 0.0
+        x, y, w, h = self.prompt_box()
+        self.app.kit.draw(
+            target,
+            self.t("common.still_there_left", seconds=math.ceil(left)),
+            self.r(x + 40, y + h * 0.34, w - 80, h * 0.25),
+            INK,
+            self.app.s(48),
+            self.app.s(18),
+        )
 
     def prepare(self) -> Iterator[None]:
         """Do ahead, in small steps, what entering this screen would draw (fonts, fitted
@@ -169,7 +269,10 @@ class Screen:
     def draw(self, target: pygame.Surface) -> None:
         assert self.static is not None
         target.blit(self.static, (0, 0))
-        self.draw_dynamic(target)
+        if self.asking:
+            self.draw_prompt(target)
+        else:
+            self.draw_dynamic(target)
         kit = self.app.kit
         pressed = self.app.pressed.id if self.app.pressed is not None else None
         for button in self.buttons:
@@ -192,6 +295,8 @@ class Screen:
             self.app.fire("cancel")
         elif bid in ("finish", "ok"):
             self.app.fire("finish")
+        elif bid == "still-here":
+            pass  # the touch itself started the wait again; the prompt goes at the next frame
 
     def on_work(self, kind: str, result: Any, error: BaseException | None) -> None:
         if error is not None:
@@ -208,15 +313,11 @@ class Screen:
 
     def footer_back_cancel(self, back: bool = True) -> list[Button]:
         buttons = [
-            self.button(
-                "cancel", 1500, FOOTER_Y, 360, FOOTER_H, self.t("common.cancel"), style="ghost"
-            )
+            self.button("cancel", *self.footer("right"), self.t("common.cancel"), style="ghost")
         ]
         if back:
             buttons.append(
-                self.button(
-                    "back", 60, FOOTER_Y, 360, FOOTER_H, self.t("common.back"), style="secondary"
-                )
+                self.button("back", *self.footer("left"), self.t("common.back"), style="secondary")
             )
         return buttons
 
@@ -237,6 +338,15 @@ class Screen:
 
     def procedure_name(self, product: Product) -> str:
         return self.t(f"product.procedure_{product.procedure}")
+
+
+def minutes_seconds(seconds: float) -> str:
+    """Time left as people read it on a screen: ``1 min 05 s``, or ``45 s`` under a minute
+    (rounded up to the second)."""
+    whole = math.ceil(seconds)
+    minutes, rest = divmod(max(0, whole), 60)
+    # No-break spaces: the time is never split over two lines.
+    return f"{minutes}\u00a0min\u00a0{rest:02d}\u00a0s" if minutes else f"{rest}\u00a0s"
 
 
 class Spinner:

@@ -28,42 +28,23 @@ class CategoryScreen(Screen):
 
     def layout(self) -> list[Button]:
         t = self.t
+        tiles = [
+            ("ephoto", "ephoto", "badge_ephoto", "ephoto"),
+            ("identity", "key", "badge_no_ephoto", "warning"),
+            ("photos", "key", "badge_no_ephoto", "warning"),
+        ]
         return [
-            self.button(
-                "category-ephoto",
-                60,
-                210,
-                580,
-                660,
-                t("category.ephoto"),
-                detail=t("category.ephoto_detail"),
-                style="ephoto",
-                badge=t("product.badge_ephoto"),
-                badge_style="ephoto",
-            ),
-            self.button(
-                "category-identity",
-                670,
-                210,
-                580,
-                660,
-                t("category.identity"),
-                detail=t("category.identity_detail"),
-                style="key",
-                badge=t("product.badge_no_ephoto"),
-                badge_style="warning",
-            ),
-            self.button(
-                "category-photos",
-                1280,
-                210,
-                580,
-                660,
-                t("category.photos"),
-                detail=t("category.photos_detail"),
-                style="key",
-                badge=t("product.badge_photos"),
-                badge_style="primary",
+            *(
+                self.button(
+                    f"category-{category}",
+                    *self.at((60 + i * 610, 210, 580, 660), (40, 220 + i * 500, 1000, 470)),
+                    t(f"category.{category}"),
+                    detail=t(f"category.{category}_detail"),
+                    style=style,
+                    badge=t(f"product.{badge}"),
+                    badge_style=badge_style,
+                )
+                for i, (category, style, badge, badge_style) in enumerate(tiles)
             ),
             *self.footer_back_cancel(),
         ]
@@ -97,6 +78,14 @@ class ProductScreen(Screen):
         return self.t("product.title")
 
     def tile(self, product: Product, rect: tuple[float, float, float, float]) -> Button:
+        """A product's tile: name, badge (with or without an ePhoto number), price, and a
+        line of detail except on a small screen, where the badge says it alone."""
+        button = self.full_tile(product, rect)
+        if self.compact:
+            button.detail = None
+        return button
+
+    def full_tile(self, product: Product, rect: tuple[float, float, float, float]) -> Button:
         t = self.t
         price = product.price.format(self.lang)
         # Bigger tiles get bigger names; text fitting shrinks long names to their box anyway.
@@ -128,30 +117,46 @@ class ProductScreen(Screen):
                 corner=price,
                 label_size=size,
             )
+        # Souvenir photos give no number either, and may cost what an ePhoto costs: the same
+        # warning badge as the paper ID photos.
         return self.button(
             f"product-{product.id}",
             *rect,
             product.name(self.lang),
             detail=t("product.photos_count", count=product.photos),
             style="key",
-            badge=t("product.badge_photos"),
-            badge_style="primary",
+            badge=t("product.badge_no_ephoto"),
+            badge_style="warning",
             corner=price,
             label_size=size,
         )
 
     def layout(self) -> list[Button]:
         rows = self.products()
-        top, bottom = 190, 900
-        gap = 30
+        if self.compact:
+            # At most three tiles a row, in the same order.
+            every = [product for row in rows for product in row]
+            rows = [every[i : i + 3] for i in range(0, len(every), 3)] if len(every) > 3 else rows
+        columns = 1
+        if self.portrait:
+            # One tile a row for a few products, else two, each group of the landscape rows
+            # starting a new row.
+            columns = 1 if sum(len(row) for row in rows) <= 3 else 2
+            rows = [group[i : i + columns] for group in rows for i in range(0, len(group), columns)]
+            left, top, bottom, width_all = 40, 220, 1720, 1000
+        elif self.compact:
+            left, top, bottom, width_all = 60, 170, 915, 1800
+        else:
+            left, top, bottom, width_all = 60, 190, 900, 1800
+        gap = 20 if self.compact else 30
         row_h = (bottom - top - gap * (len(rows) - 1)) / len(rows)
         buttons = []
         for r, row in enumerate(rows):
-            count = max(len(row), 2) if len(rows) > 1 else len(row)
-            width = (1800 - gap * (count - 1)) / count
+            count = columns if self.portrait else (max(len(row), 2) if len(rows) > 1 else len(row))
+            width = (width_all - gap * (count - 1)) / count
             y = top + r * (row_h + gap)
             for c, product in enumerate(row):
-                buttons.append(self.tile(product, (60 + c * (width + gap), y, width, row_h)))
+                buttons.append(self.tile(product, (left + c * (width + gap), y, width, row_h)))
         return [*buttons, *self.footer_back_cancel()]
 
     def on_button(self, bid: str) -> None:
@@ -185,15 +190,12 @@ class ConfirmScreen(Screen):
 
     def layout(self) -> list[Button]:
         t = self.t
-        back = self.button("back", 60, FOOTER_Y, 360, FOOTER_H, t("common.back"), style="secondary")
+        back = self.button("back", *self.footer("left"), t("common.back"), style="secondary")
         if self.kind() == "warning":
             return [
                 self.button(
                     "show-ephoto",
-                    60,
-                    680,
-                    1100,
-                    200,
+                    *self.at((60, 680, 1100, 200), (40, 1030, 1000, 260)),
                     t("confirm.show_ephoto"),
                     style="ephoto",
                     badge=t("product.badge_ephoto"),
@@ -201,26 +203,24 @@ class ConfirmScreen(Screen):
                 ),
                 self.button(
                     "accept",
-                    1200,
-                    720,
-                    660,
-                    160,
+                    *self.at((1200, 720, 660, 160), (40, 1340, 1000, 160)),
                     t("confirm.continue_without"),
                     style="secondary",
                     label_size=self.app.s(36),
                 ),
                 back,
-                self.button(
-                    "cancel", 1500, FOOTER_Y, 360, FOOTER_H, t("common.cancel"), style="ghost"
-                ),
+                self.button("cancel", *self.footer("right"), t("common.cancel"), style="ghost"),
             ]
         style = "ephoto" if self.kind() == "ephoto" else "primary"
         return [
             self.button(
-                "accept", 1160, FOOTER_Y - 20, 700, FOOTER_H + 20, t("confirm.accept"), style=style
+                "accept",
+                *self.at((1160, FOOTER_Y - 20, 700, FOOTER_H + 20), self.footer("wide")),
+                t("confirm.accept"),
+                style=style,
             ),
             back,
-            self.button("cancel", 460, FOOTER_Y, 360, FOOTER_H, t("common.cancel"), style="ghost"),
+            self.button("cancel", *self.footer("middle"), t("common.cancel"), style="ghost"),
         ]
 
     def paint(self, surface: pygame.Surface) -> None:
@@ -228,19 +228,24 @@ class ConfirmScreen(Screen):
         product = self.product
         price = product.price.format(self.lang)
         if self.kind() == "ephoto":
-            box = self.r(60, 190, 1800, 700)
+            box = self.r(*self.at((60, 190, 1800, 700), (40, 220, 1000, 1300)))
             self.panel(surface, box, EPHOTO_LIGHT, EPHOTO)
             self.text(
                 surface,
                 t("confirm.ephoto_intro"),
-                self.r(120, 220, 1300, 90),
+                self.r(*self.at((120, 220, 1300, 90), (80, 250, 920, 140))),
                 max_size=48,
                 bold=True,
                 align="left",
                 colour=EPHOTO,
             )
             self.text(
-                surface, price, self.r(1440, 220, 380, 90), max_size=60, bold=True, align="right"
+                surface,
+                price,
+                self.r(*self.at((1440, 220, 380, 90), (80, 1380, 920, 110))),
+                max_size=60,
+                bold=True,
+                align="right",
             )
             facts = [
                 t("confirm.fact_one"),
@@ -248,47 +253,91 @@ class ConfirmScreen(Screen):
                 t("confirm.fact_72h"),
                 t("confirm.fact_6m"),
             ]
+            first, step, height, width = (
+                (340, 130, 110, 1600)
+                if not self.portrait
+                else (
+                    420,
+                    230,
+                    200,
+                    780,
+                )
+            )
+            left = 60 if not self.portrait else 40
             for i, fact in enumerate(facts):
-                y = 340 + i * 130
+                y = first + i * step
+                middle = y + height / 2
                 pygame.draw.circle(
-                    surface, EPHOTO, self.r(150, y + 55, 0, 0).topleft, self.app.s(34)
+                    surface, EPHOTO, self.r(left + 90, middle, 0, 0).topleft, self.app.s(34)
                 )
                 self.text(
-                    surface, "✓", self.r(116, y + 21, 68, 68), max_size=48, bold=True, colour=WHITE
+                    surface,
+                    "✓",
+                    self.r(left + 56, middle - 34, 68, 68),
+                    max_size=48,
+                    bold=True,
+                    colour=WHITE,
                 )
-                self.text(surface, fact, self.r(220, y, 1600, 110), max_size=54, align="left")
+                self.text(
+                    surface,
+                    fact,
+                    self.r(left + 160, y, width, height),
+                    max_size=54,
+                    align="left",
+                )
         elif self.kind() == "warning":
-            box = self.r(60, 180, 1800, 470)
+            box = self.r(*self.at((60, 180, 1800, 470), (40, 220, 1000, 780)))
             self.panel(surface, box, WARNING_LIGHT, WARNING)
             self.text(
-                surface, "!", self.r(100, 210, 120, 160), max_size=150, bold=True, colour=WARNING
+                surface,
+                "!",
+                self.r(*self.at((100, 210, 120, 160), (60, 250, 120, 160))),
+                max_size=150,
+                bold=True,
+                colour=WARNING,
             )
             self.text(
                 surface,
                 t("confirm.warning", product=product.name(self.lang)),
-                self.r(240, 220, 1580, 400),
+                self.r(*self.at((240, 220, 1580, 400), (190, 260, 820, 700))),
                 max_size=52,
                 align="left",
                 valign="top",
             )
         else:
-            box = self.r(60, 190, 1800, 500)
+            box = self.r(*self.at((60, 190, 1800, 500), (40, 220, 1000, 700)))
             self.panel(surface, box, PANEL, PRIMARY)
             self.text(
                 surface,
                 product.name(self.lang),
-                self.r(120, 240, 1680, 140),
+                self.r(*self.at((120, 230, 1680, 140), (80, 260, 920, 200))),
                 max_size=80,
                 bold=True,
             )
             self.text(
                 surface,
                 t("confirm.plain", count=product.photos),
-                self.r(120, 400, 1680, 100),
+                self.r(*self.at((120, 390, 1680, 100), (80, 480, 920, 140))),
                 max_size=52,
             )
             self.text(
-                surface, price, self.r(120, 520, 1680, 120), max_size=80, bold=True, colour=PRIMARY
+                surface,
+                price,
+                self.r(*self.at((120, 520, 1680, 120), (80, 660, 920, 200))),
+                max_size=80,
+                bold=True,
+                colour=PRIMARY,
+            )
+            # No ePhoto number, said as plainly as the paper ID photos say it.
+            note = self.r(*self.at((60, 720, 1800, 170), (40, 960, 1000, 400)))
+            self.panel(surface, note, WARNING_LIGHT, WARNING)
+            self.text(
+                surface,
+                t("confirm.plain_no_ephoto"),
+                note.inflate(-self.app.s(60), -self.app.s(30)),
+                max_size=44,
+                bold=True,
+                align="left",
             )
 
     def on_button(self, bid: str) -> None:

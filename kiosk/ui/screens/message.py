@@ -67,11 +67,16 @@ class MessageScreen(Screen):
 
     def layout(self) -> list[Button]:
         return [
-            self.button("ok", 1360, FOOTER_Y, 500, FOOTER_H, self.t(self.spec.ok), style="primary")
+            self.button(
+                "ok",
+                *self.at((1360, FOOTER_Y, 500, FOOTER_H), self.footer("wide")),
+                self.t(self.spec.ok),
+                style="primary",
+            )
         ]
 
     def paint(self, surface: pygame.Surface) -> None:
-        box = self.r(60, 220, 1800, 500)
+        box = self.r(*self.at((60, 220, 1800, 620), (40, 260, 1000, 1100)))
         if self.spec.warning:
             self.panel(surface, box, WARNING_LIGHT, WARNING)
         else:

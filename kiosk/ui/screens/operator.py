@@ -3,7 +3,6 @@ the menu (transmission, paper, printer, refunds due, today's sales)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pygame
@@ -11,7 +10,7 @@ import pygame
 from ephoto.money import Money
 from kiosk.devices.voice import SpokenVoice
 from kiosk.sale import State
-from kiosk.ui.screens.base import FOOTER_H, FOOTER_Y, Screen, ScreenHost
+from kiosk.ui.screens.base import Screen, ScreenHost, minutes_seconds
 from kiosk.ui.widgets import DANGER, EPHOTO, INK, Button
 
 VOICE_STEPS = (0.25, 0.5, 0.75, 1.0)
@@ -19,6 +18,9 @@ VOICE_STEPS = (0.25, 0.5, 0.75, 1.0)
 
 
 class OperatorPinScreen(Screen):
+    """The PIN pad; after too many wrong PINs the keypad is shown disabled with the time left
+    until it opens again."""
+
     state = State.OPERATOR_PIN
     language_toggle = False
     KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "clear", "0", "ok")
@@ -30,7 +32,14 @@ class OperatorPinScreen(Screen):
         self.entered = ""
         self.message = ""
         self.checking = False
+        self.locked_until: float | None = None
         super().enter()
+        # A lockout survives restarts and leaving the pad: ask the pad (off this thread).
+        self.app.submit("pin_locked", self.app.booth.pinpad.locked_for)
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_until is not None
 
     def layout(self) -> list[Button]:
         buttons = []
@@ -41,30 +50,50 @@ class OperatorPinScreen(Screen):
             buttons.append(
                 self.button(
                     f"pin-{key}",
-                    660 + col * 210,
-                    290 + row * 165,
-                    190,
-                    145,
+                    *self.at(
+                        (660 + col * 210, 290 + row * 165, 190, 145),
+                        (225 + col * 215, 380 + row * 190, 200, 170),
+                    ),
                     label,
                     style=style,
                     label_size=self.app.s(56 if key.isdigit() else 32),
+                    enabled=not self.locked,
                 )
             )
         buttons.append(
-            self.button("cancel", 60, FOOTER_Y, 360, FOOTER_H, self.t("pin.cancel"), style="ghost")
+            self.button("cancel", *self.footer("left"), self.t("pin.cancel"), style="ghost")
         )
         return buttons
 
+    def update(self) -> None:
+        if self.locked_until is None:
+            return
+        left = self.locked_until - self.app.monotonic()
+        if left <= 0:
+            self.locked_until = None
+            self.message = ""
+            self.refresh()
+            self.app.mark_changed("unlocked")
+        else:
+            self.message = self.t("pin.locked_left", time=minutes_seconds(left))
+
     def draw_dynamic(self, target: pygame.Surface) -> None:
         dots = "●" * len(self.entered) or " "
-        self.app.kit.draw(target, dots, self.r(660, 170, 610, 100), INK, self.app.s(60), 12)
+        self.app.kit.draw(
+            target,
+            dots,
+            self.r(*self.at((660, 170, 610, 100), (225, 240, 630, 110))),
+            INK,
+            self.app.s(60),
+            12,
+        )
         if self.message:
             self.app.kit.draw(
                 target,
                 self.message,
-                self.r(1300, 300, 580, 300),
+                self.r(*self.at((1300, 290, 580, 640), (40, 1170, 1000, 360))),
                 DANGER,
-                self.app.s(40),
+                self.app.s(44),
                 12,
                 bold=True,
             )
@@ -73,7 +102,7 @@ class OperatorPinScreen(Screen):
         if bid == "cancel":
             self.app.fire("cancel")
             return
-        if self.checking:
+        if self.checking or self.locked:
             return
         key = bid.removeprefix("pin-")
         if key == "clear":
@@ -85,9 +114,19 @@ class OperatorPinScreen(Screen):
         elif len(self.entered) < 12:
             self.entered += key
 
+    def lock(self, seconds: float) -> None:
+        self.locked_until = self.app.monotonic() + seconds
+        self.message = self.t("pin.locked_left", time=minutes_seconds(seconds))
+        self.refresh()
+
     def on_work(self, kind: str, result: Any, error: BaseException | None) -> None:
         if error is not None:
             raise error
+        if kind == "pin_locked":
+            if result > 0:
+                self.lock(result)
+                self.app.mark_changed("locked")
+            return
         if kind != "pin":
             return
         self.checking = False
@@ -95,7 +134,7 @@ class OperatorPinScreen(Screen):
             self.app.fire("pin_ok")
             return
         if result.locked_for > 0:
-            self.message = self.t("pin.locked", seconds=math.ceil(result.locked_for))
+            self.lock(result.locked_for)
         else:
             self.message = self.t("pin.wrong", left=result.tries_left)
         self.app.mark_changed("wrong" if result.locked_for == 0 else "locked")
@@ -120,7 +159,8 @@ class OperatorScreen(Screen):
             self.polled = self.app.monotonic()
             self.app.submit("snapshot", self.app.booth.snapshot)
 
-    def layout(self) -> list[Button]:
+    def actions(self) -> list[tuple[str, str, str]]:
+        """The menu's buttons: id, label and style."""
         t = self.t
         maintenance = self.app.booth.maintenance_requested
         specs = [
@@ -148,7 +188,45 @@ class OperatorScreen(Screen):
                     "secondary",
                 ),
             ]
+        return specs
+
+    def layout(self) -> list[Button]:
+        specs = self.actions()
+        if self.compact and len(specs) > 5:
+            # Two columns on the right, so that each label has room for two lines.
+            rows = (len(specs) + 1) // 2
+            step = (1060 - 170) / rows
+            return [
+                self.button(
+                    bid,
+                    1100 + (i % 2) * 390,
+                    170 + (i // 2) * step,
+                    370,
+                    step - 24,
+                    label,
+                    style=style,
+                    label_size=self.app.s(34),
+                )
+                for i, (bid, label, style) in enumerate(specs)
+            ]
+        if self.portrait:
+            # Two columns under the figures.
+            return [
+                self.button(
+                    bid,
+                    40 + (i % 2) * 520,
+                    1320 + (i // 2) * 150,
+                    480,
+                    130,
+                    label,
+                    style=style,
+                    label_size=self.app.s(34),
+                )
+                for i, (bid, label, style) in enumerate(specs)
+            ]
         step, height = (150, 125) if len(specs) <= 5 else (106, 94)
+        if self.compact:
+            step, height = 178, 154  # five labels of two lines
         return [
             self.button(
                 bid,
@@ -233,28 +311,40 @@ class OperatorScreen(Screen):
             )
             lines.append((t("operator.refunds_due", sales=owed), True))
         lines.append((t("operator.printer", printer=snap.printer), False))
-        y = 170
+        narrow = self.compact and len(self.actions()) > 5
+        x, y, width, _ = self.at((60, 170, 1000 if narrow else 1280, 0), (40, 200, 1000, 0))
         for text, bold in lines:
+            # Two lines' room, three for a long line on a small screen.
+            height = 90
+            kit, least = self.app.kit, self.app.kit.min_px
+            box = self.r(x, y, width, height)
+            if kit.fit(text, box.width, box.height, least, least, bold).truncated:
+                height = 135
             self.text(
                 surface,
                 text,
-                self.r(60, y, 1280, 90),
+                self.r(x, y, width, height),
                 max_size=32,
                 min_size=14,
                 bold=bold,
                 align="left",
             )
-            y += 92
+            y += height + 2
         self.text(
             surface,
             t("operator.last_sales"),
-            self.r(60, y + 10, 1280, 50),
+            self.r(x, y + 10, width, 50),
             max_size=30,
             bold=True,
             align="left",
         )
         y += 64
+        # As many of the last sales as fit above the bottom (a small screen's lines wrap).
+        line_h = 90 if self.compact else 44
+        bottom = 1300 if self.portrait else 1060
         for sale in snap.last_sales:
+            if y + line_h > bottom:
+                break
             line = t(
                 "operator.sale_line",
                 id=sale.display_id(),
@@ -262,13 +352,15 @@ class OperatorScreen(Screen):
                 status=sale.status,
                 code=sale.code or "-",
             )
-            self.text(surface, line, self.r(60, y, 1280, 44), max_size=26, mono=True, align="left")
-            y += 46
+            self.text(
+                surface, line, self.r(x, y, width, line_h), max_size=26, mono=True, align="left"
+            )
+            y += line_h + 2
         if self.notice:
             self.text(
                 surface,
                 self.notice,
-                self.r(60, 1000, 1280, 60),
+                self.r(*self.at((60, 1000, 1280, 60), (40, 1240, 1000, 70))),
                 max_size=32,
                 bold=True,
                 colour=EPHOTO,

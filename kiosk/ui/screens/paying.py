@@ -12,12 +12,13 @@ from ephoto.validity import activation_due_by
 from ephoto.vocabulary import sale_reference
 from kiosk.payment import ACCEPTED_COINS_CENTS
 from kiosk.sale import State
-from kiosk.ui.screens.base import FOOTER_H, FOOTER_Y, Screen, Spinner
+from kiosk.ui.screens.base import FOOTER_H, FOOTER_Y, Screen, Spinner, minutes_seconds
 from kiosk.ui.widgets import (
     DANGER,
     EPHOTO,
     INK,
     MUTED,
+    NEUTRAL,
     PANEL,
     WARNING,
     WARNING_LIGHT,
@@ -26,7 +27,11 @@ from kiosk.ui.widgets import (
 
 
 class PaymentScreen(Screen):
+    """Card or coins; while a card is charged, only the charge's progress (no choice left to
+    make, no language switch); the time left to pay is always shown."""
+
     state = State.PAYMENT
+    language_toggle = False
 
     @property
     def price(self) -> Money:
@@ -53,10 +58,7 @@ class PaymentScreen(Screen):
             buttons.append(
                 self.button(
                     "card",
-                    60,
-                    300,
-                    860,
-                    300,
+                    *self.at((60, 300, 860, 300), (40, 330, 1000, 280)),
                     t("payment.card"),
                     style="primary",
                     label_size=self.app.s(64),
@@ -66,10 +68,7 @@ class PaymentScreen(Screen):
             buttons.append(
                 self.button(
                     f"coin-{cents}",
-                    1000 + i * 290,
-                    380,
-                    260,
-                    220,
+                    *self.at((1000 + i * 290, 380, 260, 220), (40 + i * 345, 860, 310, 220)),
                     t("payment.coin", coin=Money(cents).format(self.lang)),
                     style="secondary",
                     label_size=self.app.s(40),
@@ -78,17 +77,14 @@ class PaymentScreen(Screen):
         buttons.append(
             self.button(
                 "card-declined",
-                1000,
-                780,
-                500,
-                110,
+                *self.at((1000, 790, 520, 100), (40, 1450, 560, 110)),
                 t("payment.test_declined"),
                 style="warning",
                 label_size=self.app.s(32),
             )
         )
         buttons.append(
-            self.button("cancel", 60, FOOTER_Y, 360, FOOTER_H, t("common.cancel"), style="ghost")
+            self.button("cancel", *self.footer("left"), t("common.cancel"), style="ghost")
         )
         return buttons
 
@@ -99,16 +95,26 @@ class PaymentScreen(Screen):
         self.text(
             surface,
             product.name(self.lang),
-            self.r(80, 160, 1760, 80),
+            self.r(*self.at((80, 160, 1060, 80), (40, 200, 1000, 90))),
             max_size=44,
             colour=EPHOTO if product.ephoto else MUTED,
             align="left",
             bold=product.ephoto,
         )
+        if self.processing:
+            # The charge is under way: its progress, and nothing else to read or touch.
+            self.text(
+                surface,
+                t("payment.processing"),
+                self.r(*self.at((160, 300, 1600, 160), (40, 620, 1000, 260))),
+                max_size=56,
+                bold=True,
+            )
+            return
         self.text(
             surface,
             t("payment.coins"),
-            self.r(1000, 300, 860, 70),
+            self.r(*self.at((1000, 300, 860, 70), (40, 780, 1000, 70))),
             max_size=40,
             bold=True,
             align="left",
@@ -116,23 +122,40 @@ class PaymentScreen(Screen):
         self.text(
             surface,
             t("payment.nothing_charged" if not self.coins_in.cents else "payment.coins_kept"),
-            self.r(60, 620, 860, 110),
+            self.r(*self.at((60, 620, 860, 110), (40, 620, 1000, 110))),
             max_size=32,
             colour=MUTED,
             align="left",
         )
-        panel = self.r(980, 730, 880, 180)
+        panel = self.r(*self.at((980, 730, 880, 180), (20, 1420, 1040, 170)))
         pygame.draw.rect(surface, (235, 235, 240), panel, border_radius=self.app.s(16))
         self.text(
-            surface, t("payment.test_panel"), self.r(1530, 790, 310, 60), max_size=30, colour=MUTED
+            surface,
+            t("payment.test_panel"),
+            self.r(*self.at((1540, 790, 300, 100), (620, 1450, 420, 110))),
+            max_size=30,
+            colour=MUTED,
         )
 
     def draw_dynamic(self, target: pygame.Surface) -> None:
         t = self.t
-        message, colour = "", INK
         if self.processing:
-            message = t("payment.processing")
-        elif self.app.session.declined and not self.coins_in.cents:
+            Spinner().draw(self, target, (540, 1100) if self.portrait else (960, 640))
+            return
+        left = self.app.machine.seconds_left()
+        if left is not None:
+            self.app.kit.draw(
+                target,
+                t("payment.time_left", time=minutes_seconds(left)),
+                self.r(*self.at((1160, 160, 700, 80), (40, 1300, 1000, 70))),
+                MUTED,
+                self.app.s(36),
+                self.app.s(18),
+                bold=True,
+                align="right" if not self.portrait else "left",
+            )
+        message, colour = "", INK
+        if self.app.session.declined and not self.coins_in.cents:
             message, colour = t("payment.declined"), DANGER
         elif self.coins_in.cents:
             remaining = Money(max(0, self.price.cents - self.coins_in.cents))
@@ -145,7 +168,7 @@ class PaymentScreen(Screen):
             self.app.kit.draw(
                 target,
                 message,
-                self.r(460, 930, 1400, 120),
+                self.r(*self.at((460, 930, 1400, 120), (40, 1110, 1000, 170))),
                 colour,
                 self.app.s(40),
                 self.app.s(18),
@@ -171,34 +194,50 @@ class IssuingScreen(Screen):
         return self.t("issuing.title")
 
     def paint(self, surface: pygame.Surface) -> None:
-        self.text(surface, self.t("issuing.hint"), self.r(80, 300, 1760, 100), max_size=52)
+        self.text(
+            surface,
+            self.t("issuing.hint"),
+            self.r(*self.at((80, 300, 1760, 100), (40, 640, 1000, 200))),
+            max_size=52,
+        )
 
     def draw_dynamic(self, target: pygame.Surface) -> None:
-        Spinner().draw(self, target, (960, 600))
+        Spinner().draw(self, target, (540, 1100) if self.portrait else (960, 600))
 
 
 class PrintingScreen(Screen):
+    """The hint and one progress indicator; the sheet as it will come out, once rendered."""
+
     state = State.PRINTING
     language_toggle = False
 
     def title(self) -> str:
         return self.t("printing.title")
 
+    def sheet_frame(self) -> pygame.Rect:
+        return self.r(*self.at((1080, 170, 760, 820), (160, 820, 760, 820)))
+
     def paint(self, surface: pygame.Surface) -> None:
         self.text(
-            surface, self.t("printing.hint"), self.r(80, 170, 1000, 200), max_size=46, align="left"
+            surface,
+            self.t("printing.hint"),
+            self.r(*self.at((80, 170, 960, 300), (40, 220, 1000, 260))),
+            max_size=46,
+            align="left",
         )
+        frame = self.sheet_frame()
+        pygame.draw.rect(surface, NEUTRAL, frame, border_radius=self.app.s(16))
+        label = self.r(*self.at((1080, 540, 760, 80), (160, 1190, 760, 80)))
+        self.text(surface, self.t("printing.preview"), label, max_size=40, colour=MUTED)
 
     def draw_dynamic(self, target: pygame.Surface) -> None:
         preview = self.app.flow.progress.sheet_preview
-        if preview is None:
-            Spinner().draw(self, target, (1420, 560))
-        else:
+        if preview is not None:
             sheet = self.app.surface_of(preview)
-            frame = self.r(1080, 170, 760, 820)
+            frame = self.sheet_frame()
             target.blit(sheet, sheet.get_rect(center=frame.center))
             pygame.draw.rect(target, MUTED, sheet.get_rect(center=frame.center), width=2)
-        Spinner().draw(self, target, (500, 600))
+        Spinner().draw(self, target, (540, 620) if self.portrait else (500, 640))
 
 
 class DoneScreen(Screen):
@@ -211,7 +250,10 @@ class DoneScreen(Screen):
     def layout(self) -> list[Button]:
         return [
             self.button(
-                "finish", 1360, FOOTER_Y, 500, FOOTER_H, self.t("done.finish"), style="primary"
+                "finish",
+                *self.at((1360, FOOTER_Y, 500, FOOTER_H), self.footer("right")),
+                self.t("done.finish"),
+                style="primary",
             )
         ]
 
@@ -222,17 +264,21 @@ class DoneScreen(Screen):
         sheet = self.app.surface_of(progress.sheet_preview) if progress.sheet_preview else None
         self.notices(surface)
         if sheet is not None:
+            frame = self.r(*self.at((1380, 170, 480, 700), (240, 1060, 600, 480)))
             small = pygame.transform.smoothscale_by(
-                sheet, min(1.0, self.app.s(640) / sheet.get_height())
+                sheet, min(1.0, frame.height / sheet.get_height(), frame.width / sheet.get_width())
             )
-            frame = self.r(1380, 170, 480, 700)
             surface.blit(small, small.get_rect(center=frame.center))
         if session.code is None or progress.issued is None or session.product is None:
             self.text(
-                surface, t("done.plain"), self.r(80, 250, 1200, 300), max_size=60, align="left"
+                surface,
+                t("done.plain"),
+                self.r(*self.at((80, 250, 1200, 300), (40, 230, 1000, 300))),
+                max_size=60,
+                align="left",
             )
-            if session.product is not None and session.product.category == "identity":
-                box = self.r(60, 620, 1280, 220)
+            if session.product is not None and not session.product.ephoto:
+                box = self.r(*self.at((60, 620, 1280, 220), (40, 600, 1000, 360)))
                 self.panel(surface, box, WARNING_LIGHT, WARNING)
                 self.text(
                     surface,
@@ -244,21 +290,22 @@ class DoneScreen(Screen):
             return
         issued = progress.issued
         product = session.product
-        box = self.r(60, 170, 1280, 300)
+        box = self.r(*self.at((60, 170, 1280, 300), (40, 210, 1000, 380)))
         self.panel(surface, box, PANEL, EPHOTO, width=8)
         self.text(
             surface,
             t("done.code_label"),
-            self.r(100, 185, 1200, 56),
+            self.r(*self.at((100, 185, 1200, 56), (80, 225, 920, 70))),
             max_size=34,
             colour=EPHOTO,
             bold=True,
             align="left",
         )
+        # Groups of four, wrapped only between groups (text fitting breaks at spaces).
         self.text(
             surface,
             group(session.code),
-            self.r(90, 245, 1220, 200),
+            self.r(*self.at((90, 245, 1220, 200), (70, 300, 940, 270))),
             max_size=110,
             bold=True,
             mono=True,
@@ -269,7 +316,7 @@ class DoneScreen(Screen):
         self.text(
             surface,
             t("done.use_from", **{"from": start}),
-            self.r(80, 500, 1260, 80),
+            self.r(*self.at((80, 500, 1260, 80), (40, 620, 1000, 80))),
             max_size=52,
             bold=True,
             align="left",
@@ -277,7 +324,7 @@ class DoneScreen(Screen):
         self.text(
             surface,
             t("done.use_before", before=end),
-            self.r(80, 580, 1260, 80),
+            self.r(*self.at((80, 580, 1260, 80), (40, 700, 1000, 80))),
             max_size=52,
             bold=True,
             align="left",
@@ -285,14 +332,14 @@ class DoneScreen(Screen):
         self.text(
             surface,
             t("done.where", site=product.site, procedure=self.procedure_name(product)),
-            self.r(80, 680, 1260, 80),
+            self.r(*self.at((80, 680, 1260, 80), (40, 800, 1000, 110))),
             max_size=42,
             align="left",
         )
         self.text(
             surface,
             t("done.confusable"),
-            self.r(80, 770, 1260, 120),
+            self.r(*self.at((80, 770, 1260, 120), (40, 920, 1000, 120))),
             max_size=36,
             colour=MUTED,
             align="left",
@@ -311,7 +358,7 @@ class DoneScreen(Screen):
             lines.append(self.t("done.print_failed", sale=sale))
         if not lines:
             return
-        box = self.r(60, 890, 1260, 170)
+        box = self.r(*self.at((60, 890, 1260, 170), (40, 1560, 1000, 180)))
         self.panel(surface, box, WARNING_LIGHT, WARNING)
         self.text(
             surface,

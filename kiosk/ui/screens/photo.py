@@ -8,7 +8,7 @@ import math
 import pygame
 
 from kiosk.sale import State
-from kiosk.ui.screens.base import FOOTER_H, FOOTER_Y, Screen
+from kiosk.ui.screens.base import Screen
 from kiosk.ui.widgets import DANGER, EPHOTO, INK, MUTED, PANEL, PRIMARY, WHITE, Button
 
 
@@ -19,25 +19,28 @@ class CaptureScreen(Screen):
     def title(self) -> str:
         return self.t("capture.title")
 
+    def frame(self) -> tuple[float, float, float, float]:
+        return self.at((660, 240, 600, 772), (190, 330, 700, 900))
+
     def paint(self, surface: pygame.Surface) -> None:
         self.text(
             surface,
             self.t("capture.hint"),
-            self.r(80, 150, 1760, 70),
+            self.r(*self.at((80, 150, 1760, 70), (40, 200, 1000, 110))),
             max_size=40,
             colour=MUTED,
             align="left",
         )
-        frame = self.r(660, 240, 600, 772)
-        pygame.draw.rect(surface, (214, 222, 232), frame, border_radius=self.app.s(16))
+        x, y, w, h = self.frame()
+        pygame.draw.rect(surface, (214, 222, 232), self.r(x, y, w, h), border_radius=self.app.s(16))
         # The head outline customers line up with (chin to crown about 75 % of the height).
-        oval = self.r(810, 300, 300, 400)
+        oval = self.r(x + w * 0.25, y + h * 0.078, w * 0.5, h * 0.518)
         pygame.draw.ellipse(surface, PANEL, oval, width=max(3, self.app.s(8)))
-        shoulders = self.r(700, 700, 520, 312)
+        shoulders = self.r(x + w * 0.067, y + h * 0.596, w * 0.867, h * 0.404)
         pygame.draw.arc(
             surface,
             PANEL,
-            shoulders.move(0, 0).inflate(0, self.app.s(200)),
+            shoulders.inflate(0, self.app.s(200)),
             0,
             math.pi,
             max(3, self.app.s(8)),
@@ -46,7 +49,7 @@ class CaptureScreen(Screen):
     def draw_dynamic(self, target: pygame.Surface) -> None:
         left = self.app.flow.countdown_left()
         label = str(left) if left > 0 else self.t("capture.taking")
-        box = self.r(1320, 380, 520, 400)
+        box = self.r(*self.at((1320, 380, 520, 400), (290, 1300, 500, 380)))
         pygame.draw.rect(target, PRIMARY, box, border_radius=self.app.s(40))
         self.app.kit.draw(
             target,
@@ -77,46 +80,60 @@ class ReviewScreen(Screen):
             return self.footer_back_cancel(back=False)
         retake = self.button(
             "retake",
-            800,
-            735,
-            1060,
-            130,
+            *self.at((800, 735, 1060, 130), (40, 1570, 1000, 150)),
             t("review.retake", left=left) if left > 0 else t("review.no_retake"),
             style="primary" if not ok else "secondary",
             enabled=left > 0,
         )
         keep = self.button(
-            "keep", 800, 560, 1060, 150, t("review.keep"), style="ephoto" if ok else "secondary"
+            "keep",
+            *self.at((800, 560, 1060, 150), (40, 1400, 1000, 150)),
+            t("review.keep"),
+            style="ephoto" if ok else "secondary",
         )
         return [keep, retake, *self.footer_back_cancel(back=False)]
 
     def paint(self, surface: pygame.Surface) -> None:
         progress = self.app.flow.progress
-        frame = self.r(100, 180, 640, 820)
+        frame = self.r(*self.photo_frame())
         pygame.draw.rect(surface, PANEL, frame, border_radius=self.app.s(12))
         if progress.failures is None:
             return
         failed = {f.rule: f for f in progress.failures}
-        # The rules, the verdict and the two buttons share the right column: rows of at most
-        # 50 px, fewer when there are more rules, keep the verdict clear of the keep button
-        # (top at 560) below it.
+        # The rules, the verdict and the two buttons share a column: rows of at most 50 design
+        # units, fewer when there are more rules, keep the verdict clear of the keep button
+        # below them.
         rules = self.app.booth.photo_check.rules
-        step = min(50, (560 - 170 - 72) // max(1, len(rules)))
-        y = 170
+        # Column: left, top, width, the keep button's top; rows of at most ``largest`` units.
+        left, top, width, keep_top = (
+            (800, 170, 1060, 560) if not self.portrait else (40, 880, 1000, 1400)
+        )
+        largest, size = (50, 36) if not self.portrait else (64, 44)
+        step = min(largest, (keep_top - top - 72) // max(1, len(rules)))
+
+        y = top
         for rule in rules:
             ok = rule not in failed
             colour = EPHOTO if ok else DANGER
             mark = "✓" if ok else "✗"
             key = failed[rule].message_key if not ok else f"review.check_{rule}"
             row = step - 2
-            self.text(surface, mark, self.r(800, y, 60, row), max_size=44, bold=True, colour=colour)
-            self.text(surface, self.t(key), self.r(870, y, 1000, row), max_size=36, align="left")
+            self.text(
+                surface, mark, self.r(left, y, 60, row), max_size=44, bold=True, colour=colour
+            )
+            self.text(
+                surface,
+                self.t(key),
+                self.r(left + 70, y, width - 70, row),
+                max_size=size,
+                align="left",
+            )
             y += step
         verdict = self.t("review.framing_ok" if progress.photo_ok else "review.framing_bad")
         self.text(
             surface,
             verdict,
-            self.r(800, y + 8, 1060, 56),
+            self.r(left, y + 8, width, 56),
             max_size=36,
             bold=True,
             colour=EPHOTO if progress.photo_ok else DANGER,
@@ -127,8 +144,11 @@ class ReviewScreen(Screen):
         preview = self.app.flow.progress.photo_preview
         if preview is not None:
             image = self.app.surface_of(preview)
-            frame = self.r(100, 180, 640, 820)
+            frame = self.r(*self.photo_frame())
             target.blit(image, image.get_rect(center=frame.center))
+
+    def photo_frame(self) -> tuple[float, float, float, float]:
+        return self.at((100, 180, 640, 820), (280, 200, 520, 660))
 
     def on_button(self, bid: str) -> None:
         if bid == "retake":
@@ -148,7 +168,7 @@ class SignatureScreen(Screen):
         return self.t("signature.title")
 
     def enter(self) -> None:
-        self.pad_rect = self.r(160, 230, 1600, 640)
+        self.pad_rect = self.r(*self.at((160, 230, 1600, 640), (40, 420, 1000, 620)))
         self.pad = pygame.Surface(self.pad_rect.size).convert()
         self.pad.fill(WHITE)
         self.ink = 0.0
@@ -158,16 +178,11 @@ class SignatureScreen(Screen):
     def layout(self) -> list[Button]:
         t = self.t
         return [
-            self.button(
-                "clear", 60, FOOTER_Y, 360, FOOTER_H, t("signature.clear"), style="secondary"
-            ),
-            self.button("cancel", 460, FOOTER_Y, 360, FOOTER_H, t("common.cancel"), style="ghost"),
+            self.button("clear", *self.footer("left"), t("signature.clear"), style="secondary"),
+            self.button("cancel", *self.footer("middle"), t("common.cancel"), style="ghost"),
             self.button(
                 "signed",
-                1160,
-                FOOTER_Y,
-                700,
-                FOOTER_H,
+                *self.footer("wide"),
                 t("signature.done"),
                 style="primary",
                 enabled=self.ink >= self.MIN_INK,
@@ -178,7 +193,7 @@ class SignatureScreen(Screen):
         self.text(
             surface,
             self.t("signature.hint"),
-            self.r(80, 150, 1760, 70),
+            self.r(*self.at((80, 150, 1760, 70), (40, 220, 1000, 140))),
             max_size=38,
             colour=MUTED,
             align="left",

@@ -25,10 +25,7 @@ class AttractScreen(Screen):
         return [
             self.button(
                 "start",
-                360,
-                700,
-                1200,
-                240,
+                *self.at((360, 700, 1200, 240), (90, 1420, 900, 320)),
                 fr("attract.start"),
                 detail=en("attract.start"),
                 style="primary",
@@ -38,19 +35,29 @@ class AttractScreen(Screen):
 
     def paint(self, surface: pygame.Surface) -> None:
         fr, en = texts("kiosk", "fr"), texts("kiosk", "en")
-        self.text(surface, fr("attract.title"), self.r(120, 90, 1680, 150), max_size=110, bold=True)
         self.text(
-            surface, en("attract.title"), self.r(120, 240, 1680, 80), max_size=56, colour=MUTED
+            surface,
+            fr("attract.title"),
+            self.r(*self.at((120, 90, 1680, 150), (60, 160, 960, 300))),
+            max_size=110,
+            bold=True,
         )
-        band = self.r(120, 360, 1680, 290)
+        self.text(
+            surface,
+            en("attract.title"),
+            self.r(*self.at((120, 240, 1680, 80), (60, 470, 960, 100))),
+            max_size=56,
+            colour=MUTED,
+        )
+        band = self.r(*self.at((120, 360, 1680, 290), (60, 640, 960, 660)))
         self.panel(surface, band, EPHOTO_LIGHT, EPHOTO)
-        badge = self.r(170, 400, 300, 90)
+        badge = self.r(*self.at((170, 400, 300, 90), (390, 680, 300, 90)))
         pygame.draw.rect(surface, EPHOTO, badge, border_radius=badge.height // 2)
         self.text(surface, "ePhoto", badge.inflate(-30, -16), max_size=56, bold=True, colour=WHITE)
         self.text(
             surface,
             fr("attract.subtitle"),
-            self.r(510, 385, 1250, 140),
+            self.r(*self.at((510, 385, 1250, 140), (100, 800, 880, 260))),
             max_size=40,
             colour=INK,
             align="left",
@@ -58,7 +65,7 @@ class AttractScreen(Screen):
         self.text(
             surface,
             en("attract.subtitle"),
-            self.r(510, 525, 1250, 110),
+            self.r(*self.at((510, 525, 1250, 110), (100, 1070, 880, 200))),
             max_size=32,
             colour=MUTED,
             align="left",
@@ -93,20 +100,14 @@ class LanguageScreen(Screen):
         return [
             self.button(
                 "lang-fr",
-                240,
-                330,
-                660,
-                360,
+                *self.at((240, 330, 660, 360), (140, 420, 800, 420)),
                 "Français",
                 style="primary",
                 label_size=self.app.s(80),
             ),
             self.button(
                 "lang-en",
-                1020,
-                330,
-                660,
-                360,
+                *self.at((1020, 330, 660, 360), (140, 960, 800, 420)),
                 "English",
                 style="primary",
                 label_size=self.app.s(80),
@@ -126,12 +127,11 @@ class MaintenanceScreen(Screen):
     header = False
 
     def paint(self, surface: pygame.Surface) -> None:
-        for lang, y in (("fr", 260), ("en", 600)):
+        problem = self.app.booth.device_problem
+        for lang, top in (
+            (("fr", 200), ("en", 620)) if not self.portrait else (("fr", 400), ("en", 1100))
+        ):
             t = texts("kiosk", lang)
-            self.text(
-                surface, t("maintenance.title"), self.r(120, y, 1680, 130), max_size=90, bold=True
-            )
-            problem = self.app.booth.device_problem
             device_reason = f"maintenance.{problem.key.removeprefix('refused.')}" if problem else ""
             if device_reason in t.keys():
                 reason = device_reason
@@ -139,7 +139,7 @@ class MaintenanceScreen(Screen):
                 reason = "maintenance.paper"
             else:
                 reason = "maintenance.body"
-
-            self.text(
-                surface, t(reason), self.r(120, y + 140, 1680, 100), max_size=48, colour=MUTED
-            )
+            title = self.at((120, top, 1680, 130), (60, top, 960, 200))
+            body = self.at((120, top + 140, 1680, 200), (60, top + 210, 960, 260))
+            self.text(surface, t("maintenance.title"), self.r(*title), max_size=90, bold=True)
+            self.text(surface, t(reason), self.r(*body), max_size=48, colour=MUTED)
