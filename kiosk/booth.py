@@ -75,13 +75,16 @@ class SheetRequest:
     photo: Image.Image
     issued: Issued | None
     lang: str
+    preview: bool = True
+    """Whether a screen will show the sheet: a booth without one, or a recovery, needs none."""
 
 
 @dataclass(frozen=True)
 class RenderedSheet:
     png: Path
     pdf: Path | None
-    preview: Image.Image
+    preview: Image.Image | None
+    """The sheet at the largest size the screens show it; None when none was asked for."""
 
 
 SheetRenderer = Callable[[SheetRequest, Path], RenderedSheet]
@@ -159,6 +162,8 @@ def default_renderer(request: SheetRequest, folder: Path) -> RenderedSheet:
     )
     sheet = compose_sheet(info, [request.photo], request.lang)
     png, pdf = save_to_prints(sheet.image, folder, request.sale.display_id())
+    if not request.preview:
+        return RenderedSheet(png=png, pdf=pdf, preview=None)
     preview = sheet.image.copy()
     preview.thumbnail(PREVIEW_SIZE, Image.Resampling.LANCZOS)
     return RenderedSheet(png=png, pdf=pdf, preview=preview)
@@ -486,7 +491,9 @@ class Booth:
         with Image.open(path) as opened:
             return opened.convert("RGBA")
 
-    def render(self, sale_id: int, issued: Issued | None = None) -> RenderedSheet:
+    def render(
+        self, sale_id: int, issued: Issued | None = None, *, preview: bool = True
+    ) -> RenderedSheet:
         sale = self.ledger.sale(sale_id)
         if issued is None and sale.code is not None:
             issued = self._issued_from_ledger(sale)
@@ -496,6 +503,7 @@ class Booth:
             photo=self._photo_for(sale),
             issued=issued,
             lang=sale.lang,
+            preview=preview,
         )
         return self.renderer(request, self.paths.sheets)
 
@@ -549,7 +557,7 @@ class Booth:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def render_and_print(self, sale_id: int, issued: Issued | None, kind: str = "sale"):  # noqa: ANN201
-        return self.print_sheet(sale_id, self.render(sale_id, issued), kind)
+        return self.print_sheet(sale_id, self.render(sale_id, issued, preview=False), kind)
 
     def recover(self) -> list[int]:
         """Finish every sale left paid but unprinted (by a crash, or by a printer that failed or

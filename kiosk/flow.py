@@ -102,7 +102,9 @@ class SaleFlow:
     booth: Booth
     machine: SaleMachine
     executor: Executor = field(default_factory=InlineExecutor)
-    previews: PreviewSizes = field(default_factory=PreviewSizes)
+    previews: PreviewSizes | None = field(default_factory=PreviewSizes)
+    """None: no screen shows the photo or the sheet (the FAQ library, the live fleet), so no
+    preview is made."""
     on_error: Callable[[BaseException], None] | None = None
     progress: SaleProgress = field(default_factory=SaleProgress, init=False)
     recovered: list[int] = field(default_factory=list, init=False)
@@ -248,12 +250,19 @@ class SaleFlow:
         future = self.executor.submit(fn, *args)
         future.add_done_callback(lambda f: self._finished.put(_Finished(kind, ticket, f)))
 
-    def _shoot(self) -> tuple[Image.Image, list[RuleFailure], Image.Image]:
+    def _shoot(self) -> tuple[Image.Image, list[RuleFailure], Image.Image | None]:
         image, failures = self.booth.take_photo()
+        if self.previews is None:
+            return image, failures, None
         return image, failures, fitted(image, self.previews.photo)
 
-    def _render(self, sale_id: int, issued: Issued | None) -> tuple[RenderedSheet, Image.Image]:
+    def _render(
+        self, sale_id: int, issued: Issued | None
+    ) -> tuple[RenderedSheet, Image.Image | None]:
+        if self.previews is None:
+            return self.booth.render(sale_id, issued, preview=False), None
         sheet = self.booth.render(sale_id, issued)
+        assert sheet.preview is not None
         return sheet, fitted(sheet.preview, self.previews.sheet)
 
     # -- results ------------------------------------------------------------------------------
@@ -401,7 +410,7 @@ def serve_customer(booth: Booth, product_id: str, lang: str) -> CustomerVisit:
     number issued, the sheet rendered and printed. Each step is taken only if the booth got
     there; the walk ends where the booth stopped it (the FAQ library and the live fleet)."""
     machine = booth.machine()
-    flow = SaleFlow(booth, machine, InlineExecutor())
+    flow = SaleFlow(booth, machine, InlineExecutor(), previews=None)
     product = booth.catalog.get(product_id)
     machine.fire("start")
     if machine.state is not State.LANGUAGE:  # the booth refused to open (out of paper, ...)
