@@ -24,11 +24,11 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from ephoto.money import Money
 from kiosk.booth import Booth, RenderedSheet
-from kiosk.devices import PrintFailed, RuleFailure
+from kiosk.devices import LiveView, PrintFailed, RuleFailure
 from kiosk.ledger import Issued, IssueFailed, MoneyBack
 from kiosk.payment import CARD, COINS, CoinBox, PaymentResult
 from kiosk.sale import SaleMachine, State
@@ -69,6 +69,9 @@ class SaleProgress:
     print_problem: str | None = None  # message key when the sheet could not be printed
     shooting: bool = False
     busy: str | None = None  # the work under way on this screen (charge, keep, sign)
+    live_frame: Image.Image | None = None
+    """The camera's latest frame during the countdown, mirrored and filling the capture
+    screen's frame, when the camera gives frames (:class:`kiosk.devices.LiveView`)."""
 
     @property
     def photo_ok(self) -> bool:
@@ -89,6 +92,8 @@ class PreviewSizes:
 
     photo: tuple[int, int] = (620, 800)
     sheet: tuple[int, int] = (700, 760)
+    live: tuple[int, int] = (600, 772)
+    """The capture screen's frame, for the camera's live view."""
 
 
 def fitted(image: Image.Image, box: tuple[int, int]) -> Image.Image:
@@ -114,6 +119,8 @@ class SaleFlow:
     _entered_at: float = field(default=0.0, init=False)
     _said: set[str] = field(default_factory=set, init=False)
     _reopen_check_at: float | None = field(default=None, init=False)  # None: one is running
+    _framing: bool = field(default=False, init=False)  # a live frame is being read
+    _no_live_view: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.machine.on_enter(self._entered)
@@ -153,6 +160,8 @@ class SaleFlow:
                 session.sale_id = self.booth.ledger.open_sale(session.product, session.lang)
             self.progress.shooting = False
             self.progress.photo_preview = None
+            self.progress.live_frame = None
+            self._framing = self._no_live_view = False
             self.booth.voice.say("look_at_lens", session.lang)
         elif target is State.PAYMENT:
             self.progress.busy = None
@@ -195,6 +204,10 @@ class SaleFlow:
             if left == 0 and not self.progress.shooting:
                 self.progress.shooting = True
                 self._submit("photo", self._shoot)
+            elif left > 0 and self._wants_frames():
+                # One frame at a time: the next is asked for when this one is shown.
+                self._framing = True
+                self._submit("frame", self._live_frame)
         elif self.machine.state is State.MAINTENANCE:
             due = self._reopen_check_at
             if due is not None and self.booth.monotonic() >= due:
@@ -250,6 +263,25 @@ class SaleFlow:
         future = self.executor.submit(fn, *args)
         future.add_done_callback(lambda f: self._finished.put(_Finished(kind, ticket, f)))
 
+    def _wants_frames(self) -> bool:
+        return (
+            self.previews is not None
+            and not self._framing
+            and not self._no_live_view
+            and isinstance(self.booth.camera, LiveView)
+        )
+
+    def _live_frame(self) -> Image.Image | None:
+        """A frame for the live preview, mirrored as customers expect to see themselves; None
+        when the camera fails to give one (the photo itself will say so)."""
+        assert self.previews is not None and isinstance(self.booth.camera, LiveView)
+        try:
+            frame = self.booth.camera.frame().convert("RGB")
+        except Exception as exc:  # noqa: BLE001 - a preview never stops the sale
+            log.warning("no live preview from %s: %s", self.booth.camera.name, exc)
+            return None
+        return ImageOps.fit(ImageOps.mirror(frame), self.previews.live)
+
     def _shoot(self) -> tuple[Image.Image, list[RuleFailure], Image.Image | None]:
         image, failures = self.booth.take_photo()
         if self.previews is None:
@@ -278,6 +310,14 @@ class SaleFlow:
         self._reopen_check_at = self.booth.monotonic() + REOPEN_CHECK_SECONDS
         if future.result():
             self.machine.fire("reopened")
+
+    def _done_frame(self, future: Future[Any]) -> None:
+        self._framing = False
+        frame = future.result()
+        if frame is None:
+            self._no_live_view = True  # for the rest of this countdown
+        else:
+            self.progress.live_frame = frame
 
     def _done_photo(self, future: Future[Any]) -> None:
         image, failures, preview = future.result()

@@ -44,6 +44,22 @@ def test_opencv_camera_reads_frames_and_crops_them_to_the_id_photo(tmp_path):
     camera.close()
 
 
+def test_opencv_camera_gives_live_frames_one_after_the_other(tmp_path):
+    """A webcam gives the capture screen's live view: each frame the next one, cropped like
+    the photo."""
+    from kiosk.devices import LiveView
+
+    video = tmp_path / "webcam.avi"
+    write_video(video, [landscape(seed) for seed in range(4)])
+    camera = OpenCvCamera(str(video), flush_frames=0)
+    assert isinstance(camera, LiveView)
+    camera.start()
+    frames = [np.asarray(camera.frame()).astype(int) for _ in range(3)]
+    assert all(frame.shape == (ID_PHOTO_SIZE[1], ID_PHOTO_SIZE[0], 3) for frame in frames)
+    assert np.abs(frames[0] - frames[1]).mean() > 1  # the next frame, not the same one again
+    camera.close()
+
+
 def test_a_missing_camera_is_refused_at_start_with_its_name(tmp_path):
     camera = OpenCvCamera(str(tmp_path / "no-such-device"))
     with pytest.raises(CameraUnavailable, match="no-such-device.*cannot be opened"):

@@ -158,3 +158,80 @@ def test_the_still_there_prompt_comes_on_every_customer_screen_not_on_resting_on
     ticks.advance(6)
     run.frame()
     assert app.state is State.ATTRACT and not app.current.asking
+
+
+class LiveCamera:
+    """A camera with a live view: frames red on the left half and blue on the right, so that
+    the preview's mirroring shows; the photo itself is a drawn portrait."""
+
+    name = "live-test"
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def start(self) -> None:
+        return None
+
+    def capture(self):
+        from kiosk.camera import synthetic_portrait
+
+        return synthetic_portrait(3)
+
+    def frame(self):
+        from PIL import Image, ImageDraw
+
+        self.frames += 1
+        image = Image.new("RGB", (350, 450), (200, 30, 30))
+        ImageDraw.Draw(image).rectangle((175, 0, 349, 449), fill=(30, 30, 200))
+        return image
+
+
+def test_the_capture_screen_shows_the_cameras_live_view_under_the_framing_guide(tmp_path):
+    from kiosk.devices import LiveView
+
+    ticks, camera = FakeMonotonic(), LiveCamera()
+    assert isinstance(camera, LiveView)
+    booth = make_booth(tmp_path / "data", monotonic=ticks, camera=camera, countdown_seconds=3)
+    app = make_app(booth)
+    try:
+        steps = journey("ephoto-permis")
+        assert run_script(app, steps[: steps.index({"tap": "accept"}) + 1], close=False).ok
+        assert app.state is State.CAPTURE
+        until(app, lambda: app.flow.progress.live_frame is not None)
+        runner(app).frame()
+        x, y, w, h = app.current.frame()
+        frame = app.rect(x, y, w, h)
+        # The view fills the frame, mirrored as a mirror shows the customer.
+        left = app.window.get_at((frame.left + frame.width // 8, frame.centery))[:3]
+        right = app.window.get_at((frame.right - frame.width // 8, frame.centery))[:3]
+        assert left[2] > 150 > left[0] and right[0] > 150 > right[2]
+        # The framing guide is drawn on top of it: the oval's top is white.
+        oval_top = app.rect(x + w * 0.5, y + h * 0.078, 0, 0).topleft
+        assert app.window.get_at((oval_top[0], oval_top[1] + 3))[:3] == (255, 255, 255)
+        # Frames keep coming while the countdown runs; the photo is the camera's picture.
+        seen = camera.frames
+        until(app, lambda: camera.frames > seen + 2)
+        ticks.advance(3)
+        until(app, lambda: app.state is State.REVIEW)
+        assert app.flow.progress.photo is not None
+        assert app.flow.progress.photo.size != (350, 450)
+    finally:
+        app.close()
+        booth.close()
+
+
+def test_a_camera_without_a_live_view_shows_the_guide_on_the_plain_frame(tmp_path):
+    ticks = FakeMonotonic()
+    booth = make_booth(tmp_path / "data", monotonic=ticks, countdown_seconds=3)
+    app = make_app(booth)
+    try:
+        steps = journey("ephoto-permis")
+        assert run_script(app, steps[: steps.index({"tap": "accept"}) + 1], close=False).ok
+        for _ in range(10):
+            runner(app).frame()
+        assert app.state is State.CAPTURE and app.flow.progress.live_frame is None
+        frame = app.rect(*app.current.frame())
+        assert app.window.get_at((frame.left + 20, frame.centery))[:3] == (214, 222, 232)
+    finally:
+        app.close()
+        booth.close()

@@ -123,6 +123,16 @@ class Camera(Protocol):
         ...
 
 
+@runtime_checkable
+class LiveView(Protocol):
+    """A camera that also gives frames as they come, for the capture screen's live preview
+    (a webcam; the drawn portraits and picture files have no live view)."""
+
+    def frame(self) -> Image.Image:
+        """The current frame, RGB, cropped like :meth:`Camera.capture`; not kept anywhere."""
+        ...
+
+
 # -- photo check ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RuleFailure:

@@ -85,6 +85,17 @@ class OpenCvCamera:
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         return crop_to_id_photo(Image.fromarray(rgb))
 
+    def frame(self) -> Image.Image:
+        """The next frame as it comes, for the live preview (no frames dropped first)."""
+        cv2 = import_cv2()
+
+        self.start()
+        with self._lock:
+            ok, frame = self._capture.read()
+        if not ok or frame is None:
+            raise CameraUnavailable(f"camera {self.device!r} stopped giving pictures")
+        return crop_to_id_photo(Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)))
+
     def close(self) -> None:
         with self._lock:
             if self._capture is not None:

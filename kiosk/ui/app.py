@@ -103,6 +103,7 @@ class KioskApp:
             previews=PreviewSizes(
                 photo=(self.s(500), self.s(640)) if self.portrait else (self.s(620), self.s(800)),
                 sheet=(self.s(700), self.s(760)),
+                live=(self.s(700), self.s(900)) if self.portrait else (self.s(600), self.s(772)),
             ),
             on_error=self.fail,
         )

@@ -63,3 +63,7 @@ class PygameWebcam:
             surface = self._camera.get_image()
         raw = pygame.image.tobytes(surface, "RGB")
         return crop_to_id_photo(Image.frombytes("RGB", surface.get_size(), raw))
+
+    def frame(self) -> Image.Image:
+        """The current frame, for the live preview."""
+        return self.capture()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pygame
+from PIL import Image
 
 from kiosk.sale import State
 from kiosk.ui.screens.base import Screen
@@ -19,6 +20,10 @@ class CaptureScreen(Screen):
     def title(self) -> str:
         return self.t("capture.title")
 
+    def enter(self) -> None:
+        self.live: tuple[Image.Image, pygame.Surface] | None = None
+        super().enter()
+
     def frame(self) -> tuple[float, float, float, float]:
         return self.at((660, 240, 600, 772), (190, 330, 700, 900))
 
@@ -31,14 +36,18 @@ class CaptureScreen(Screen):
             colour=MUTED,
             align="left",
         )
+        pygame.draw.rect(
+            surface, (214, 222, 232), self.r(*self.frame()), border_radius=self.app.s(16)
+        )
+
+    def draw_guide(self, target: pygame.Surface) -> None:
+        """The head outline customers line up with (chin to crown about 75 % of the height)."""
         x, y, w, h = self.frame()
-        pygame.draw.rect(surface, (214, 222, 232), self.r(x, y, w, h), border_radius=self.app.s(16))
-        # The head outline customers line up with (chin to crown about 75 % of the height).
         oval = self.r(x + w * 0.25, y + h * 0.078, w * 0.5, h * 0.518)
-        pygame.draw.ellipse(surface, PANEL, oval, width=max(3, self.app.s(8)))
+        pygame.draw.ellipse(target, PANEL, oval, width=max(3, self.app.s(8)))
         shoulders = self.r(x + w * 0.067, y + h * 0.596, w * 0.867, h * 0.404)
         pygame.draw.arc(
-            surface,
+            target,
             PANEL,
             shoulders.inflate(0, self.app.s(200)),
             0,
@@ -47,6 +56,16 @@ class CaptureScreen(Screen):
         )
 
     def draw_dynamic(self, target: pygame.Surface) -> None:
+        live = self.app.flow.progress.live_frame
+        if live is not None:
+            # The camera's view, the framing guide on top of it.
+            # Converted once per frame that comes (not kept: a countdown brings dozens).
+            if self.live is None or self.live[0] is not live:
+                self.live = (live, pygame.image.frombytes(live.tobytes(), live.size, "RGB"))
+            image = self.live[1]
+            frame = self.r(*self.frame())
+            target.blit(image, image.get_rect(center=frame.center))
+        self.draw_guide(target)
         left = self.app.flow.countdown_left()
         label = str(left) if left > 0 else self.t("capture.taking")
         box = self.r(*self.at((1320, 380, 520, 400), (290, 1300, 500, 380)))
