@@ -180,6 +180,9 @@ def check_demo_output(
     assert codes.group(code) in summary and "not_ephoto_product" in summary
     for shot in shots[:3]:
         assert f'src="screenshots/{shot.name}"' in summary
+    logs = sorted(path.name for path in (data / "logs").iterdir())
+    assert logs and not [name for name in logs if any(c.isspace() for c in name)], logs
+    assert {"registry.log", "collector.log", "transmitter.log", "support.log"} <= set(logs)
     assert port_is_free(registry_port) and port_is_free(support_port)
     leftover = subprocess.run(["pgrep", "-f", str(data)], capture_output=True, text=True)
     assert leftover.stdout.strip() == ""
