@@ -23,6 +23,11 @@ from ephoto.texts import DEFAULT_LANGUAGE, format_number
 INK = "#262626"
 GRID = "#e3e3e3"
 DPI = 100
+# The plot area's margins in pixels (left, right, top, bottom): room for a title, axis labels
+# and tick labels up to "2 500 000" (tests/test_simulation_plots.py). Fixed rather than
+# matplotlib's constrained layout, which lays every text out once more: 0.2 s of the three
+# simulation plots' 0.5 s.
+MARGINS = (104, 28, 36, 52)
 
 
 class LanguageFormatter(Formatter):
@@ -60,7 +65,12 @@ def line_axes(
 ) -> Axes:
     """The axes of a new chart of ``size`` pixels: title, axis labels, light grid, ticks in
     ``lang``. Draw on them with matplotlib's own calls, then :func:`save_png`."""
-    figure = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI, layout="constrained")
+    width, height = size
+    left, right, top, bottom = MARGINS
+    figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    figure.subplots_adjust(
+        left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height
+    )
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     axes.set_title(title, fontsize=13)

@@ -103,6 +103,35 @@ def test_ticks_are_written_as_the_language_writes_numbers():
     assert "10,000" in tick_texts(axes, "x") and "\u22120.50" in tick_texts(axes, "y")
 
 
+@pytest.mark.parametrize("size", [(880, 495), (700, 400)])
+def test_no_text_of_a_chart_is_cut_by_its_edges(size):
+    # Tick labels as wide as the reports' widest (a sweep's codes issued, in millions), and
+    # the longest axis label (the CDF's).
+    axes = line_axes(
+        "Délai d'activation (cumulé)",
+        "heures entre l'achat et l'activation (le plus long : 1 063 h, hors du graphique)",
+        "codes en attente au registre",
+        "fr",
+        size=size,
+    )
+    axes.plot([0.0, 20000.0], [0.0, 3_000_000.0])
+    axes.set_ylim(0.0, 3_000_000.0)
+    axes.set_xlim(0.0, 20000.0)
+    figure = axes.get_figure()
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    texts = [axes.title, axes.xaxis.label, axes.yaxis.label]
+    texts += [t for t in axes.get_xticklabels() + axes.get_yticklabels() if t.get_text()]
+    assert "2\u202f500\u202f000" in [t.get_text() for t in texts]
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.y0 >= 0, text.get_text()
+        assert box.x1 <= size[0] and box.y1 <= size[1], text.get_text()
+    # The y label stays clear of the tick labels it names.
+    labels = [t.get_window_extent(renderer).x0 for t in axes.get_yticklabels() if t.get_text()]
+    assert axes.yaxis.label.get_window_extent(renderer).x1 <= min(labels)
+
+
 def test_a_chart_is_a_png_of_its_size_in_pixels_and_the_same_bytes_each_time(tmp_path):
     def make(path):
         axes = line_axes("titre", "heures", "part", "fr", size=(700, 400))
