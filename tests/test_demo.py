@@ -285,9 +285,11 @@ def test_log_files_are_named_without_spaces(tmp_path):
     assert not (tmp_path / "logs" / "support desk.log").exists()
 
 
-def test_keep_running_leaves_the_check_page_and_the_desk_up_until_ctrl_c(tmp_path):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_keep_running_leaves_the_check_page_and_the_desk_up_until_ctrl_c(tmp_path, stop):
     """After the scripted customer the services stay up with their addresses printed; Ctrl-C
-    stops every one of them, and the last line says where the demo's files are."""
+    (or a service manager's SIGTERM) stops every one of them, and the last line says where
+    the demo's files are."""
     import signal
     import time
 
@@ -326,7 +328,7 @@ def test_keep_running_leaves_the_check_page_and_the_desk_up_until_ctrl_c(tmp_pat
         time.sleep(1.0)
         assert httpx.get(registry_url + "/", timeout=5).status_code == 200
         assert httpx.get(support_url + "/", timeout=5).status_code == 200
-        child.send_signal(signal.SIGINT)
+        child.send_signal(getattr(signal, stop))
         rest, err = child.communicate(timeout=60)
     finally:
         if child.poll() is None:
