@@ -420,11 +420,13 @@ class KioskApp:
         self.current.draw(self.window)
 
     def save_screenshot(self, name: str) -> Path:
+        """The window as it is now, written to the screenshots folder by a worker (the file
+        is there once the app has closed)."""
         assert self.screenshots is not None
         self.screenshots.mkdir(parents=True, exist_ok=True)
         self._shots += 1
         path = self.screenshots / f"{self._shots:03d}-{name}.png"
-        pygame.image.save(self.window, str(path))
+        self.executor.submit(pygame.image.save, self.window.copy(), str(path))
         self.saved_screenshots.append(path)
         return path
 
