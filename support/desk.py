@@ -766,25 +766,15 @@ def open_desk(
 ) -> Iterator[SupportDesk]:
     """A desk on the booth file at ``booth_db``, closed (engine and HTTP clients) on exit; it
     asks the operator's collector too when ``collector_url`` is given."""
-    if not booth_db.is_file():
-        raise FileNotFoundError(f"booth ledger {booth_db} does not exist: start the kiosk first")
-    engine = open_booth_engine(booth_db)
-    registry = RegistryAdmin(registry_url, token, timeout=timeout)
-    collector = (
-        CollectorAdmin(collector_url, collector_token, timeout=timeout) if collector_url else None
-    )
-    try:
-        yield SupportDesk(
-            engine,
-            registry,
-            clock,
-            catalog,
-            booth_id=booth_id,
-            prefixes=prefixes,
-            collector=collector,
-        )
-    finally:
-        registry.close()
-        if collector is not None:
-            collector.close()
-        engine.dispose()
+    with open_fleet_desk(
+        {booth_id: booth_db},
+        registry_url,
+        token,
+        clock,
+        catalog,
+        prefixes=prefixes,
+        timeout=timeout,
+        collector_url=collector_url,
+        collector_token=collector_token,
+    ) as desks:
+        yield desks.desks[booth_id]
