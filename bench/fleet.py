@@ -58,9 +58,34 @@ def run(args: argparse.Namespace, seed: int, folder: Path) -> dict:
         capture_output=True,
         text=True,
     )
+    # The check must be able to fail: a model with the batch window doubled is flagged.
+    window = json.loads((out / "run.json").read_text())["resolved_scenario"]["booth"][
+        "batch_window_minutes"
+    ]
+    wrong = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cabine.cli",
+            "fleet",
+            "compare",
+            str(out),
+            "--json",
+            "--set",
+            f"booth.batch_window_minutes={2 * window}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    flagged = [s["stage"] for s in json.loads(wrong.stdout)["stages"] if not s["agrees"]]
+    subprocess.run(  # compare.json and compare.html of the right model again
+        [sys.executable, "-m", "cabine.cli", "fleet", "compare", str(out), "--lang", "en"],
+        capture_output=True,
+    )
     return {
         "seed": seed,
         "wall": wall,
+        "wrong_model_flagged": flagged,
         "check": json.loads((out / "check.json").read_text()),
         "cpu": json.loads((out / "cpu.json").read_text()),
         "compare": json.loads((out / "compare.json").read_text()),
@@ -103,6 +128,8 @@ def report(result: dict) -> None:
         )
     queue = compare["queue_live_minus_model_hours"]
     print(f"  state's queue, live minus model: largest gap {queue['worst'] * 60:.2f} min")
+    flagged = ", ".join(result["wrong_model_flagged"]) or "nothing (the check failed to fail)"
+    print(f"  the model with its batch window doubled: flagged on {flagged}")
 
 
 def main() -> None:
