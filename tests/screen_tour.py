@@ -86,7 +86,8 @@ def placed(
 
 
 class Tour:
-    def __init__(self, data: Path, size: tuple[int, int], shots: Path):
+    def __init__(self, data: Path, size: tuple[int, int], shots: Path, lang: str = "fr"):
+        self.lang = lang
         self.ticks = FakeMonotonic()
         self.booth = make_booth(
             data,
@@ -105,6 +106,8 @@ class Tour:
         self.booth.close()
 
     def steps(self, steps: list[dict]) -> None:
+        # The customer's language: the journeys choose French, this tour's customer ``lang``.
+        steps = [{"tap": f"lang-{self.lang}"} if s == {"tap": "lang-fr"} else s for s in steps]
         report = run_script(self.app, steps, close=False)
         assert report.ok, report.error
 
@@ -138,9 +141,10 @@ class Tour:
         self.until(lambda: not getattr(self.app.current, "checking", False))
 
 
-def tour(data: Path, size: tuple[int, int], shots: Path) -> list[Stop]:
-    """Visit every screen in ``size``; screenshots go to ``shots``."""
-    t = Tour(data, size, shots)
+def tour(data: Path, size: tuple[int, int], shots: Path, lang: str = "fr") -> list[Stop]:
+    """Visit every screen in ``size`` with a customer who reads ``lang``; screenshots go to
+    ``shots``."""
+    t = Tour(data, size, shots, lang)
     try:
         t.stop("attract")
         t.steps([{"tap": "start"}])

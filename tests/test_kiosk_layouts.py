@@ -3,8 +3,8 @@
 text hidden under a button, no two buttons on each other, the screen used in its height and
 width, the ePhoto number never broken inside a group of four.
 
-The screenshots are kept as test artefacts in ``build/screens/LAYOUT/`` (``CABINE_SCREENS``
-names another folder).
+Each layout is toured by a French and an English customer. The screenshots are kept as test
+artefacts in ``build/screens/LAYOUT-LANG/`` (``CABINE_SCREENS`` names another folder).
 """
 
 from __future__ import annotations
@@ -60,12 +60,14 @@ EVERY_SCREEN = {
 }
 
 
-@pytest.fixture(scope="module", params=list(LAYOUTS))
+@pytest.fixture(
+    scope="module", params=[(layout, lang) for layout in LAYOUTS for lang in ("fr", "en")]
+)
 def toured(request, tmp_path_factory) -> tuple[str, tuple[int, int], list[Stop]]:
-    layout = request.param
+    layout, lang = request.param
     size = LAYOUTS[layout]
-    data = tmp_path_factory.mktemp(f"tour-{layout}")
-    stops = tour(data, size, ARTEFACTS / layout)
+    data = tmp_path_factory.mktemp(f"tour-{layout}-{lang}")
+    stops = tour(data, size, ARTEFACTS / f"{layout}-{lang}", lang)
     return layout, size, stops
 
 
