@@ -1,7 +1,7 @@
 """Long kill -9 run: transmitters killed with SIGKILL at random moments while numbers are sold;
 then every number must be at the server exactly once.
 
-The same run as the test suite's (``cabine/testing/chaos.py``), with more kills, both ways
+The same run as the test suite's (``testkit/chaos.py``), with more kills, both ways
 a transmitter sends: the booth's ePhoto files to the stand-in collector (which checks each file),
 and bare numbers to the real registry (the collector's own registration path). Prints, for each,
 the kills, numbers, what the server holds, numbers delivered more than once (counted on the wire),
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cabine.testing.chaos import ChaosResult, run_chaos  # noqa: E402
+from testkit.chaos import ChaosResult, run_chaos  # noqa: E402
 
 
 def report(title: str, result: ChaosResult) -> bool:

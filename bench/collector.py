@@ -49,7 +49,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cabine.processes import free_port  # noqa: E402
-from cabine.testing.chain import CollectorProcess  # noqa: E402
 from ephoto.clock import SystemClock  # noqa: E402
 from ephoto.code import SeededCodeGeneratorForSimulation  # noqa: E402
 from ephoto.epfile import (  # noqa: E402
@@ -64,6 +63,7 @@ from ephoto.epfile import (  # noqa: E402
 from ephoto.seal import generate_key, public_pem  # noqa: E402
 from ephoto.statefetch import fetch_path, sign_fetch  # noqa: E402
 from ephoto.wire import BoothKey, add_booth_key, sign_request  # noqa: E402
+from testkit.chain import CollectorProcess  # noqa: E402
 
 PHOTO_BYTES = (40_000, 60_000)
 SIGNATURE_BYTES = (5_000, 10_000)

@@ -2,7 +2,7 @@
 transmitter and 20 of the collector; then every number is used once at the state, which fetches
 its file from the collector and checks the seal and the digests.
 
-The run is ``cabine.testing.chain.run_chain`` (the slow test runs a smaller one). Prints what
+The run is ``testkit.chain.run_chain`` (the slow test runs a smaller one). Prints what
 each hop holds (numbers lost or stored twice at the collector and at the state), the numbers
 registered by the collector, the uses answered with the booth's own photo and signature, the
 databases' integrity and the time each phase took. Exits 1 if anything is lost, stored twice,
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cabine.testing.chain import run_chain  # noqa: E402
+from testkit.chain import run_chain  # noqa: E402
 
 
 def main() -> None:

@@ -343,7 +343,7 @@ def main() -> None:
     if not args.postgres:
         run(args)
         return
-    from cabine.testing.pgcluster import start_cluster, stop_cluster
+    from testkit.pgcluster import start_cluster, stop_cluster
 
     root = Path(tempfile.mkdtemp(prefix="cabine-bench-pg-"))
     cluster = start_cluster(root)  # before this process pins itself: the server may use any core

@@ -30,7 +30,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cabine.testing.standin import (  # noqa: E402
+from ephoto.clock import SystemClock  # noqa: E402
+from ephoto.gcwork import freeze_startup_objects  # noqa: E402
+from ephoto.wire import Batch, WireCode  # noqa: E402
+from testkit.standin import (  # noqa: E402
     BOOTH,
     RealRegistry,
     RegistryProcess,
@@ -40,9 +43,6 @@ from cabine.testing.standin import (  # noqa: E402
     read_keys,
     write_keys,
 )
-from ephoto.clock import SystemClock  # noqa: E402
-from ephoto.gcwork import freeze_startup_objects  # noqa: E402
-from ephoto.wire import Batch, WireCode  # noqa: E402
 from transmitter.dispatch import Backoff, Dispatcher, Uploader, batch_id_for  # noqa: E402
 from transmitter.latency import upload_seconds  # noqa: E402
 from transmitter.outbox import Outbox, booth_db_url, open_outbox_engine, wire_bytes  # noqa: E402

@@ -1,4 +1,4 @@
-"""The throwaway PostgreSQL cluster as pytest fixtures (``cabine.testing.pgcluster`` starts it).
+"""The throwaway PostgreSQL cluster as pytest fixtures (``testkit.pgcluster`` starts it).
 
 Use it from any test module (the fixtures are registered in ``tests/conftest.py``)::
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from cabine.testing.pgcluster import PgCluster, free_port, start_cluster, stop_cluster
+from testkit.pgcluster import PgCluster, free_port, start_cluster, stop_cluster
 
 __all__ = ["PgCluster", "free_port", "postgres_cluster", "postgres_url"]
 

@@ -1,6 +1,6 @@
 """A real registry on loopback for tests: uvicorn in a thread (in-process clock), or in a
 subprocess (``cabine registry``, several workers) and a booth that signs its uploads, which the
-benches share (``cabine.testing.registry_process``)."""
+benches share (``testkit.registry_process``)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,19 @@ from typing import Any
 import uvicorn
 
 from cabine.processes import free_port
-from cabine.testing.registry_process import (
-    ADMIN_TOKEN,
-    Booth,
-    ProcessRegistry,
-    RealClockPlusOffset,
-    start_process,
-)
 from ephoto.clock import ManualClock
 from ephoto.code import SeededCodeGeneratorForSimulation
 from ephoto.wire import add_booth_key
 from registry.app import create_app
 from registry.settings import RegistrySettings
 from registry.store import RegistryStore
+from testkit.registry_process import (
+    ADMIN_TOKEN,
+    Booth,
+    ProcessRegistry,
+    RealClockPlusOffset,
+    start_process,
+)
 
 __all__ = [
     "ADMIN_TOKEN",

@@ -13,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = (
+    "testkit",
     "cabine",
     "ephoto",
     "kiosk",
@@ -77,6 +78,11 @@ def test_the_real_tree_keeps_every_contract():
         ),
         ("support/_violation.py", "import pygame\n", "pygame only under kiosk.ui"),
         ("kiosk/_violation.py", "import simulation\n", "nothing imports simulation"),
+        (
+            "cabine/_violation.py",
+            "import testkit.standin\n",
+            "no installed package imports the test kit (it is not in the wheel)",
+        ),
     ],
 )
 def test_a_violating_module_breaks_its_contract(tmp_path, module, source, contract):

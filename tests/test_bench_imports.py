@@ -1,6 +1,6 @@
 """Every bench in bench/ runs with the project's runtime dependencies alone: none imports the
 test suite or pytest, directly or through what it imports (what benches and tests share lives in
-``cabine.testing``)."""
+``testkit``)."""
 
 from __future__ import annotations
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, func, select
 
-from cabine.testing.chain import CollectorProcess
 from collector.store import files
 from ephoto.clock import SystemClock
 from ephoto.epfile import FILES_PATH
 from ephoto.seal import check_sealed_file, generate_key, load_private_key, public_pem
 from ephoto.wire import add_booth_key, sign_request
+from testkit.chain import CollectorProcess
 from tests.collector_world import booth_file
 from tests.pgcluster import free_port
 from transmitter.outbox import outbox

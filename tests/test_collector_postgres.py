@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cabine.testing.chain import CollectorProcess
 from collector.store import CollectorStore, NumberTaken
 from ephoto.clock import SystemClock
 from ephoto.epfile import FILES_PATH
 from ephoto.seal import check_sealed_file, generate_key, load_private_key, public_pem
 from ephoto.statefetch import FetchedFile, fetch_path, sign_fetch
 from ephoto.wire import add_booth_key, sign_request
+from testkit.chain import CollectorProcess
 from tests.collector_world import booth_file, make_world
 from tests.pgcluster import free_port
 from tests.registry_server import ADMIN_TOKEN as REGISTRY_TOKEN

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from cabine.testing.chain import run_chain
+from testkit.chain import run_chain
 
 
 @pytest.mark.slow

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import create_engine, select
 
-from cabine.testing.standin import BOOTH, PRODUCT, booth_file, new_codes
 from ephoto.validity import expires_at
+from testkit.standin import BOOTH, PRODUCT, booth_file, new_codes
 from transmitter.outbox import (
     Outbox,
     clear_expired_images,
@@ -89,8 +89,8 @@ def test_a_limit_bounds_each_call(tmp_path):
 
 
 def test_a_transmitter_sending_files_clears_them_on_its_clock(tmp_path):
-    from cabine.testing.standin import write_keys
     from ephoto.clock import ManualClock
+    from testkit.standin import write_keys
     from transmitter.service import IMAGES_JOB, Transmitter, TransmitterConfig
 
     code = new_codes(1)[0]

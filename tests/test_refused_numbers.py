@@ -20,11 +20,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from cabine.testing.standin import PRODUCT, booth_file, new_codes
 from ephoto.clock import ManualClock
 from kiosk.ledger import Ledger
 from support.desk import CollectorAdmin, RegistryAdmin, SupportDesk, open_booth_engine
 from support.rules import Outcome, Report, explain
+from testkit.standin import PRODUCT, booth_file, new_codes
 from tests.collector_world import ADMIN_TOKEN as COLLECTOR_TOKEN
 from tests.collector_world import START, files_in_db, make_world, serve_on_loopback
 from tests.collector_world import booth_file as collector_file

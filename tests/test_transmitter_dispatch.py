@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from cabine.testing.standin import BOOTH, Faults, free_port, new_codes, serve_registry
 from ephoto.clock import ManualClock
+from testkit.standin import BOOTH, Faults, free_port, new_codes, serve_registry
 from transmitter.dispatch import (
     Backoff,
     Dispatcher,
@@ -264,7 +264,7 @@ def test_outages_merge_and_push_departures_past_their_end():
 
 
 def test_the_scheduler_never_drops_a_late_run_and_wakes_up_at_the_next_due_code(tmp_path, registry):
-    from cabine.testing.standin import write_keys
+    from testkit.standin import write_keys
 
     write_keys(tmp_path / "keys.toml")
     clock = registry.clock

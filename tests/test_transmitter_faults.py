@@ -24,8 +24,10 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, insert, select
 from sqlalchemy.exc import OperationalError
 
-from cabine.testing.chaos import run_chaos
-from cabine.testing.standin import (
+from ephoto.clock import ScaledClock, SystemClock
+from ephoto.epfile import file_problems
+from testkit.chaos import run_chaos
+from testkit.standin import (
     BOOTH,
     ROOT,
     RealRegistry,
@@ -36,8 +38,6 @@ from cabine.testing.standin import (
     new_codes,
     write_keys,
 )
-from ephoto.clock import ScaledClock, SystemClock
-from ephoto.epfile import file_problems
 from transmitter.outbox import (
     BOOTH_DB_FILE,
     booth_db_url,
@@ -313,7 +313,7 @@ import json, resource, signal, sys
 from datetime import UTC, datetime
 from sqlalchemy import create_engine, insert
 from tests.test_transmitter_faults import sales
-from cabine.testing.standin import booth_file, file_images
+from testkit.standin import booth_file, file_images
 from transmitter.outbox import configure_sqlite_durability, enqueue
 from ephoto.code import generate
 

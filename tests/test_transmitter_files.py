@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from cabine.testing.standin import (
+from ephoto.clock import ManualClock
+from ephoto.epfile import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, EphotoFile
+from testkit.standin import (
     BOOTH,
     PRODUCT,
     ROOT,
@@ -28,8 +30,6 @@ from cabine.testing.standin import (
     serve_registry,
     write_keys,
 )
-from ephoto.clock import ManualClock
-from ephoto.epfile import MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES, EphotoFile
 from transmitter.dispatch import (
     NO_FILE,
     UPLOAD_ENVELOPE_BYTES,

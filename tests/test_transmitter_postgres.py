@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import pytest
 
-from cabine.testing.standin import ROOT, RealRegistry, enqueue_codes, new_codes
 from ephoto.clock import SystemClock
+from testkit.standin import ROOT, RealRegistry, enqueue_codes, new_codes
 from tests.test_transmitter_faults import CABINE, transmitter_env, wait_until_sent
 from transmitter.outbox import Outbox, open_outbox_engine, read_status
 

@@ -1,7 +1,7 @@
 """The ePhoto chain end to end under kill -9, shared by the slow test and ``bench/ephoto_chain.py``.
 
 A booth sells numbers with their files (small transactions, spread over the run) while its
-transmitter (forked from a warm process, see :class:`cabine.testing.standin.ForkServer`) sends
+transmitter (forked from a warm process, see :class:`testkit.standin.ForkServer`) sends
 the files to the operator's collector (``cabine collector serve``, its own process, SQLite),
 which seals them and registers the numbers with the state (``cabine registry``, its own process,
 SQLite, configured to fetch from that collector). The transmitter is killed with SIGKILL at
@@ -37,12 +37,12 @@ from typing import Any
 import httpx
 
 from cabine.processes import free_port
-from cabine.testing.registry_process import ADMIN_TOKEN, ProcessRegistry, start_process
-from cabine.testing.standin import BOOTH, OPERATOR, ROOT, ForkServer, enqueue_codes, new_codes
 from ephoto.clock import SystemClock
 from ephoto.seal import load_or_create_private_key, public_pem
 from ephoto.vocabulary import Procedure
 from ephoto.wire import add_booth_key
+from testkit.registry_process import ADMIN_TOKEN, ProcessRegistry, start_process
+from testkit.standin import BOOTH, OPERATOR, ROOT, ForkServer, enqueue_codes, new_codes
 from transmitter.outbox import (
     BOOTH_DB_FILE,
     booth_db_url,

@@ -13,8 +13,8 @@ timeout, and added latency. It records what a test needs to judge the transmitte
 and file once, how many deliveries repeated one it already had, and any request that came
 before the ``Retry-After`` it asked for.
 
-Run as a process: ``python -m cabine.testing.standin registry --port-file F --keys K`` or
-``python -m cabine.testing.standin forkserver ...`` (see ``main``).
+Run as a process: ``python -m testkit.standin registry --port-file F --keys K`` or
+``python -m testkit.standin forkserver ...`` (see ``main``).
 """
 
 from __future__ import annotations
@@ -379,7 +379,7 @@ class RegistryProcess:
         args = [
             sys.executable,
             "-m",
-            "cabine.testing.standin",
+            "testkit.standin",
             "registry",
             "--port",
             str(self.port),
@@ -506,7 +506,7 @@ class RealRegistry:
     :class:`CountingProxy`; the booth in ``data`` gets a key in the registry's keys file."""
 
     def __init__(self, tmp: Path, data: Path, workers: int = 1, **settings: object):
-        from cabine.testing.registry_process import start_process
+        from testkit.registry_process import start_process
 
         folder = tmp / "registry"
         folder.mkdir(parents=True, exist_ok=True)
@@ -717,7 +717,7 @@ class ForkServer:
             [
                 sys.executable,
                 "-m",
-                "cabine.testing.standin",
+                "testkit.standin",
                 "forkserver",
                 "--data",
                 str(data),

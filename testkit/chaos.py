@@ -21,7 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cabine.testing.standin import (
+from ephoto.clock import SystemClock
+from testkit.standin import (
     ForkServer,
     RealRegistry,
     RegistryProcess,
@@ -29,7 +30,6 @@ from cabine.testing.standin import (
     new_codes,
     write_keys,
 )
-from ephoto.clock import SystemClock
 from transmitter.outbox import BOOTH_DB_FILE, booth_db_url, open_outbox_engine, read_status
 
 
