@@ -10,6 +10,8 @@ Paris) and, for those that last, ``hours``:
   ``hours``; its booths recover what the crash left (a sale open is closed, a paid sale
   printed) and sell on from the next sale their ledgers have not seen;
 - ``collector_down`` (uploads and fetches answer 503), ``collector_slow`` (``ms`` added),
+  ``collector_corrupt`` (the files it hands the state at a number's use no longer match their
+  seal, so the state refuses them and the buyer is told to try again),
   ``registry_5xx`` (``share`` of the batches answered 500), ``registry_slow`` (``ms``): the
   services' own fault APIs, for ``hours``;
 - ``uplink_down`` (``booth``): the booth's transmitter has no connectivity for ``hours``, the
@@ -39,6 +41,7 @@ Kind = Literal[
     "worker_kill",
     "collector_down",
     "collector_slow",
+    "collector_corrupt",
     "registry_5xx",
     "registry_slow",
     "uplink_down",
@@ -207,6 +210,7 @@ class FaultRunner:
             service, knob, value = {
                 "collector_down": ("collector", "down", True),
                 "collector_slow": ("collector", "extra_latency_ms", fault.ms),
+                "collector_corrupt": ("collector", "corrupt_files", True),
                 "registry_5xx": ("registry", "p_error_5xx", fault.share),
                 "registry_slow": ("registry", "extra_latency_ms", fault.ms),
             }[kind]

@@ -291,13 +291,19 @@ kind = "printer_out_of_paper"
 booth = "booth-003"
 at = 32.0
 hours = 6.0
+
+[[fault]]
+kind = "collector_corrupt"
+at = 14.0
+hours = 12.0
 """
 
 
 def test_a_fleet_under_faults_reconciles_with_nothing_lost(tmp_path):
     """A collector killed, a booth cut off for 10 h, the registry refusing half the batches,
-    a booth worker killed and the registry killed: every number still reaches the collector
-    and the state once, with its booth's bytes, and every euro is accounted for."""
+    a booth worker killed, the registry killed, a printer out of paper and the collector handing
+    out corrupted files: every number still reaches the collector and the state once, with its
+    booth's bytes, no use takes a bad file, and every euro is accounted for."""
     faults = tmp_path / "faults.toml"
     faults.write_text(FAULTS, encoding="utf-8")
     out, result = small_fleet(tmp_path, 3, 2, "--faults", str(faults))
@@ -314,9 +320,10 @@ def test_a_fleet_under_faults_reconciles_with_nothing_lost(tmp_path):
             "worker_kill",
             "registry_kill",
             "printer_out_of_paper",
+            "collector_corrupt",
         ]
     )
-    assert len([e for e in events if "ended" in e]) == 6
+    assert len([e for e in events if "ended" in e]) == 7
     # The cut-off booth's numbers sold during the outage left only once it was over.
     run = json.loads((out / "run.json").read_text())
     start = datetime.fromisoformat(run["start"] + "T00:00:00+01:00")
@@ -334,6 +341,16 @@ def test_a_fleet_under_faults_reconciles_with_nothing_lost(tmp_path):
         assert received >= window[1], row
     progress = json.loads((out / "plans" / "worker-01.progress.json").read_text())
     assert progress["finished"], "the killed worker was started again and sold to the end"
+    # While the collector handed out corrupted files, the state refused every use (502: no
+    # usable file), and no used number's fetched file differs from its booth's (the check).
+    corrupt = (start + timedelta(hours=14, minutes=30), start + timedelta(hours=25, minutes=30))
+    during = [
+        a
+        for a in csv.DictReader((out / "citizens.csv").open())
+        if corrupt[0] <= datetime.fromisoformat(a["at"]) < corrupt[1]
+    ]
+    assert "502" in {a["status"] for a in during}, "buyers tried numbers while files were bad"
+    assert "200" not in {a["status"] for a in during}
     # Out of paper from hour 32 to 38: booth-003 turned its customers away, then sold again.
     paper = (start + timedelta(hours=32), start + timedelta(hours=38))
     scenario = parse_scenario(run["resolved_scenario"])
