@@ -278,6 +278,7 @@ def running_services(
     )
     topology.wire()
     files = topology.write()
+    create_booth_ledger(topology, clock)
     group = ProcessGroup(data_dir / "logs")
     t = texts("demo", lang)
     try:
@@ -321,6 +322,23 @@ def running_services(
         check()
     finally:
         group.stop()
+
+
+def create_booth_ledger(topology: Topology, clock: Clock) -> None:
+    """The booth's ledger, made as the booth makes it, before the services start: the support
+    desk reads it and refuses to start without it, and the booth opens only after them."""
+    from kiosk.ledger import Ledger
+    from transmitter.outbox import booth_db_path
+
+    booth = topology.booths[0]
+    settings = topology.base
+    Ledger(
+        booth_db_path(topology.folder(booth)),
+        clock,
+        booth_id=booth,
+        operator_prefix=settings.operator.prefix,
+        paper_capacity=settings.kiosk.paper_capacity,
+    ).dispose()
 
 
 def registry_admin(services: Services, code: str) -> dict[str, Any] | None:

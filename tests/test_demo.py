@@ -424,3 +424,25 @@ def test_closing_the_window_without_buying_lets_the_scripted_customer_buy(tmp_pa
     assert "summary.html" in lines[-1]
     assert (tmp_path / "window" / "summary.html").is_file()
     assert result.support_answer is not None
+
+
+def test_the_booth_ledger_exists_before_the_services_start(tmp_path):
+    """The support desk refuses to start without the booth's ledger, and the demo's booth opens
+    only after the services: the demo makes the ledger first, as the booth makes it."""
+    from cabine.demo import create_booth_ledger, demo_topology
+    from kiosk.ledger import Ledger
+    from transmitter.outbox import booth_db_path
+
+    session = DemoSession.open(tmp_path)
+    clock = session.clock(3600)
+    topology = demo_topology(tmp_path, clock, free_port(), free_port(), "token", "en", free_port())
+    path = booth_db_path(tmp_path)
+    assert not path.exists()
+    create_booth_ledger(topology, clock)
+    assert path.is_file()
+    ledger = Ledger(path, clock, booth_id=topology.booths[0])
+    try:
+        assert ledger.paper_left() == topology.base.kiosk.paper_capacity
+        assert ledger.last_sales(1) == []
+    finally:
+        ledger.dispose()
