@@ -122,7 +122,9 @@ def test_a_mistyped_number_gets_the_correction_the_desk_and_code_check_give(
     result = submit(page, typo)
     assert result.get_attribute("data-status") == "malformed"
     said = result.locator("p").first.inner_text()
-    assert f"Vouliez-vous saisir : {codes_.group(confusable)}" in said
+    # Every number one look-alike away that passes the check is proposed (another than the
+    # right one, about once in forty numbers), the right one among them.
+    assert "Vouliez-vous saisir : " in said and codes_.group(confusable) in said
     # The same numbers `cabine code check` proposes, and the one the support desk finds.
     checked = subprocess.run(
         [sys.executable, "-m", "cabine.cli", "code", "check", "--json", typo],
@@ -266,4 +268,5 @@ def test_the_api_gives_the_same_correction_in_english(registry, confusable):
     ).json()
     assert answer["status"] == "malformed"
     assert confusable in answer["candidates"]
-    assert f"Did you mean: {codes_.group(confusable)}" in answer["message"]
+    assert "Did you mean: " in answer["message"]
+    assert codes_.group(confusable) in answer["message"].split("Did you mean: ")[1]
