@@ -92,8 +92,9 @@ class Tour:
         self.booth = make_booth(
             data,
             monotonic=self.ticks,
-            payment_seconds=0.6,
-            print_seconds=0.6,
+            # Slow enough for the tour to see the card being charged and the sheet printing.
+            payment_seconds=1.5,
+            print_seconds=1.0,
             pin_lockout_seconds=300,
         )
         self.app = make_app(self.booth, size=size)

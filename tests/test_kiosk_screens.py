@@ -136,15 +136,22 @@ def test_the_time_left_to_pay_is_counted_down_and_a_prompt_comes_before_the_end(
     assert booth.ledger.sale(sale).status == CANCELLED
 
 
-def test_a_card_being_charged_is_never_given_up(app, booth, ticks):
-    to_payment(app, "fun")
-    assert run_script(app, [{"tap": "card"}], close=False).ok
-    ticks.advance(booth.settings.payment_timeout_seconds + 10)
-    runner(app).frame()
-    assert app.state is State.PAYMENT
-    assert app.current.processing and not app.current.asking
-    until(app, lambda: app.state is State.DONE, timeout=30)
-    assert booth.ledger.last_sales(1)[0].status == "printed"
+def test_a_card_being_charged_is_never_given_up(tmp_path):
+    ticks = FakeMonotonic()
+    booth = make_booth(tmp_path / "data", monotonic=ticks, payment_seconds=3.0)
+    app = make_app(booth)
+    try:
+        to_payment(app, "fun")
+        assert run_script(app, [{"tap": "card"}], close=False).ok
+        ticks.advance(booth.settings.payment_timeout_seconds + 10)
+        runner(app).frame()
+        assert app.state is State.PAYMENT
+        assert app.current.processing and not app.current.asking
+        until(app, lambda: app.state is State.DONE, timeout=30)
+        assert booth.ledger.last_sales(1)[0].status == "printed"
+    finally:
+        app.close()
+        booth.close()
 
 
 def test_the_still_there_prompt_comes_on_every_customer_screen_not_on_resting_ones(app, ticks):
