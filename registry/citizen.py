@@ -106,7 +106,7 @@ def malformed_answer(text: str, prefixes: tuple[str, ...] | None, lang: str) -> 
     capitalised = problems_in(typed.upper(), prefixes)
     if len({p.rule for p in capitalised} & {"length", "characters", "prefix"}) >= 2:
         if prefixes:
-            joined = t.get("status.prefix_or").join(prefixes)
+            joined = t.get("status.alternatives").join(prefixes)
             return Answer(MALFORMED, t.get("status.not_a_number", prefix=joined))
         return Answer(MALFORMED, t.get("status.not_a_number_any"))
     shown = [p for p in problems if p.rule == "lowercase"] + capitalised
@@ -114,7 +114,7 @@ def malformed_answer(text: str, prefixes: tuple[str, ...] | None, lang: str) -> 
     message = t.get("status.malformed", problems=described)
     found = tuple(candidates(typed, prefixes))
     if found:
-        joined = t.get("status.prefix_or").join(group(c) for c in found)
+        joined = t.get("status.alternatives").join(group(c) for c in found)
         message += " " + texts("code", lang).get("hint.did_you_mean", code=joined)
     return Answer(MALFORMED, message, found)
 
