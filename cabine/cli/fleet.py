@@ -10,16 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
+from cabine.cli.shared import fail
+
 fleet_app = typer.Typer(
     help="The live fleet: real booths and services on one clock, reconciled number by number.",
     no_args_is_help=True,
 )
-
-
-def _fail(message: object) -> typer.Exit:
-    from cabine.cli import fail  # imported when run: cabine.cli imports this module
-
-    return fail(message)
 
 
 @fleet_app.command("run")
@@ -88,7 +84,7 @@ def fleet_run(
     try:
         scenario = load_scenario(scenario_file)
     except ScenarioError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if resume:
         try:
             run = json.loads((out / "run.json").read_text(encoding="utf-8"))
@@ -113,7 +109,7 @@ def fleet_run(
     try:
         check_options(options)
     except FleetError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     console = Console(stderr=True)
 
     def stop(_signum: int, _frame: object) -> None:
@@ -176,7 +172,7 @@ def fleet_check(
     from simulation.live_record import RUN_FILE, reconcile, services_of
 
     if not (run_dir / RUN_FILE).is_file():
-        raise _fail(f"{run_dir} is not a fleet run's folder (no {RUN_FILE})")
+        raise fail(f"{run_dir} is not a fleet run's folder (no {RUN_FILE})")
     try:
         with services_of(run_dir) as services:
             result = reconcile(run_dir, services)
@@ -209,15 +205,15 @@ def fleet_compare(
     from simulation.scenario import ScenarioError
 
     if lang not in ("fr", "en"):
-        raise _fail(f"--lang {lang!r}: fr or en")
+        raise fail(f"--lang {lang!r}: fr or en")
     if not (run_dir / RECORD_FILE).is_file():
-        raise _fail(f"{run_dir} holds no {RECORD_FILE}: run `cabine fleet run` first")
+        raise fail(f"{run_dir} holds no {RECORD_FILE}: run `cabine fleet run` first")
     overrides: dict[str, dict[str, Any]] = {}
     for item in model_set or []:
         key, sep, value = item.partition("=")
         section, dot, name = key.partition(".")
         if not (sep and dot and section and name):
-            raise _fail(f"--set {item!r}: write SECTION.KEY=VALUE")
+            raise fail(f"--set {item!r}: write SECTION.KEY=VALUE")
         try:
             parsed: Any = json.loads(value)
         except ValueError:
@@ -226,7 +222,7 @@ def fleet_compare(
     try:
         stages, queue = compare_run(run_dir, overrides, lang)
     except ScenarioError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if json_out:
         typer.echo((run_dir / "compare.json").read_text(encoding="utf-8"), nl=False)
     else:
@@ -261,7 +257,7 @@ def simulate_replay(
         run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
         result = replay(source, out or folder / "model", seed or 0)
     except (ReplayError, ScenarioError) as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if json_out:
         typer.echo(json.dumps(result, indent=2))
         return

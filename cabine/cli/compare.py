@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from cabine.cli.shared import check_lang, check_writable, console, err_console, fail
+
 
 def compare_command(
     run_a: Annotated[
@@ -28,7 +30,6 @@ def compare_command(
     against the model, see cabine fleet compare."""
     from rich.table import Table
 
-    from cabine.cli import check_lang, check_writable, console, err_console, fail
     from ephoto.texts import texts
     from simulation.compare_runs import (
         CompareError,

@@ -1,0 +1,5 @@
+"""``python -m cabine.cli``: the same as the ``cabine`` command."""
+
+from cabine.cli import main
+
+main()
