@@ -616,6 +616,8 @@ def run_fleet(
                     process.check()
             progress = fleet.progress()
             progress["now"] = now
+            progress["faults_started"] = len(fleet.faults.started)
+            progress["faults_total"] = len(fleet.faults.faults)
             progress.update(_stage_counts(services))
             show(progress)
             if progress["workers_finished"] == len(fleet.workers) and now >= selling_ends:

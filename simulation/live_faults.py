@@ -166,6 +166,11 @@ class FaultRunner:
                 self._apply(fault, start=False)
                 self._log(fault, "ended", now)
 
+    @property
+    def started(self) -> set[int]:
+        """The faults applied so far (by their place in the schedule)."""
+        return self._started
+
     def resume_at(self, now: datetime) -> None:
         """A resumed run: the record so far is kept, and the faults that had started before the
         stop are over (every service and booth starts afresh); the later ones come on time."""

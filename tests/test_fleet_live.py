@@ -641,3 +641,27 @@ def test_an_unreachable_scheduler_is_refused_before_anything_starts(tmp_path):
     assert result.exit_code == 2, result.output
     assert "--scheduler" in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_the_progress_line_shows_time_sales_stages_faults_and_lag():
+    from cabine.cli.fleet import _progress_line
+
+    line = _progress_line(
+        {
+            "now": datetime(2026, 11, 3, 14, 5),
+            "sales_done": 40,
+            "sales_planned": 90,
+            "issued": 17,
+            "at_collector": 15,
+            "at_state": 12,
+            "active": 9,
+            "used": 4,
+            "faults_started": 2,
+            "faults_total": 7,
+            "lag_p99_seconds": 90.0,
+        }
+    )
+    for part in ("2026-11-03 14:05", "sales 40/90", "issued 17", "collector 15", "state 12"):
+        assert part in line
+    assert "active 9" in line and "used 4" in line
+    assert "faults 2/7" in line and "lag p99 1.5 min" in line

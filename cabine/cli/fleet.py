@@ -145,6 +145,7 @@ def _progress_line(p: dict[str, Any]) -> str:
         f"{when}  sales {p['sales_done']}/{p['sales_planned']}  issued {p.get('issued', 0)}  "
         f"collector {p.get('at_collector', 0)}  state {p.get('at_state', 0)}  "
         f"active {p.get('active', 0)}  used {p.get('used', 0)}  "
+        f"faults {p.get('faults_started', 0)}/{p.get('faults_total', 0)}  "
         f"lag p99 {p['lag_p99_seconds'] / 60:.1f} min (worst worker)"
     )
 
