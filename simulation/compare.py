@@ -69,6 +69,9 @@ class StageComparison:
     qq: str = ""
 
 
+TICK_MARGIN = 1e-6
+
+
 def ks_limit(n: int, m: int) -> float:
     """The largest KS statistic two samples of the same law give at the 99 % level."""
     if n == 0 or m == 0:
@@ -81,7 +84,14 @@ def compare_stage(stage: str, live: np.ndarray, model: np.ndarray, tick: float) 
 
     live = live[np.isfinite(live)]
     model = model[np.isfinite(model)]
-    a, b = (np.floor(live / tick), np.floor(model / tick)) if tick > 0 else (live, model)
+    # Whole ticks, as the live chain sees them. A duration a whole number of ticks long (the
+    # model's batch window of exactly one tick) must not fall one tick short of it by the
+    # rounding of the division: hence the margin of a millionth of a tick.
+    a, b = (
+        (np.floor(live / tick + TICK_MARGIN), np.floor(model / tick + TICK_MARGIN))
+        if tick > 0
+        else (live, model)
+    )
     if live.size and model.size:
         test = ks_2samp(a, b)
         statistic, p_value = float(test.statistic), float(test.pvalue)

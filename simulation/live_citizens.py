@@ -43,6 +43,7 @@ import numpy as np
 
 from ephoto import code as codes
 from ephoto.clock import Clock, clock_scale
+from ephoto.validity import ACTIVATION_PROMISE
 from simulation.scenario import CitizensSection
 
 log = logging.getLogger("cabine.fleet.citizens")
@@ -51,8 +52,6 @@ SCAN_SECONDS = 1.0
 """How often (real seconds) the booths' ledgers are read for new numbers."""
 COLUMNS = ("code", "booth", "attempt", "at", "typed", "status", "answer")
 REPORT_COLUMNS = ("code", "booth", "at", "typed", "status", "outcome", "reason", "reference")
-PROMISE = timedelta(hours=72)
-"""The activation promise: a refused buyer writes to support only once it has passed."""
 
 
 @dataclass(order=True)
@@ -227,7 +226,7 @@ class Citizens:
         heapq.heappush(
             self.queue,
             Attempt(
-                max(now, bought + PROMISE),
+                max(now, bought + ACTIVATION_PROMISE),
                 attempt.code,
                 attempt.booth,
                 attempt.procedure,

@@ -32,6 +32,8 @@ from typing import Any
 
 import httpx
 
+from ephoto.clock import ensure_utc
+from ephoto.validity import ACTIVATION_PROMISE
 from transmitter.outbox import PENDING
 
 RECORD_FILE = "numbers.csv"
@@ -420,7 +422,6 @@ SUPPORT_COLUMNS = (
     "replayed",
     "error",
 )
-PROMISE_HOURS = 72.0
 _NOT_YET_ACTIVE = ("wait", "typo_wait", "refused_in_transit")
 _ACTIVE_UNUSED = ("works", "typo")
 _NEVER_ACTIVE_PAST_PROMISE = (
@@ -464,7 +465,7 @@ def _decision_agrees(
 ) -> None:
     """One decision against the state's record of its number when it was made: the desk asked
     the registry a moment before recording, so a change within one tick either way is allowed."""
-    reason, at = report["reason"], ensure_aware(report["received_at"])
+    reason, at = report["reason"], _aware(report["received_at"])
     subject = report["code"] or report["typed"] or "?"
 
     def breach(detail: str) -> None:
@@ -492,13 +493,11 @@ def _decision_agrees(
     if reason in _NEVER_ACTIVE_PAST_PROMISE:
         if active_before:
             breach("refunded as never active, but the state had made it active")
-        if issued is not None and at + slack < issued + timedelta(hours=PROMISE_HOURS):
+        if issued is not None and at + slack < issued + ACTIVATION_PROMISE:
             breach("refunded before the 72 h promise passed")
 
 
-def ensure_aware(value: Any) -> datetime:
-    from ephoto.clock import ensure_utc
-
+def _aware(value: Any) -> datetime:
     when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return ensure_utc(when)
 

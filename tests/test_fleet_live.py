@@ -665,3 +665,18 @@ def test_the_progress_line_shows_time_sales_stages_faults_and_lag():
         assert part in line
     assert "active 9" in line and "used 4" in line
     assert "faults 2/7" in line and "lag p99 1.5 min" in line
+
+
+def test_a_stage_a_whole_number_of_ticks_long_is_compared_in_the_right_tick():
+    """At scale 700 the tick is 900.0000000000001 s: the model's batch window of exactly one
+    tick must count as one tick, not fall into the tick before by the division's rounding."""
+    import numpy as np
+
+    from simulation.compare import compare_stage
+
+    tick = 900.0000000000001 / 3600
+    live = 0.25 + np.random.default_rng(1).uniform(0.002, 0.007, 400)
+    right = compare_stage("booth", live, np.full(400 * 20, 0.25), tick)
+    doubled = compare_stage("booth", live, np.full(400 * 20, 0.5), tick)
+    assert right.agrees and right.ks == 0.0
+    assert not doubled.agrees and doubled.ks == 1.0
