@@ -75,10 +75,8 @@ def fleet_run(
     """Run the fleet: sales as the scenario's demand draws them, every number followed to the
     state; then the record (numbers.csv, money.csv) and its reconciliation (check.json)."""
     from rich.console import Console
-    from rich.live import Live
 
-    from cabine.processes import ProcessFailed
-    from simulation.live import FleetError, FleetOptions, check_options, run_fleet
+    from simulation.live import FleetError, FleetOptions, check_options
     from simulation.scenario import ScenarioError, load_scenario
 
     try:
@@ -115,7 +113,26 @@ def fleet_run(
     def stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM ends the run as Ctrl-C does: every process stopped
 
-    signal.signal(signal.SIGTERM, stop)
+    # Ctrl-C stops the run even when it was started with SIGINT ignored (in the background of a
+    # script, as a shell starts background jobs): every process it started is stopped. The
+    # caller's handlers come back afterwards.
+    before = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        result = _run_live(options, console, out)
+    finally:
+        for sig, handler in before.items():
+            if handler is not None:  # None: a handler not set from Python, left as it is
+                signal.signal(sig, handler)
+    _report(result, out)
+
+
+def _run_live(options: Any, console: Any, out: Path) -> Any:
+    """The run with its progress line; exit 1 when a process fails, 130 when stopped."""
+    from rich.live import Live
+
+    from cabine.processes import ProcessFailed
+    from simulation.live import run_fleet
+
     with Live(console=console, refresh_per_second=2, transient=False) as live:
 
         def show(progress: dict[str, Any]) -> None:
@@ -135,7 +152,7 @@ def fleet_run(
                 err=True,
             )
             raise typer.Exit(130) from None
-    _report(result, out)
+    return result
 
 
 def _progress_line(p: dict[str, Any]) -> str:
