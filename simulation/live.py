@@ -34,8 +34,9 @@ from simulation.live_faults import (
     Fault,
     FaultError,
     FaultRunner,
+    booth_windows,
     load_faults,
-    uplink_outages,
+    windows_json,
 )
 from simulation.live_record import (
     ATTEMPTS_FILE,
@@ -51,12 +52,12 @@ from simulation.scenario import Scenario
 log = logging.getLogger("cabine.fleet")
 
 SETTLE_DAYS = 6.0
-CITIZENS_DAYS = 3.0
-"""By default the buyers go on for the 72 h promise after the last sale, so that those refused
-for good reach the support desk (they write once it has passed)."""
 """After the last sale, the chain runs until every number is at the state and the state's queue
 is empty, at most this long (domain time): beyond the FAQ's 72 h, so that a busy registry's
 backlog is seen to clear."""
+CITIZENS_DAYS = 3.0
+"""By default the buyers go on for the 72 h promise after the last sale, so that those refused
+for good reach the support desk (they write once it has passed)."""
 SALE_CPU_SECONDS = 0.5
 """A sale's CPU (photo check, number and file, sheet), measured from the workers' progress on
 this 2-core machine (23 s for 45 sales), for the default scale."""
@@ -404,8 +405,8 @@ def start_fleet(
     topology.wire()
     files = topology.write()
     groups = worker_groups(options)
-    outages = uplink_outages(faults or [], scenario.origin)
-    paper_out = uplink_outages(faults or [], scenario.origin, "printer_out_of_paper")
+    outages = booth_windows(faults or [], scenario.origin, "uplink_down")
+    paper_out = booth_windows(faults or [], scenario.origin, "printer_out_of_paper")
     resumes = [] if previous is None else [*previous.get("resumes", []), resumed_from.isoformat()]
     (out / RUN_FILE).write_text(
         json.dumps(
@@ -424,10 +425,7 @@ def start_fleet(
                 # One poll of the services and transmitters, in simulated seconds: the live
                 # chain's resolution at this scale.
                 "tick_seconds": topology.poll * scale,
-                "uplink_outages": {
-                    b: [[start.isoformat(), end.isoformat()] for start, end in windows]
-                    for b, windows in outages.items()
-                },
+                "uplink_outages": windows_json(outages),
                 "resolved_scenario": scenario.model_dump(mode="json"),
             },
             indent=2,
@@ -471,16 +469,8 @@ def start_fleet(
                             if s.booth in members
                         ],
                         "progress": str(progress),
-                        "outages": {
-                            b: [[start.isoformat(), end.isoformat()] for start, end in outages[b]]
-                            for b in members
-                            if b in outages
-                        },
-                        "paper_out": {
-                            b: [[start.isoformat(), end.isoformat()] for start, end in paper_out[b]]
-                            for b in members
-                            if b in paper_out
-                        },
+                        "outages": windows_json(outages, members),
+                        "paper_out": windows_json(paper_out, members),
                     }
                 ),
                 encoding="utf-8",
@@ -604,6 +594,7 @@ def run_fleet(
     clock = topology.clock.make()
     services = fleet.services
     finished = False
+    issued: int | None = None
     try:
         selling_ends = fleet.scenario.end
         settle_by = selling_ends + timedelta(days=SETTLE_DAYS)
@@ -621,8 +612,12 @@ def run_fleet(
             progress.update(_stage_counts(services))
             show(progress)
             if progress["workers_finished"] == len(fleet.workers) and now >= selling_ends:
-                # Settled by the booths' own records, read once the selling is over.
-                issued = sum(issued_count(topology.folder(b) / "booth.db") for b in topology.booths)
+                # Settled by the booths' own records, read once the selling is over (no
+                # number is issued after it).
+                if issued is None:
+                    issued = sum(
+                        issued_count(topology.folder(b) / "booth.db") for b in topology.booths
+                    )
                 if (
                     now >= buyers_done
                     and not fleet.faults.held_down

@@ -33,7 +33,7 @@ import signal
 import sys
 import threading
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -185,14 +185,9 @@ class Citizens:
             return
         if status == 200 and not attempt.worked:
             if self.rng.random() < people.double_use_share:
-                again = Attempt(
-                    now + timedelta(hours=float(self.rng.exponential(people.retry_after_hours))),
-                    attempt.code,
-                    attempt.booth,
-                    attempt.procedure,
-                    attempt.typed,
-                    attempt.number + 1,
-                    worked=True,
+                wait = float(self.rng.exponential(people.retry_after_hours))
+                again = replace(
+                    attempt, at=now + timedelta(hours=wait), number=attempt.number + 1, worked=True
                 )
                 heapq.heappush(self.queue, again)
             return
@@ -204,38 +199,18 @@ class Citizens:
             return
         typed = attempt.typed.upper() if status == 422 else attempt.typed
         wait = float(self.rng.exponential(people.retry_after_hours))
-        heapq.heappush(
-            self.queue,
-            Attempt(
-                now + timedelta(hours=wait),
-                attempt.code,
-                attempt.booth,
-                attempt.procedure,
-                typed,
-                attempt.number + 1,
-                bought=attempt.bought,
-            ),
+        retry = replace(
+            attempt, at=now + timedelta(hours=wait), typed=typed, number=attempt.number + 1
         )
+        heapq.heappush(self.queue, retry)
 
     def _maybe_report(self, attempt: Attempt, now: datetime) -> None:
         """A buyer refused for good writes to support, at the scenario's share, once the 72 h
         promise has passed."""
         if self.desk is None or self.rng.random() >= self.report_share:
             return
-        bought = attempt.bought or now
-        heapq.heappush(
-            self.queue,
-            Attempt(
-                max(now, bought + ACTIVATION_PROMISE),
-                attempt.code,
-                attempt.booth,
-                attempt.procedure,
-                attempt.typed,
-                attempt.number,
-                bought=bought,
-                report=True,
-            ),
-        )
+        at = max(now, (attempt.bought or now) + ACTIVATION_PROMISE)
+        heapq.heappush(self.queue, replace(attempt, at=at, report=True))
 
     def _report(self, attempt: Attempt, now: datetime, writer: Any) -> bool:
         """Send one report to the desk; False when it must wait (the desk or the registry

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -118,11 +119,11 @@ def load_faults(path: Path, booths: tuple[str, ...], workers: int) -> list[Fault
     return faults
 
 
-def uplink_outages(
-    faults: list[Fault], origin: datetime, kind: str = "uplink_down"
+def booth_windows(
+    faults: list[Fault], origin: datetime, kind: str
 ) -> dict[str, list[tuple[datetime, datetime]]]:
-    """Each booth's windows of a booth fault (by default without connectivity, for its
-    transmitter)."""
+    """Each booth's windows of one kind of booth fault (``uplink_down`` for its transmitter,
+    ``printer_out_of_paper`` for its worker), in the session's time."""
     windows: dict[str, list[tuple[datetime, datetime]]] = {}
     for fault in faults:
         if fault.kind == kind and fault.booth is not None:
@@ -131,6 +132,17 @@ def uplink_outages(
                 (start, start + timedelta(hours=fault.hours))
             )
     return windows
+
+
+def windows_json(
+    windows: dict[str, list[tuple[datetime, datetime]]], booths: Iterable[str] | None = None
+) -> dict[str, list[list[str]]]:
+    """Booth windows as JSON (ISO 8601 pairs), for ``booths`` only when given."""
+    return {
+        booth: [[start.isoformat(), end.isoformat()] for start, end in spans]
+        for booth, spans in windows.items()
+        if booths is None or booth in booths
+    }
 
 
 @dataclass

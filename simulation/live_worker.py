@@ -68,15 +68,14 @@ def load_plan(path: Path) -> Plan:
         PlannedSale(s["booth"], parse_utc(s["at"]), s["product"], s["lang"]) for s in raw["sales"]
     ]
     sales.sort(key=lambda s: s.at)
-    outages = {
-        booth: tuple(Outage(parse_utc(start), parse_utc(end)) for start, end in windows)
-        for booth, windows in raw.get("outages", {}).items()
-    }
-    paper_out = {
-        booth: tuple(Outage(parse_utc(start), parse_utc(end)) for start, end in windows)
-        for booth, windows in raw.get("paper_out", {}).items()
-    }
-    return Plan(configs, sales, Path(raw["progress"]), outages, paper_out)
+
+    def windows(key: str) -> dict[str, tuple[Outage, ...]]:
+        return {
+            booth: tuple(Outage(parse_utc(start), parse_utc(end)) for start, end in spans)
+            for booth, spans in raw.get(key, {}).items()
+        }
+
+    return Plan(configs, sales, Path(raw["progress"]), windows("outages"), windows("paper_out"))
 
 
 class Worker:
