@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -838,20 +837,15 @@ def wait_for_interrupt(services: Services, poll_seconds: float = 0.5) -> None:
     """Keep the services up until Ctrl-C (or SIGTERM, as a service manager stops things); a
     service that ends stops the demo with its log. Ctrl-C counts even when the demo was
     started with SIGINT ignored (in the background of a script)."""
+    from cabine.processes import interrupted_by_signals
 
-    def interrupted(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    before = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while True:
-            services.check()
-            time.sleep(poll_seconds)
+        with interrupted_by_signals():
+            while True:
+                services.check()
+                time.sleep(poll_seconds)
     except KeyboardInterrupt:
         return
-    finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
 
 
 def window_session(

@@ -4,7 +4,6 @@ desk on one session clock) and the reconciliation of its record."""
 from __future__ import annotations
 
 import json
-import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,6 +75,7 @@ def fleet_run(
     state; then the record (numbers.csv, money.csv) and its reconciliation (check.json)."""
     from rich.console import Console
 
+    from cabine.processes import interrupted_by_signals
     from simulation.live import FleetError, FleetOptions, check_options
     from simulation.scenario import ScenarioError, load_scenario
 
@@ -109,20 +109,9 @@ def fleet_run(
     except FleetError as exc:
         raise fail(exc) from None
     console = Console(stderr=True)
-
-    def stop(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM ends the run as Ctrl-C does: every process stopped
-
-    # Ctrl-C stops the run even when it was started with SIGINT ignored (in the background of a
-    # script, as a shell starts background jobs): every process it started is stopped. The
-    # caller's handlers come back afterwards.
-    before = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    # Ctrl-C or SIGTERM stops every process the run started, however the run was started.
+    with interrupted_by_signals():
         result = _run_live(options, console, out)
-    finally:
-        for sig, handler in before.items():
-            if handler is not None:  # None: a handler not set from Python, left as it is
-                signal.signal(sig, handler)
     _report(result, out)
 
 
